@@ -1,0 +1,10 @@
+DROP TABLE time_off;
+DROP TABLE schedule_rules;
+DROP TABLE therapist_massage_types;
+DROP TABLE therapists;
+DROP TABLE massage_type_options;
+DROP TABLE massage_types;
+DROP TABLE rooms;
+DROP TABLE locations;
+DROP TABLE refresh_tokens;
+DROP TABLE users;

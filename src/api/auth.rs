@@ -1,0 +1,379 @@
+//! Register, log in, refresh (rotating, with reuse detection), log out, and `/me`.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{ApiJson, check, text, utc};
+use crate::app::AppState;
+use crate::auth::tokens::{random_secret, sha256_hex};
+use crate::auth::{AuthUser, password};
+use crate::db::{DbConn, write_transaction};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::models::token::{self, RefreshToken};
+use crate::models::user::{self, Role, User};
+use crate::models::{new_id, now};
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(register)
+        .service(login)
+        .service(refresh)
+        .service(logout)
+        .service(me);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        let role = u.role();
+        Self {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            phone: u.phone,
+            role,
+            created_at: utc(u.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthResponse {
+    pub user: UserOut,
+    pub access_token: String,
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "ana@example.com")]
+    pub email: String,
+    /// 8 to 128 characters.
+    pub password: String,
+    pub name: String,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+pub fn check_email(email: &str) -> Result<(), ApiError> {
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "email",
+            "must be a valid email address",
+        ))
+    }
+}
+
+pub fn check_password(password: &str) -> Result<(), ApiError> {
+    let len = password.chars().count();
+    if (8..=128).contains(&len) {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "password",
+            "must be between 8 and 128 characters",
+        ))
+    }
+}
+
+pub fn check_phone(errors: &mut Vec<FieldError>, phone: Option<&str>) -> Option<String> {
+    let phone = phone.map(str::trim).filter(|p| !p.is_empty())?;
+    let ok = phone.len() <= 32
+        && phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if !ok {
+        errors.push(FieldError::new(
+            "phone",
+            "must be at most 32 digits, spaces and + - ( ) .",
+        ));
+    }
+    Some(phone.to_owned())
+}
+
+/// Hashing is deliberately slow; it runs on the blocking pool, never on the executor.
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    web::block(move || password::hash(&password))
+        .await?
+        .map_err(ApiError::internal)
+}
+
+async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
+    Ok(web::block(move || password::verify(&password, &hash)).await?)
+}
+
+/// Creates a refresh token in `family_id` (a new login when None) and signs an access token.
+fn issue_tokens(
+    conn: &mut DbConn,
+    state: &AppState,
+    user: User,
+    family_id: Option<String>,
+) -> Result<AuthResponse, ApiError> {
+    let secret = random_secret(32);
+    let at = now();
+    let ttl = Duration::from_std(state.config.refresh_token_ttl).unwrap_or(Duration::days(30));
+    token::insert(
+        conn,
+        &RefreshToken {
+            id: new_id(),
+            user_id: user.id.clone(),
+            family_id: family_id.unwrap_or_else(new_id),
+            token_hash: sha256_hex(&secret),
+            expires_at: at + ttl,
+            created_at: at,
+            rotated_at: None,
+            revoked_at: None,
+        },
+    )?;
+    let access_token = state
+        .jwt
+        .issue(&user.id, user.role().as_str())
+        .map_err(ApiError::internal)?;
+    Ok(AuthResponse {
+        user: user.into(),
+        access_token,
+        refresh_token: secret,
+        token_type: "Bearer",
+        expires_in: state.jwt.access_ttl.as_secs(),
+    })
+}
+
+fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    builder.insert_header((header::CACHE_CONTROL, "no-store"));
+    builder
+}
+
+const BAD_LOGIN: &str = "The email or password is not correct.";
+const BAD_REFRESH: &str = "The refresh token is invalid, expired or already used.";
+
+/// Register a client account.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created and logged in", body = AuthResponse),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/register")]
+async fn register(
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let email = user::normalize_email(&body.email);
+    if let Err(ApiError::Validation { errors: e, .. }) = check_email(&email) {
+        errors.extend(e);
+    }
+    if let Err(ApiError::Validation { errors: e, .. }) = check_password(&body.password) {
+        errors.extend(e);
+    }
+    let name = text(&mut errors, "name", &body.name, 100);
+    let phone = check_phone(&mut errors, body.phone.as_deref());
+    check(errors)?;
+    let password_hash = hash_password(body.password).await?;
+    let state2 = state.clone();
+    let response = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                if user::find_by_email(conn, &email)?.is_some() {
+                    return Err(ApiError::conflict(
+                        "email-taken",
+                        "An account with this email already exists.",
+                    ));
+                }
+                let at = now();
+                let new = User {
+                    id: new_id(),
+                    email,
+                    password_hash,
+                    name,
+                    phone,
+                    role: Role::Client.as_str().to_owned(),
+                    created_at: at,
+                    updated_at: at,
+                };
+                user::insert(conn, &new)?;
+                issue_tokens(conn, &state2, new, None)
+            })
+        })
+        .await?;
+    Ok(no_store(HttpResponse::Created()).json(response))
+}
+
+/// Log in with email and password.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = AuthResponse),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong email or password (the same answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/login")]
+async fn login(
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let email = user::normalize_email(&body.email);
+    let found = state
+        .db
+        .run(move |conn| Ok(user::find_by_email(conn, &email)?))
+        .await?;
+    // Unknown emails still pay for one verification, so timing does not reveal accounts.
+    let hash = found.as_ref().map_or_else(
+        || state.dummy_password_hash.clone(),
+        |u| u.password_hash.clone(),
+    );
+    let password_ok = verify_password(body.password, hash).await?;
+    let user = match found {
+        Some(user) if password_ok => user,
+        _ => return Err(ApiError::Unauthorized(BAD_LOGIN)),
+    };
+    let state2 = state.clone();
+    let response = state
+        .db
+        .run(move |conn| issue_tokens(conn, &state2, user, None))
+        .await?;
+    Ok(no_store(HttpResponse::Ok()).json(response))
+}
+
+enum RefreshOutcome {
+    Issued(Box<AuthResponse>),
+    Rejected,
+}
+
+/// Exchange a refresh token for a new pair. The old token stops working; presenting an
+/// already-rotated token revokes the whole login.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = AuthResponse),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/refresh")]
+async fn refresh(
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let hash = sha256_hex(&body.refresh_token);
+    let state2 = state.clone();
+    let outcome = state
+        .db
+        .run(move |conn| {
+            // Rejections still commit: a detected reuse must leave the family revoked.
+            write_transaction(conn, |conn| {
+                let Some(presented) = token::find_by_hash(conn, &hash)? else {
+                    return Ok(RefreshOutcome::Rejected);
+                };
+                let at = now();
+                if presented.revoked_at.is_some() || presented.expires_at <= at {
+                    return Ok(RefreshOutcome::Rejected);
+                }
+                if presented.rotated_at.is_some() || !token::mark_rotated(conn, &presented.id, at)? {
+                    tracing::warn!(family = %presented.family_id, "refresh token reuse; revoking the login");
+                    token::revoke_family(conn, &presented.family_id, at)?;
+                    return Ok(RefreshOutcome::Rejected);
+                }
+                let owner = user::find(conn, &presented.user_id)?;
+                let issued = issue_tokens(conn, &state2, owner, Some(presented.family_id))?;
+                Ok(RefreshOutcome::Issued(Box::new(issued)))
+            })
+        })
+        .await?;
+    match outcome {
+        RefreshOutcome::Issued(response) => Ok(no_store(HttpResponse::Ok()).json(response)),
+        RefreshOutcome::Rejected => Err(ApiError::Unauthorized(BAD_REFRESH)),
+    }
+}
+
+/// Log out: the refresh token's whole login stops working.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Logged out (also when the token was unknown)"),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/logout")]
+async fn logout(
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let hash = sha256_hex(&body.refresh_token);
+    state
+        .db
+        .run(move |conn| {
+            if let Some(presented) = token::find_by_hash(conn, &hash)? {
+                token::revoke_family(conn, &presented.family_id, now())?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's own user.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserOut),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/me")]
+async fn me(caller: AuthUser) -> web::Json<UserOut> {
+    web::Json(caller.user.into())
+}

@@ -1,0 +1,895 @@
+//! The clinic's catalog: locations, rooms and massage types. Anyone may read; admins write.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::{ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, text};
+use crate::app::AppState;
+use crate::auth::Admin;
+use crate::db::{DbConn, write_transaction};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::models::catalog::{
+    self, Location, LocationChanges, MassageOption, MassageType, MassageTypeChanges, Room,
+    RoomChanges,
+};
+use crate::models::{new_id, now};
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_locations)
+        .service(create_location)
+        .service(get_location)
+        .service(update_location)
+        .service(delete_location)
+        .service(list_rooms)
+        .service(create_room)
+        .service(get_room)
+        .service(update_room)
+        .service(delete_room)
+        .service(list_massage_types)
+        .service(create_massage_type)
+        .service(get_massage_type)
+        .service(update_massage_type)
+        .service(delete_massage_type);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locations
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocationOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    /// IANA time zone, e.g. `America/Vancouver`.
+    pub timezone: String,
+}
+
+impl From<Location> for LocationOut {
+    fn from(l: Location) -> Self {
+        Self {
+            id: l.id,
+            name: l.name,
+            address: l.address,
+            timezone: l.timezone,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLocation {
+    pub name: String,
+    pub address: String,
+    #[schema(example = "America/Vancouver")]
+    pub timezone: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLocation {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub timezone: Option<String>,
+}
+
+fn check_timezone(errors: &mut Vec<FieldError>, tz: &str) -> String {
+    let tz = tz.trim();
+    if tz.parse::<chrono_tz::Tz>().is_err() {
+        errors.push(FieldError::new(
+            "timezone",
+            "must be an IANA time zone name",
+        ));
+    }
+    tz.to_owned()
+}
+
+fn name_taken() -> ApiError {
+    ApiError::conflict("name-taken", "Another object already uses this name.")
+}
+
+/// List locations.
+#[utoipa::path(
+    tag = "catalog",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of locations", body = Page<LocationOut>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/locations")]
+async fn list_locations(
+    state: web::Data<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<web::Json<Page<LocationOut>>, ApiError> {
+    let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
+    let rows = state
+        .db
+        .run(move |conn| {
+            Ok(catalog::list_locations(
+                conn,
+                after.as_deref(),
+                i64::from(limit) + 1,
+            )?)
+        })
+        .await?;
+    Ok(web::Json(into_page(
+        rows,
+        limit,
+        |l| l.id.clone(),
+        LocationOut::from,
+    )))
+}
+
+/// Create a location (admin).
+#[utoipa::path(
+    tag = "catalog",
+    security(("bearer" = [])),
+    request_body = CreateLocation,
+    responses(
+        (status = 201, description = "Created", body = LocationOut),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name already used", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/locations")]
+async fn create_location(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<CreateLocation>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let name = text(&mut errors, "name", &body.name, 100);
+    let address = text(&mut errors, "address", &body.address, 300);
+    let timezone = check_timezone(&mut errors, &body.timezone);
+    check(errors)?;
+    let at = now();
+    let location = Location {
+        id: new_id(),
+        name,
+        address,
+        timezone,
+        created_at: at,
+        updated_at: at,
+    };
+    let location = state
+        .db
+        .run(move |conn| {
+            catalog::insert_location(conn, &location).map_err(|e| match ApiError::from(e) {
+                ApiError::Conflict { .. } => name_taken(),
+                other => other,
+            })?;
+            Ok(location)
+        })
+        .await?;
+    Ok(created(format!("/api/v1/locations/{}", location.id)).json(LocationOut::from(location)))
+}
+
+/// One location.
+#[utoipa::path(
+    tag = "catalog",
+    params(("id" = Uuid, Path, description = "Location id")),
+    responses(
+        (status = 200, description = "The location", body = LocationOut),
+        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/locations/{id}")]
+async fn get_location(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<LocationOut>, ApiError> {
+    let id = id.into_inner().to_string();
+    let found = state
+        .db
+        .run(move |conn| Ok(catalog::find_location(conn, &id)?))
+        .await?;
+    Ok(web::Json(found.into()))
+}
+
+/// Change a location (admin).
+#[utoipa::path(
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Location id")),
+    request_body = UpdateLocation,
+    responses(
+        (status = 200, description = "Updated", body = LocationOut),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name already used", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/locations/{id}")]
+async fn update_location(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    ApiJson(body): ApiJson<UpdateLocation>,
+) -> Result<web::Json<LocationOut>, ApiError> {
+    let id = id.into_inner().to_string();
+    let mut errors = Vec::new();
+    let changes = LocationChanges {
+        name: body.name.map(|v| text(&mut errors, "name", &v, 100)),
+        address: body.address.map(|v| text(&mut errors, "address", &v, 300)),
+        timezone: body.timezone.map(|v| check_timezone(&mut errors, &v)),
+        updated_at: Some(now()),
+    };
+    check(errors)?;
+    let updated = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                catalog::find_location(conn, &id)?;
+                catalog::update_location(conn, &id, &changes).map_err(
+                    |e| match ApiError::from(e) {
+                        ApiError::Conflict { .. } => name_taken(),
+                        other => other,
+                    },
+                )?;
+                Ok(catalog::find_location(conn, &id)?)
+            })
+        })
+        .await?;
+    Ok(web::Json(updated.into()))
+}
+
+/// Delete a location (admin); refused while schedules refer to it.
+#[utoipa::path(
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Location id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Still used by schedules or bookings", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/locations/{id}")]
+async fn delete_location(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner().to_string();
+    delete_one(&state, move |conn| catalog::delete_location(conn, &id)).await
+}
+
+async fn delete_one(
+    state: &AppState,
+    delete: impl FnOnce(&mut DbConn) -> diesel::QueryResult<usize> + Send + 'static,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .db
+        .run(move |conn| match delete(conn)? {
+            0 => Err(ApiError::NotFound),
+            _ => Ok(()),
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rooms
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub location_id: String,
+    pub name: String,
+    pub active: bool,
+}
+
+impl From<Room> for RoomOut {
+    fn from(r: Room) -> Self {
+        Self {
+            id: r.id,
+            location_id: r.location_id,
+            name: r.name,
+            active: r.active,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoom {
+    pub name: String,
+    /// Defaults to true.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRoom {
+    pub name: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Rooms of a location.
+#[utoipa::path(
+    tag = "catalog",
+    params(("id" = Uuid, Path, description = "Location id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of rooms", body = Page<RoomOut>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/locations/{id}/rooms")]
+async fn list_rooms(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<web::Json<Page<RoomOut>>, ApiError> {
+    let id = id.into_inner().to_string();
+    let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
+    let rows = state
+        .db
+        .run(move |conn| {
+            catalog::find_location(conn, &id)?;
+            Ok(catalog::list_rooms(
+                conn,
+                &id,
+                after.as_deref(),
+                i64::from(limit) + 1,
+            )?)
+        })
+        .await?;
+    Ok(web::Json(into_page(
+        rows,
+        limit,
+        |r| r.id.clone(),
+        RoomOut::from,
+    )))
+}
+
+/// Add a room to a location (admin).
+#[utoipa::path(
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Location id")),
+    request_body = CreateRoom,
+    responses(
+        (status = 201, description = "Created", body = RoomOut),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name already used at this location", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/locations/{id}/rooms")]
+async fn create_room(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    ApiJson(body): ApiJson<CreateRoom>,
+) -> Result<HttpResponse, ApiError> {
+    let location_id = id.into_inner().to_string();
+    let mut errors = Vec::new();
+    let name = text(&mut errors, "name", &body.name, 100);
+    check(errors)?;
+    let room = Room {
+        id: new_id(),
+        location_id,
+        name,
+        active: body.active.unwrap_or(true),
+        created_at: now(),
+    };
+    let room = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                catalog::find_location(conn, &room.location_id)?;
+                catalog::insert_room(conn, &room).map_err(|e| match ApiError::from(e) {
+                    ApiError::Conflict { .. } => name_taken(),
+                    other => other,
+                })?;
+                Ok(room)
+            })
+        })
+        .await?;
+    Ok(created(format!("/api/v1/rooms/{}", room.id)).json(RoomOut::from(room)))
+}
+
+/// One room.
+#[utoipa::path(
+    tag = "catalog",
+    params(("id" = Uuid, Path, description = "Room id")),
+    responses(
+        (status = 200, description = "The room", body = RoomOut),
+        (status = 404, description = "No such room", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/rooms/{id}")]
+async fn get_room(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<RoomOut>, ApiError> {
+    let id = id.into_inner().to_string();
+    let found = state
+        .db
+        .run(move |conn| Ok(catalog::find_room(conn, &id)?))
+        .await?;
+    Ok(web::Json(found.into()))
+}
+
+/// Rename or (de)activate a room (admin).
+#[utoipa::path(
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Room id")),
+    request_body = UpdateRoom,
+    responses(
+        (status = 200, description = "Updated", body = RoomOut),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such room", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name already used at this location", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/rooms/{id}")]
+async fn update_room(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    ApiJson(body): ApiJson<UpdateRoom>,
+) -> Result<web::Json<RoomOut>, ApiError> {
+    let id = id.into_inner().to_string();
+    let mut errors = Vec::new();
+    let changes = RoomChanges {
+        name: body.name.map(|v| text(&mut errors, "name", &v, 100)),
+        active: body.active,
+    };
+    check(errors)?;
+    let updated = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                catalog::find_room(conn, &id)?;
+                if changes.name.is_some() || changes.active.is_some() {
+                    catalog::update_room(conn, &id, &changes).map_err(
+                        |e| match ApiError::from(e) {
+                            ApiError::Conflict { .. } => name_taken(),
+                            other => other,
+                        },
+                    )?;
+                }
+                Ok(catalog::find_room(conn, &id)?)
+            })
+        })
+        .await?;
+    Ok(web::Json(updated.into()))
+}
+
+/// Delete a room (admin).
+#[utoipa::path(
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Room id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such room", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Still used by bookings", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/rooms/{id}")]
+async fn delete_room(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner().to_string();
+    delete_one(&state, move |conn| catalog::delete_room(conn, &id)).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Massage types
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptionDto {
+    #[schema(example = 60)]
+    pub duration_minutes: i32,
+    /// Price in minor units (cents).
+    #[schema(example = 11000)]
+    pub price_cents: i64,
+    /// ISO 4217 code.
+    #[schema(example = "CAD")]
+    pub currency: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MassageTypeOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    /// Minutes kept free after a booking of this type.
+    pub buffer_minutes: i32,
+    pub active: bool,
+    pub options: Vec<OptionDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMassageType {
+    #[schema(example = "hot-stone")]
+    pub slug: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub buffer_minutes: i32,
+    pub active: Option<bool>,
+    pub options: Vec<OptionDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMassageType {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub buffer_minutes: Option<i32>,
+    pub active: Option<bool>,
+    /// Replaces all options when given.
+    pub options: Option<Vec<OptionDto>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MassageTypeQuery {
+    /// Include inactive types (default false).
+    pub include_inactive: Option<bool>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page.
+    pub cursor: Option<String>,
+}
+
+fn check_slug(errors: &mut Vec<FieldError>, slug: &str) -> String {
+    let slug = slug.trim();
+    let ok = !slug.is_empty()
+        && slug.len() <= 50
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if !ok {
+        errors.push(FieldError::new(
+            "slug",
+            "must be 1–50 lowercase letters, digits and inner hyphens",
+        ));
+    }
+    slug.to_owned()
+}
+
+fn check_buffer(errors: &mut Vec<FieldError>, buffer: i32) -> i32 {
+    if !(0..=120).contains(&buffer) {
+        errors.push(FieldError::new(
+            "buffer_minutes",
+            "must be between 0 and 120",
+        ));
+    }
+    buffer
+}
+
+fn check_options(
+    errors: &mut Vec<FieldError>,
+    type_id: &str,
+    options: &[OptionDto],
+) -> Vec<MassageOption> {
+    if options.is_empty() || options.len() > 10 {
+        errors.push(FieldError::new("options", "must list 1 to 10 options"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, option) in options.iter().enumerate() {
+        if !(5..=480).contains(&option.duration_minutes) || option.duration_minutes % 5 != 0 {
+            errors.push(FieldError::new(
+                format!("options[{i}].duration_minutes"),
+                "must be a multiple of 5 between 5 and 480",
+            ));
+        } else if !seen.insert(option.duration_minutes) {
+            errors.push(FieldError::new(
+                format!("options[{i}].duration_minutes"),
+                "is listed twice",
+            ));
+        }
+        if !(0..=100_000_000).contains(&option.price_cents) {
+            errors.push(FieldError::new(
+                format!("options[{i}].price_cents"),
+                "must be between 0 and 100000000",
+            ));
+        }
+        if option.currency.len() != 3 || !option.currency.chars().all(|c| c.is_ascii_uppercase()) {
+            errors.push(FieldError::new(
+                format!("options[{i}].currency"),
+                "must be a three-letter ISO 4217 code",
+            ));
+        }
+    }
+    options
+        .iter()
+        .map(|o| MassageOption {
+            massage_type_id: type_id.to_owned(),
+            duration_minutes: o.duration_minutes,
+            price_cents: o.price_cents,
+            currency: o.currency.clone(),
+        })
+        .collect()
+}
+
+/// Loads the options of `types` in one query and joins them in.
+pub fn with_options(
+    conn: &mut DbConn,
+    types: Vec<MassageType>,
+) -> diesel::QueryResult<Vec<MassageTypeOut>> {
+    let ids: Vec<String> = types.iter().map(|t| t.id.clone()).collect();
+    let mut by_type: BTreeMap<String, Vec<OptionDto>> = BTreeMap::new();
+    for o in catalog::options_for(conn, &ids)? {
+        by_type
+            .entry(o.massage_type_id)
+            .or_default()
+            .push(OptionDto {
+                duration_minutes: o.duration_minutes,
+                price_cents: o.price_cents,
+                currency: o.currency,
+            });
+    }
+    Ok(types
+        .into_iter()
+        .map(|t| MassageTypeOut {
+            options: by_type.remove(&t.id).unwrap_or_default(),
+            id: t.id,
+            slug: t.slug,
+            name: t.name,
+            description: t.description,
+            buffer_minutes: t.buffer_minutes,
+            active: t.active,
+        })
+        .collect())
+}
+
+fn one_with_options(conn: &mut DbConn, id: &str) -> Result<MassageTypeOut, ApiError> {
+    let found = catalog::find_massage_type(conn, id)?;
+    with_options(conn, vec![found])?
+        .pop()
+        .ok_or(ApiError::NotFound)
+}
+
+fn slug_taken() -> ApiError {
+    ApiError::conflict("slug-taken", "Another massage type already uses this slug.")
+}
+
+/// List massage types with their duration options.
+#[utoipa::path(
+    tag = "catalog",
+    params(MassageTypeQuery),
+    responses(
+        (status = 200, description = "A page of massage types", body = Page<MassageTypeOut>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/massage-types")]
+async fn list_massage_types(
+    state: web::Data<AppState>,
+    ApiQuery(query): ApiQuery<MassageTypeQuery>,
+) -> Result<web::Json<Page<MassageTypeOut>>, ApiError> {
+    let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
+    let active_only = !query.include_inactive.unwrap_or(false);
+    let rows = state
+        .db
+        .run(move |conn| {
+            let rows = catalog::list_massage_types(
+                conn,
+                after.as_deref(),
+                active_only,
+                i64::from(limit) + 1,
+            )?;
+            Ok(with_options(conn, rows)?)
+        })
+        .await?;
+    Ok(web::Json(into_page(rows, limit, |t| t.id.clone(), |t| t)))
+}
+
+/// Create a massage type with its options (admin).
+#[utoipa::path(
+    tag = "catalog",
+    security(("bearer" = [])),
+    request_body = CreateMassageType,
+    responses(
+        (status = 201, description = "Created", body = MassageTypeOut),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Slug already used", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/massage-types")]
+async fn create_massage_type(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<CreateMassageType>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let id = new_id();
+    let slug = check_slug(&mut errors, &body.slug);
+    let name = text(&mut errors, "name", &body.name, 100);
+    if body.description.chars().count() > 2000 {
+        errors.push(FieldError::new(
+            "description",
+            "must be at most 2000 characters",
+        ));
+    }
+    let buffer_minutes = check_buffer(&mut errors, body.buffer_minutes);
+    let options = check_options(&mut errors, &id, &body.options);
+    check(errors)?;
+    let at = now();
+    let row = MassageType {
+        id,
+        slug,
+        name,
+        description: body.description.trim().to_owned(),
+        buffer_minutes,
+        active: body.active.unwrap_or(true),
+        created_at: at,
+        updated_at: at,
+    };
+    let out = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                catalog::insert_massage_type(conn, &row, &options).map_err(
+                    |e| match ApiError::from(e) {
+                        ApiError::Conflict { .. } => slug_taken(),
+                        other => other,
+                    },
+                )?;
+                one_with_options(conn, &row.id)
+            })
+        })
+        .await?;
+    Ok(created(format!("/api/v1/massage-types/{}", out.id)).json(out))
+}
+
+/// One massage type.
+#[utoipa::path(
+    tag = "catalog",
+    params(("id" = Uuid, Path, description = "Massage type id")),
+    responses(
+        (status = 200, description = "The massage type", body = MassageTypeOut),
+        (status = 404, description = "No such massage type", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/massage-types/{id}")]
+async fn get_massage_type(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<MassageTypeOut>, ApiError> {
+    let id = id.into_inner().to_string();
+    let out = state
+        .db
+        .run(move |conn| one_with_options(conn, &id))
+        .await?;
+    Ok(web::Json(out))
+}
+
+/// Change a massage type (admin); `options`, when given, replaces all options.
+#[utoipa::path(
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Massage type id")),
+    request_body = UpdateMassageType,
+    responses(
+        (status = 200, description = "Updated", body = MassageTypeOut),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such massage type", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Slug already used", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/massage-types/{id}")]
+async fn update_massage_type(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    ApiJson(body): ApiJson<UpdateMassageType>,
+) -> Result<web::Json<MassageTypeOut>, ApiError> {
+    let id = id.into_inner().to_string();
+    let mut errors = Vec::new();
+    if body
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 2000)
+    {
+        errors.push(FieldError::new(
+            "description",
+            "must be at most 2000 characters",
+        ));
+    }
+    let changes = MassageTypeChanges {
+        slug: body.slug.map(|s| check_slug(&mut errors, &s)),
+        name: body.name.map(|n| text(&mut errors, "name", &n, 100)),
+        description: body.description.map(|d| d.trim().to_owned()),
+        buffer_minutes: body.buffer_minutes.map(|b| check_buffer(&mut errors, b)),
+        active: body.active,
+        updated_at: Some(now()),
+    };
+    let options = body.options.map(|o| check_options(&mut errors, &id, &o));
+    check(errors)?;
+    let out = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                catalog::find_massage_type(conn, &id)?;
+                catalog::update_massage_type(conn, &id, &changes).map_err(
+                    |e| match ApiError::from(e) {
+                        ApiError::Conflict { .. } => slug_taken(),
+                        other => other,
+                    },
+                )?;
+                if let Some(options) = &options {
+                    catalog::replace_options(conn, &id, options)?;
+                }
+                one_with_options(conn, &id)
+            })
+        })
+        .await?;
+    Ok(web::Json(out))
+}
+
+/// Delete a massage type (admin); refused while bookings refer to it (deactivate it instead).
+#[utoipa::path(
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Massage type id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such massage type", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Still used by bookings", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/massage-types/{id}")]
+async fn delete_massage_type(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner().to_string();
+    delete_one(&state, move |conn| catalog::delete_massage_type(conn, &id)).await
+}

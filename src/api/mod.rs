@@ -1,0 +1,346 @@
+//! HTTP handlers, one file per resource, with their request/response types. Shared here: the
+//! JSON and query extractors that turn every parse failure into a problem+json answer, page
+//! types and cursors, and small validation helpers.
+
+pub mod auth;
+pub mod catalog;
+pub mod ops;
+pub mod schedules;
+pub mod therapists;
+pub mod users;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::{ApiError, FieldError};
+
+pub const BODY_LIMIT: usize = 32 * 1024;
+pub const DEFAULT_PAGE: u32 = 20;
+pub const MAX_PAGE: u32 = 100;
+
+/// Registers every `/api/v1` handler; the same registration feeds the router and the spec.
+pub fn routes(cfg: &mut ServiceConfig) {
+    auth::routes(cfg);
+    users::routes(cfg);
+    catalog::routes(cfg);
+    therapists::routes(cfg);
+    schedules::routes(cfg);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extractors
+// ---------------------------------------------------------------------------------------------
+
+/// A JSON body, at most 32 KiB, whose failures name the offending field without echoing serde's
+/// text: syntax and type errors are 400, well-formed but invalid content is 422.
+pub struct ApiJson<T>(pub T);
+
+fn is_json(req: &HttpRequest) -> bool {
+    match req.mime_type() {
+        Ok(Some(mime)) => {
+            mime.subtype() == mime::JSON || mime.suffix().is_some_and(|s| s == mime::JSON)
+        }
+        _ => false,
+    }
+}
+
+fn join_path(path: &str, field: &str) -> String {
+    if path.is_empty() || path == "." {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+fn backticked(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+pub(crate) fn classify_body_error(
+    error: &serde_path_to_error::Error<serde_json::Error>,
+) -> ApiError {
+    use serde_json::error::Category;
+    let inner = error.inner();
+    let path = error.path().to_string();
+    match inner.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::BadRequest(format!(
+            "The body is not valid JSON (line {}, column {}).",
+            inner.line(),
+            inner.column()
+        )),
+        Category::Data => {
+            let message = inner.to_string();
+            if message.starts_with("invalid type") {
+                let field = if path == "." { "body".to_owned() } else { path };
+                let error = FieldError::new(field, "has the wrong type");
+                ApiError::BadRequest(format!("`{}` {}.", error.field, error.message))
+            } else if message.starts_with("missing field") {
+                let name = backticked(&message).unwrap_or("?");
+                ApiError::validation(join_path(&path, name), "is required")
+            } else if message.starts_with("unknown field") {
+                let name = backticked(&message).unwrap_or("?");
+                ApiError::validation(join_path(&path, name), "is not a field that may be set")
+            } else if message.starts_with("unknown variant") {
+                ApiError::validation(path, "is not one of the allowed values")
+            } else {
+                ApiError::validation(path, "has an invalid value")
+            }
+        }
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| classify_body_error(&e))?;
+    de.end().map_err(|_| {
+        ApiError::BadRequest("The body has trailing data after the JSON value.".to_owned())
+    })?;
+    Ok(value)
+}
+
+async fn read_body(mut payload: Payload) -> Result<web::BytesMut, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::BadRequest("The body could not be read.".to_owned()))?;
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn declared_too_large(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| len > BODY_LIMIT)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let too_large = declared_too_large(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            if too_large {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let body = read_body(payload).await?;
+            parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+/// An optional JSON body: empty means `T::default()`; otherwise the same rules as `ApiJson`.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let too_large = declared_too_large(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            if too_large {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            let body = read_body(payload).await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            parse_json(&body).map(OptionalJson)
+        })
+    }
+}
+
+/// Query parameters; any failure to parse them is a 400 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(req.query_string()));
+        let result = serde_path_to_error::deserialize::<_, T>(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.inner().to_string();
+                let field = if message.starts_with("missing field")
+                    || message.starts_with("unknown field")
+                {
+                    backticked(&message).unwrap_or("?").to_owned()
+                } else {
+                    path
+                };
+                let what = if message.starts_with("missing field") {
+                    "is required"
+                } else if message.starts_with("unknown field") {
+                    "is not a known parameter"
+                } else {
+                    "is not valid"
+                };
+                ApiError::BadRequest(format!("Query parameter `{field}` {what}."))
+            });
+        std::future::ready(result)
+    }
+}
+
+fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages and cursors
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Checks `limit` (default 20, at most 100) and decodes `cursor`; returns the SQL limit, which
+/// fetches one extra row to know whether another page exists.
+pub fn page_params(
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<(u32, Option<String>), ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::validation(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    let cursor = cursor.map(decode_cursor).transpose()?;
+    Ok((limit, cursor))
+}
+
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| ApiError::BadRequest("Query parameter `cursor` is not valid.".to_owned()))
+}
+
+/// Builds a page from rows fetched with `limit + 1`.
+pub fn into_page<R, T>(
+    mut rows: Vec<R>,
+    limit: u32,
+    key: impl Fn(&R) -> String,
+    map: impl Fn(R) -> T,
+) -> Page<T> {
+    let limit = limit as usize;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| encode_cursor(&key(r)))
+    } else {
+        None
+    };
+    Page {
+        items: rows.into_iter().map(map).collect(),
+        next_cursor,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+pub fn utc(naive: NaiveDateTime) -> DateTime<Utc> {
+    naive.and_utc()
+}
+
+/// A required human-readable text: trimmed, non-empty, at most `max` characters.
+pub fn text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) -> String {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        errors.push(FieldError::new(field, "must not be empty"));
+    } else if trimmed.chars().count() > max {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    trimmed.to_owned()
+}
+
+pub fn check(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation_many(errors))
+    }
+}
+
+/// Path ids that are not UUIDs cannot name anything: 404.
+pub fn path_error_handler(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::NotFound.into()
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// For PATCH fields that may be set to null: absent → None, null → Some(None).
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+pub fn created(location: String) -> actix_web::HttpResponseBuilder {
+    let mut builder = actix_web::HttpResponse::Created();
+    builder.insert_header((header::LOCATION, location));
+    builder
+}
+
+/// Time off may not swallow confirmed bookings; until bookings exist this accepts everything.
+pub fn time_off_guard(
+    _conn: &mut crate::db::DbConn,
+    _entry: &crate::models::schedule::TimeOff,
+) -> Result<(), ApiError> {
+    Ok(())
+}

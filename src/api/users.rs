@@ -1,0 +1,306 @@
+//! User administration (admin only): create staff logins, change roles, remove accounts.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::auth::{UserOut, check_email, check_password, check_phone, hash_password};
+use super::{ApiJson, ApiQuery, Page, check, created, double_option, into_page, page_params, text};
+use crate::app::AppState;
+use crate::auth::Admin;
+use crate::db::write_transaction;
+use crate::error::{ApiError, Problem};
+use crate::models::user::{self, Role, User, UserChanges};
+use crate::models::{new_id, now};
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_users)
+        .service(create_user)
+        .service(get_user)
+        .service(update_user)
+        .service(delete_user);
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Only users with this role.
+    pub role: Option<Role>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    pub role: Option<Role>,
+}
+
+fn validation_errors(result: Result<(), ApiError>, errors: &mut Vec<crate::error::FieldError>) {
+    if let Err(ApiError::Validation { errors: e, .. }) = result {
+        errors.extend(e);
+    }
+}
+
+/// List users (admin).
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(UserQuery),
+    responses(
+        (status = 200, description = "A page of users", body = Page<UserOut>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/users")]
+async fn list_users(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    ApiQuery(query): ApiQuery<UserQuery>,
+) -> Result<web::Json<Page<UserOut>>, ApiError> {
+    let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
+    let role = query.role;
+    let rows = state
+        .db
+        .run(move |conn| {
+            Ok(user::list(
+                conn,
+                after.as_deref(),
+                role,
+                i64::from(limit) + 1,
+            )?)
+        })
+        .await?;
+    Ok(web::Json(into_page(
+        rows,
+        limit,
+        |u| u.id.clone(),
+        UserOut::from,
+    )))
+}
+
+/// Create a login with any role (admin).
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "Created", body = UserOut),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/users")]
+async fn create_user(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let email = user::normalize_email(&body.email);
+    validation_errors(check_email(&email), &mut errors);
+    validation_errors(check_password(&body.password), &mut errors);
+    let name = text(&mut errors, "name", &body.name, 100);
+    let phone = check_phone(&mut errors, body.phone.as_deref());
+    check(errors)?;
+    let password_hash = hash_password(body.password).await?;
+    let role = body.role;
+    let new = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                if user::find_by_email(conn, &email)?.is_some() {
+                    return Err(ApiError::conflict(
+                        "email-taken",
+                        "An account with this email already exists.",
+                    ));
+                }
+                let at = now();
+                let new = User {
+                    id: new_id(),
+                    email,
+                    password_hash,
+                    name,
+                    phone,
+                    role: role.as_str().to_owned(),
+                    created_at: at,
+                    updated_at: at,
+                };
+                user::insert(conn, &new)?;
+                Ok(new)
+            })
+        })
+        .await?;
+    Ok(created(format!("/api/v1/users/{}", new.id)).json(UserOut::from(new)))
+}
+
+/// One user (admin).
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = UserOut),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/users/{id}")]
+async fn get_user(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<UserOut>, ApiError> {
+    let id = id.into_inner().to_string();
+    let found = state.db.run(move |conn| Ok(user::find(conn, &id)?)).await?;
+    Ok(web::Json(found.into()))
+}
+
+/// Change a user's details or role (admin).
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "Updated", body = UserOut),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email taken, or the last admin would lose the role", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/users/{id}")]
+async fn update_user(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    ApiJson(body): ApiJson<UpdateUserRequest>,
+) -> Result<web::Json<UserOut>, ApiError> {
+    let id = id.into_inner().to_string();
+    let mut errors = Vec::new();
+    let email = body.email.as_deref().map(user::normalize_email);
+    if let Some(email) = &email {
+        validation_errors(check_email(email), &mut errors);
+    }
+    if let Some(password) = &body.password {
+        validation_errors(check_password(password), &mut errors);
+    }
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| text(&mut errors, "name", n, 100));
+    let phone = body
+        .phone
+        .map(|p| p.and_then(|p| check_phone(&mut errors, Some(&p))));
+    check(errors)?;
+    let password_hash = match body.password {
+        Some(password) => Some(hash_password(password).await?),
+        None => None,
+    };
+    let role = body.role;
+    let updated = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let current = user::find(conn, &id)?;
+                if let Some(email) = &email
+                    && *email != current.email
+                    && user::find_by_email(conn, email)?.is_some()
+                {
+                    return Err(ApiError::conflict(
+                        "email-taken",
+                        "An account with this email already exists.",
+                    ));
+                }
+                if current.role() == Role::Admin
+                    && role.is_some_and(|r| r != Role::Admin)
+                    && user::count_admins(conn)? <= 1
+                {
+                    return Err(ApiError::conflict(
+                        "last-admin",
+                        "The last admin cannot lose the admin role.",
+                    ));
+                }
+                let changes = UserChanges {
+                    email,
+                    password_hash,
+                    name,
+                    phone,
+                    role: role.map(|r| r.as_str().to_owned()),
+                    updated_at: Some(now()),
+                };
+                user::update(conn, &id, &changes)?;
+                Ok(user::find(conn, &id)?)
+            })
+        })
+        .await?;
+    Ok(web::Json(updated.into()))
+}
+
+/// Delete a user and their logins (admin). Admins cannot delete themselves.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Deleting yourself, or a user other data still refers to", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/users/{id}")]
+async fn delete_user(
+    Admin(admin): Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner().to_string();
+    if id == admin.id() {
+        return Err(ApiError::conflict(
+            "self-delete",
+            "Admins cannot delete their own account.",
+        ));
+    }
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| match user::delete(conn, &id)? {
+                0 => Err(ApiError::NotFound),
+                _ => Ok(()),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,156 @@
+//! Builds the actix `App` that `serve` and the tests share: state, routes (one registration for
+//! the router and the spec), middleware and the JSON rewriting of actix's own errors.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpResponse, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::tokens::JwtKeys;
+use crate::config::Config;
+use crate::db::{self, Db};
+use crate::error::{ApiError, FieldError, Problem};
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub jwt: JwtKeys,
+    /// Verified against when a login names an unknown email, so both failures cost the same.
+    pub dummy_password_hash: String,
+    spec_json: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] diesel::r2d2::PoolError),
+    #[error("cannot prepare the database: {0}")]
+    Setup(String),
+}
+
+impl AppState {
+    /// Connects, migrates, seeds the catalog on first start, and precomputes what requests share.
+    pub fn prepare(config: Config) -> Result<web::Data<Self>, StartError> {
+        let db = Db::connect(&config.database_url)?;
+        {
+            let mut conn = db.get().map_err(|e| StartError::Setup(e.to_string()))?;
+            let applied =
+                db::run_migrations(&mut conn).map_err(|e| StartError::Setup(e.to_string()))?;
+            if applied > 0 {
+                tracing::info!(applied, "migrations applied");
+            }
+            crate::seed::seed_catalog(&mut conn).map_err(|e| StartError::Setup(e.to_string()))?;
+        }
+        let dummy_password_hash = crate::auth::password::hash("not-a-real-password")
+            .map_err(|e| StartError::Setup(e.to_string()))?;
+        let spec_json =
+            serde_json::to_string(&openapi()).map_err(|e| StartError::Setup(e.to_string()))?;
+        Ok(web::Data::new(Self {
+            jwt: JwtKeys::new(&config.jwt_secret, config.access_token_ttl),
+            config: Arc::new(config),
+            db,
+            dummy_password_hash,
+            spec_json,
+        }))
+    }
+}
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Inspine Booking API",
+        description = "Booking back end for massage-therapy clinics: catalog, therapists, schedules, slots and bookings.",
+    ),
+    modifiers(&SecurityAddon),
+    components(schemas(Problem, FieldError)),
+    tags(
+        (name = "auth", description = "Registration, login and tokens"),
+        (name = "users", description = "User administration (admin)"),
+        (name = "catalog", description = "Locations, rooms and massage types"),
+        (name = "therapists", description = "Therapists"),
+        (name = "schedules", description = "Weekly schedules and time off"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, generated from the same registration the router uses.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut spec) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(scope("/api/v1").configure(crate::api::routes))
+        .configure(crate::api::ops::routes)
+        .split_for_parts();
+    spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    spec
+}
+
+async fn serve_spec(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.spec_json.clone())
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+pub fn build(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, _) = App::new()
+        .into_utoipa_app()
+        .app_data(state)
+        .app_data(web::PathConfig::default().error_handler(crate::api::path_error_handler))
+        // The spec is served from the precomputed string; registered before the /api/v1 scope
+        // so that the scope does not swallow it.
+        .map(|app| {
+            app.route("/api/v1/openapi.json", web::get().to(serve_spec))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
+                )
+        })
+        .service(scope("/api/v1").configure(crate::api::routes))
+        .configure(crate::api::ops::routes)
+        .default_service(web::to(not_found))
+        .split_for_parts();
+    app.wrap(
+        DefaultHeaders::new()
+            .add(("X-Content-Type-Options", "nosniff"))
+            .add(("Referrer-Policy", "no-referrer")),
+    )
+    .wrap(tracing_actix_web::TracingLogger::default())
+}

@@ -1,0 +1,177 @@
+//! The `inspine` command line: serve (default), migrate, seed, user create, openapi.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, AppState};
+use crate::config::{Config, LogFormat};
+use crate::db::{self, Db};
+use crate::models::user::{self, Role, User};
+use crate::models::{new_id, now};
+
+#[derive(Debug, Parser)]
+#[command(name = "inspine", version, about = "Inspine Booking API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve the API (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Seed the clinic's catalog; with --demo also rooms and therapists with schedules.
+    Seed {
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage logins.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a login; the password is read from a prompt, or from stdin when it is not a terminal.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "expected client, therapist or admin".to_owned())
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        return match serde_json::to_string_pretty(&app::openapi()) {
+            Ok(spec) => {
+                println!("{spec}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
+    init_tracing(config.log_format);
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => migrate(&config),
+        Command::Seed { demo } => seed(&config, demo),
+        Command::User {
+            command: UserCommand::Create { email, role, name },
+        } => create_user(&config, &email, role, name),
+        Command::Openapi => Ok(()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::FAILURE
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn serve(config: Config) -> CliResult {
+    let bind = config.bind_addr.clone();
+    let state = AppState::prepare(config)?;
+    actix_web::rt::System::new().block_on(async move {
+        tracing::info!(%bind, "serving");
+        actix_web::HttpServer::new(move || app::build(state.clone()))
+            .bind(&bind)?
+            .shutdown_timeout(30)
+            .run()
+            .await
+    })?;
+    Ok(())
+}
+
+fn open(config: &Config) -> Result<Db, Box<dyn std::error::Error>> {
+    let db = Db::connect(&config.database_url)?;
+    let mut conn = db.get()?;
+    let applied = db::run_migrations(&mut conn).map_err(|e| e.to_string())?;
+    tracing::info!(applied, "migrations applied");
+    Ok(db)
+}
+
+fn migrate(config: &Config) -> CliResult {
+    open(config).map(|_| ())
+}
+
+fn seed(config: &Config, demo: bool) -> CliResult {
+    let db = open(config)?;
+    let mut conn = db.get()?;
+    crate::seed::seed_catalog(&mut conn)?;
+    if demo {
+        let created = crate::seed::seed_demo(&mut conn)?;
+        println!("demo data: {created} therapists created");
+    } else {
+        println!("catalog seeded");
+    }
+    Ok(())
+}
+
+fn read_password() -> Result<String, Box<dyn std::error::Error>> {
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password: ")?
+    } else {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input)?;
+        input.lines().next().unwrap_or_default().to_owned()
+    };
+    crate::api::auth::check_password(&password).map_err(|e| e.problem().detail)?;
+    Ok(password)
+}
+
+fn create_user(config: &Config, email: &str, role: Role, name: Option<String>) -> CliResult {
+    let email = user::normalize_email(email);
+    crate::api::auth::check_email(&email).map_err(|e| e.problem().detail)?;
+    let password = read_password()?;
+    let db = open(config)?;
+    let mut conn = db.get()?;
+    let at = now();
+    let new = User {
+        id: new_id(),
+        name: name.unwrap_or_else(|| email.clone()),
+        email,
+        password_hash: crate::auth::password::hash(&password).map_err(|e| e.to_string())?,
+        phone: None,
+        role: role.as_str().to_owned(),
+        created_at: at,
+        updated_at: at,
+    };
+    user::insert(&mut conn, &new)?;
+    println!("created {} {} ({})", role.as_str(), new.email, new.id);
+    Ok(())
+}

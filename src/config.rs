@@ -1,0 +1,187 @@
+//! All settings, read once from the environment (and `.env`). No globals: the struct is handed
+//! to `app::build` and the CLI.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rand::RngCore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("could not read or write the generated JWT secret at {path}: {source}")]
+    SecretFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind_addr: String,
+    pub jwt_secret: Vec<u8>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub slot_step_minutes: u32,
+    pub min_notice_minutes: u32,
+    pub booking_horizon_days: u32,
+    pub cancellation_window_hours: u32,
+    pub max_future_bookings_per_client: u32,
+    pub rate_limit_enabled: bool,
+    pub webhook_allow_private_targets: bool,
+    pub cors_allowed_origins: Vec<String>,
+    pub log_format: LogFormat,
+    pub data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("bind_addr", &self.bind_addr)
+            .field("jwt_secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://inspine.db";
+const MIN_SECRET_LEN: usize = 32;
+
+impl Config {
+    /// Reads the process environment (after loading `.env` if present).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The same parsing over any lookup, so tests can build configs without touching the
+    /// process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| ".".to_owned()));
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let jwt_secret = match get("JWT_SECRET") {
+            Some(secret) if secret.len() < MIN_SECRET_LEN => {
+                return Err(ConfigError::Invalid {
+                    name: "JWT_SECRET",
+                    reason: format!("must be at least {MIN_SECRET_LEN} bytes"),
+                });
+            }
+            Some(secret) => secret.into_bytes(),
+            None => generated_secret(&data_dir)?,
+        };
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "LOG_FORMAT",
+                    reason: format!("expected `pretty` or `json`, got `{other}`"),
+                });
+            }
+        };
+        Ok(Self {
+            database_url,
+            bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            jwt_secret,
+            access_token_ttl: Duration::from_secs(
+                60 * u64::from(number(&get, "ACCESS_TOKEN_TTL_MINUTES", 15, 1)?),
+            ),
+            refresh_token_ttl: Duration::from_secs(
+                86_400 * u64::from(number(&get, "REFRESH_TOKEN_TTL_DAYS", 30, 1)?),
+            ),
+            slot_step_minutes: number(&get, "SLOT_STEP_MINUTES", 15, 1)?,
+            min_notice_minutes: number(&get, "MIN_NOTICE_MINUTES", 120, 0)?,
+            booking_horizon_days: number(&get, "BOOKING_HORIZON_DAYS", 90, 1)?,
+            cancellation_window_hours: number(&get, "CANCELLATION_WINDOW_HOURS", 24, 0)?,
+            max_future_bookings_per_client: number(&get, "MAX_FUTURE_BOOKINGS_PER_CLIENT", 5, 1)?,
+            rate_limit_enabled: boolean(&get, "RATE_LIMIT_ENABLED", true)?,
+            webhook_allow_private_targets: boolean(&get, "WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
+            cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            log_format,
+            data_dir,
+        })
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+    min: u32,
+) -> Result<u32, ConfigError> {
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u32>() {
+        Ok(v) if v >= min => Ok(v),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!("expected a whole number of at least {min}, got `{raw}`"),
+        }),
+    }
+}
+
+fn boolean(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(name).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("expected `true` or `false`, got `{other}`"),
+        }),
+    }
+}
+
+/// Development convenience: without `JWT_SECRET`, keep a generated one in the data directory so
+/// tokens survive restarts, and say loudly that production must set it.
+fn generated_secret(data_dir: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
+    let path = data_dir.join(".inspine-jwt-secret");
+    let io_err = |source| ConfigError::SecretFile {
+        path: path.clone(),
+        source,
+    };
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= MIN_SECRET_LEN {
+            tracing::warn!(path = %path.display(), "JWT_SECRET is not set; using the generated secret kept in the data directory. Set JWT_SECRET in production.");
+            return Ok(existing.into_bytes());
+        }
+    }
+    let mut bytes = [0u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    std::fs::create_dir_all(data_dir).map_err(io_err)?;
+    std::fs::write(&path, &secret).map_err(io_err)?;
+    tracing::warn!(path = %path.display(), "JWT_SECRET is not set; generated one and kept it in the data directory. Set JWT_SECRET in production.");
+    Ok(secret.into_bytes())
+}

@@ -1,0 +1,134 @@
+// Portable schema shared by both backends: only Text, Integer, BigInt, Bool and Timestamp.
+// Kept by hand in step with migrations/{sqlite,postgres}; the migration test checks both apply.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        name -> Text,
+        phone -> Nullable<Text>,
+        role -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        rotated_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    locations (id) {
+        id -> Text,
+        name -> Text,
+        address -> Text,
+        timezone -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> Text,
+        location_id -> Text,
+        name -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    massage_types (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        buffer_minutes -> Integer,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    massage_type_options (massage_type_id, duration_minutes) {
+        massage_type_id -> Text,
+        duration_minutes -> Integer,
+        price_cents -> BigInt,
+        currency -> Text,
+    }
+}
+
+diesel::table! {
+    therapists (id) {
+        id -> Text,
+        name -> Text,
+        bio -> Text,
+        active -> Bool,
+        user_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    therapist_massage_types (therapist_id, massage_type_id) {
+        therapist_id -> Text,
+        massage_type_id -> Text,
+    }
+}
+
+diesel::table! {
+    schedule_rules (id) {
+        id -> Text,
+        therapist_id -> Text,
+        weekday -> Integer,
+        start_minute -> Integer,
+        end_minute -> Integer,
+        location_id -> Text,
+    }
+}
+
+diesel::table! {
+    time_off (id) {
+        id -> Text,
+        therapist_id -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(rooms -> locations (location_id));
+diesel::joinable!(massage_type_options -> massage_types (massage_type_id));
+diesel::joinable!(therapist_massage_types -> therapists (therapist_id));
+diesel::joinable!(therapist_massage_types -> massage_types (massage_type_id));
+diesel::joinable!(schedule_rules -> therapists (therapist_id));
+diesel::joinable!(schedule_rules -> locations (location_id));
+diesel::joinable!(time_off -> therapists (therapist_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    refresh_tokens,
+    locations,
+    rooms,
+    massage_types,
+    massage_type_options,
+    therapists,
+    therapist_massage_types,
+    schedule_rules,
+    time_off,
+);

@@ -1,0 +1,11 @@
+//! Inspine Booking API: a JSON REST back end for massage-therapy clinics.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod models;
+pub mod seed;
