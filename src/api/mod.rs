@@ -91,8 +91,8 @@ pub(crate) fn classify_body_error(
                 let name = backticked(&message).unwrap_or("?");
                 ApiError::validation(join_path(&path, name), "is required")
             } else if message.starts_with("unknown field") {
-                let name = backticked(&message).unwrap_or("?");
-                ApiError::validation(join_path(&path, name), "is not a field that may be set")
+                // The path already ends at the unknown field.
+                ApiError::validation(path, "is not a field that may be set")
             } else if message.starts_with("unknown variant") {
                 ApiError::validation(path, "is not one of the allowed values")
             } else {

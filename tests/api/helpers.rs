@@ -1,0 +1,384 @@
+//! The harness: every test gets its own database (a temp SQLite file, or a fresh PostgreSQL
+//! database when TEST_DATABASE_URL is set) and talks to the in-process app over HTTP requests.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use actix_http::Request;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{Method, StatusCode, header::HeaderMap};
+use actix_web::test;
+use diesel::{Connection, RunQueryDsl, sql_query};
+use serde_json::{Value, json};
+
+use inspine::app::{self, AppState};
+use inspine::config::Config;
+use inspine::models::user::{self, User};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+type Call = Rc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = ServiceResponse<BoxBody>>>>>;
+
+enum DbGuard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let DbGuard::Postgres { admin_url, name } = self {
+            if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
+                let _ = sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    call: Call,
+    pub state: actix_web::web::Data<AppState>,
+    pub database_url: String,
+    _guard: DbGuard,
+    _data_dir: tempfile::TempDir,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Asserts the status and, for errors, the problem+json shape; returns the body.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            String::from_utf8_lossy(&self.raw)
+        );
+        if status >= 400 {
+            assert_eq!(
+                self.header("content-type").as_deref(),
+                Some("application/problem+json"),
+                "errors are problem+json"
+            );
+            assert_eq!(self.body["status"], json!(status));
+            assert!(
+                self.body["type"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("https://inspine.example/problems/"))
+            );
+            assert!(self.body["title"].is_string());
+            assert!(self.body["detail"].is_string());
+        }
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn problem_type(&self) -> String {
+        self.body["type"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("https://inspine.example/problems/")
+            .to_owned()
+    }
+}
+
+/// One request, built fluently.
+pub struct Req<'a> {
+    app: &'a TestApp,
+    inner: test::TestRequest,
+}
+
+impl Req<'_> {
+    pub fn token(mut self, token: &str) -> Self {
+        self.inner = self
+            .inner
+            .insert_header(("Authorization", format!("Bearer {token}")));
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.inner = self.inner.insert_header((name, value.to_owned()));
+        self
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.inner = self.inner.set_json(body);
+        self
+    }
+
+    pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.inner = self
+            .inner
+            .insert_header(("content-type", content_type.to_owned()))
+            .set_payload(body.into());
+        self
+    }
+
+    pub async fn send(self) -> Resp {
+        let response = (self.app.call)(self.inner.to_request()).await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let raw = test::read_body(response).await.to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+}
+
+pub struct Options {
+    pub env: HashMap<&'static str, String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            env: HashMap::new(),
+        }
+    }
+}
+
+async fn create_database() -> (String, DbGuard) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            let name = format!("inspine_test_{}", uuid::Uuid::new_v4().simple());
+            let admin_url = base.clone();
+            let create = format!("CREATE DATABASE \"{name}\"");
+            let url = replace_db_name(&base, &name);
+            actix_web::web::block(move || {
+                let mut conn = diesel::PgConnection::establish(&admin_url)
+                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL does not connect: {e}"));
+                sql_query(create)
+                    .execute(&mut conn)
+                    .expect("create test database");
+            })
+            .await
+            .expect("blocking");
+            (
+                url,
+                DbGuard::Postgres {
+                    admin_url: base,
+                    name,
+                },
+            )
+        }
+        Ok(other) if !other.is_empty() => {
+            panic!("TEST_DATABASE_URL must be postgres://…, got {other}")
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}", dir.path().join("test.db").display());
+            (url, DbGuard::Sqlite(dir))
+        }
+    }
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        let (database_url, guard) = create_database().await;
+        Self::start(database_url, guard, options).await
+    }
+
+    async fn start(database_url: String, guard: DbGuard, options: Options) -> Self {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut env: HashMap<&'static str, String> = HashMap::from([
+            ("DATABASE_URL", database_url.clone()),
+            (
+                "JWT_SECRET",
+                "test-secret-test-secret-test-secret-0123".to_owned(),
+            ),
+            ("DATA_DIR", data_dir.path().display().to_string()),
+            ("RATE_LIMIT_ENABLED", "false".to_owned()),
+        ]);
+        env.extend(options.env);
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
+        let state = actix_web::web::block(move || AppState::prepare(config))
+            .await
+            .expect("blocking")
+            .expect("app state");
+        let service = Rc::new(test::init_service(app::build(state.clone())).await);
+        let call: Call = Rc::new(move |req: Request| {
+            let service = service.clone();
+            Box::pin(async move {
+                match service.call(req).await {
+                    Ok(res) => res.map_body(|_, b| b.boxed()),
+                    Err(e) => panic!("service error escaped the app: {e}"),
+                }
+            })
+        });
+        Self {
+            call,
+            state,
+            database_url,
+            _guard: guard,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> Req<'_> {
+        Req {
+            app: self,
+            inner: test::TestRequest::default().method(method).uri(path),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Req<'_> {
+        self.req(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Req<'_> {
+        self.req(Method::POST, path)
+    }
+
+    pub fn put(&self, path: &str) -> Req<'_> {
+        self.req(Method::PUT, path)
+    }
+
+    pub fn patch(&self, path: &str) -> Req<'_> {
+        self.req(Method::PATCH, path)
+    }
+
+    pub fn delete(&self, path: &str) -> Req<'_> {
+        self.req(Method::DELETE, path)
+    }
+
+    /// Writes a user straight into the database (how the CLI bootstraps the first admin) and
+    /// logs in over HTTP; returns (user id, access token).
+    pub async fn user_with_role(&self, email: &str, role: &str) -> (String, String) {
+        let login_email = email.to_owned();
+        let email = email.to_owned();
+        let role = role.to_owned();
+        let hash = inspine::auth::password::hash(PASSWORD).expect("hash");
+        let id = self
+            .state
+            .db
+            .run(move |conn| {
+                let at = inspine::models::now();
+                let new = User {
+                    id: inspine::models::new_id(),
+                    email: email.clone(),
+                    password_hash: hash,
+                    name: format!("Test {role}"),
+                    phone: None,
+                    role,
+                    created_at: at,
+                    updated_at: at,
+                };
+                user::insert(conn, &new)?;
+                Ok(new.id)
+            })
+            .await
+            .expect("insert user");
+        let body = self
+            .post("/api/v1/auth/login")
+            .json(json!({"email": login_email, "password": PASSWORD}))
+            .send()
+            .await;
+        let token = body.expect(200)["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        (id, token)
+    }
+
+    pub async fn admin(&self) -> String {
+        self.user_with_role("admin@inspine.example", "admin")
+            .await
+            .1
+    }
+
+    /// Registers a client over the public API; returns the whole auth response.
+    pub async fn register(&self, email: &str) -> Value {
+        let resp = self
+            .post("/api/v1/auth/register")
+            .json(json!({"email": email, "password": PASSWORD, "name": "Client"}))
+            .send()
+            .await;
+        resp.expect(201).clone()
+    }
+
+    pub async fn client_token(&self, email: &str) -> String {
+        self.register(email).await["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// Counts rows of a table, to assert that a rejected request changed nothing.
+    pub async fn count(&self, table: &'static str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        self.state
+            .db
+            .run(move |conn| {
+                let row: Count = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+                    .get_result(conn)?;
+                Ok(row.n)
+            })
+            .await
+            .expect("count")
+    }
+
+    pub async fn location_ids(&self) -> Vec<String> {
+        let page = self.get("/api/v1/locations").send().await;
+        page.expect(200)["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|l| l["id"].as_str().expect("id").to_owned())
+            .collect()
+    }
+
+    pub async fn massage_type(&self, slug: &str) -> Value {
+        let page = self.get("/api/v1/massage-types").send().await;
+        page.expect(200)["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|t| t["slug"] == slug)
+            .cloned()
+            .expect("seeded type")
+    }
+}

@@ -1,0 +1,10 @@
+//! Black-box tests over the HTTP API. Run on SQLite by default; with
+//! TEST_DATABASE_URL=postgres://… every test gets its own PostgreSQL database instead.
+
+mod auth;
+mod catalog;
+mod errors;
+mod helpers;
+mod migrations;
+mod openapi;
+mod schedules;
