@@ -29,11 +29,11 @@ enum DbGuard {
 
 impl Drop for DbGuard {
     fn drop(&mut self) {
-        if let DbGuard::Postgres { admin_url, name } = self {
-            if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
-                let _ = sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .execute(&mut conn);
-            }
+        if let DbGuard::Postgres { admin_url, name } = self
+            && let Ok(mut conn) = diesel::PgConnection::establish(admin_url)
+        {
+            let _ = sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut conn);
         }
     }
 }
@@ -145,16 +145,9 @@ impl Req<'_> {
     }
 }
 
+#[derive(Default)]
 pub struct Options {
     pub env: HashMap<&'static str, String>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            env: HashMap::new(),
-        }
-    }
 }
 
 async fn create_database() -> (String, DbGuard) {

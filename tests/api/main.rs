@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Black-box tests over the HTTP API. Run on SQLite by default; with
 //! TEST_DATABASE_URL=postgres://… every test gets its own PostgreSQL database instead.
 
