@@ -131,4 +131,41 @@ diesel::allow_tables_to_appear_in_same_query!(
     therapist_massage_types,
     schedule_rules,
     time_off,
+    bookings,
+    idempotency_keys,
 );
+
+diesel::table! {
+    bookings (id) {
+        id -> Text,
+        client_id -> Text,
+        therapist_id -> Text,
+        massage_type_id -> Text,
+        location_id -> Text,
+        room_id -> Nullable<Text>,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        blocked_until -> Timestamp,
+        duration_minutes -> Integer,
+        price_cents -> BigInt,
+        currency -> Text,
+        status -> Text,
+        notes -> Text,
+        sequence -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        cancelled_at -> Nullable<Timestamp>,
+        cancel_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Text,
+        key -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

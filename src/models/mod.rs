@@ -1,6 +1,7 @@
 //! One file per table (or a table and its small children): row structs and query functions
 //! returning `QueryResult`. Conversion to `ApiError` happens in `api`.
 
+pub mod booking;
 pub mod catalog;
 pub mod schedule;
 pub mod therapist;

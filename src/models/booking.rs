@@ -1,0 +1,265 @@
+//! Bookings and the idempotency keys of booking requests.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::{bookings, idempotency_keys};
+
+/// No booking lasts longer than this (8 h massage + 2 h buffer), so a range query can bound its
+/// index scan on `start_at` from both sides.
+pub const MAX_BLOCKED_SPAN: Duration = Duration::hours(10);
+
+pub const CONFIRMED: &str = "confirmed";
+pub const CANCELLED: &str = "cancelled";
+pub const COMPLETED: &str = "completed";
+pub const NO_SHOW: &str = "no_show";
+
+#[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
+#[diesel(table_name = bookings)]
+pub struct Booking {
+    pub id: String,
+    pub client_id: String,
+    pub therapist_id: String,
+    pub massage_type_id: String,
+    pub location_id: String,
+    pub room_id: Option<String>,
+    pub start_at: NaiveDateTime,
+    pub end_at: NaiveDateTime,
+    pub blocked_until: NaiveDateTime,
+    pub duration_minutes: i32,
+    pub price_cents: i64,
+    pub currency: String,
+    pub status: String,
+    pub notes: String,
+    pub sequence: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub cancelled_at: Option<NaiveDateTime>,
+    pub cancel_reason: Option<String>,
+}
+
+pub fn insert(conn: &mut DbConn, booking: &Booking) -> QueryResult<()> {
+    diesel::insert_into(bookings::table)
+        .values(booking)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Booking> {
+    bookings::table.find(id).first(conn)
+}
+
+/// Confirmed bookings of these therapists whose blocked range meets [from, to).
+pub fn busy_for_therapists(
+    conn: &mut DbConn,
+    therapist_ids: &[String],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<(String, NaiveDateTime, NaiveDateTime, String)>> {
+    bookings::table
+        .filter(bookings::therapist_id.eq_any(therapist_ids))
+        .filter(bookings::status.eq(CONFIRMED))
+        .filter(bookings::start_at.lt(to))
+        .filter(bookings::start_at.gt(from - MAX_BLOCKED_SPAN))
+        .filter(bookings::blocked_until.gt(from))
+        .select((
+            bookings::therapist_id,
+            bookings::start_at,
+            bookings::blocked_until,
+            bookings::id,
+        ))
+        .load(conn)
+}
+
+/// Confirmed bookings holding these rooms in [from, to).
+pub fn busy_for_rooms(
+    conn: &mut DbConn,
+    room_ids: &[String],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<(Option<String>, NaiveDateTime, NaiveDateTime, String)>> {
+    bookings::table
+        .filter(bookings::room_id.eq_any(room_ids))
+        .filter(bookings::status.eq(CONFIRMED))
+        .filter(bookings::start_at.lt(to))
+        .filter(bookings::start_at.gt(from - MAX_BLOCKED_SPAN))
+        .filter(bookings::blocked_until.gt(from))
+        .select((
+            bookings::room_id,
+            bookings::start_at,
+            bookings::blocked_until,
+            bookings::id,
+        ))
+        .load(conn)
+}
+
+pub fn confirmed_overlapping(
+    conn: &mut DbConn,
+    therapist_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<Booking>> {
+    bookings::table
+        .filter(bookings::therapist_id.eq(therapist_id.to_owned()))
+        .filter(bookings::status.eq(CONFIRMED))
+        .filter(bookings::start_at.lt(to))
+        .filter(bookings::start_at.gt(from - MAX_BLOCKED_SPAN))
+        .filter(bookings::end_at.gt(from))
+        .order(bookings::start_at.asc())
+        .load(conn)
+}
+
+pub fn count_upcoming_for_client(
+    conn: &mut DbConn,
+    client_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    bookings::table
+        .filter(bookings::client_id.eq(client_id.to_owned()))
+        .filter(bookings::status.eq(CONFIRMED))
+        .filter(bookings::start_at.gt(now))
+        .count()
+        .get_result(conn)
+}
+
+#[derive(Debug, Default)]
+pub struct BookingFilter {
+    pub status: Option<String>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+    pub therapist_id: Option<String>,
+    pub client_id: Option<String>,
+    /// Keyset: (start_at, id) of the last row of the previous page.
+    pub after: Option<(NaiveDateTime, String)>,
+}
+
+pub fn list(conn: &mut DbConn, filter: &BookingFilter, limit: i64) -> QueryResult<Vec<Booking>> {
+    let mut query = bookings::table.into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(bookings::status.eq(status.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(bookings::start_at.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(bookings::start_at.lt(to));
+    }
+    if let Some(therapist_id) = &filter.therapist_id {
+        query = query.filter(bookings::therapist_id.eq(therapist_id.clone()));
+    }
+    if let Some(client_id) = &filter.client_id {
+        query = query.filter(bookings::client_id.eq(client_id.clone()));
+    }
+    if let Some((start, id)) = &filter.after {
+        query = query.filter(
+            bookings::start_at
+                .gt(*start)
+                .or(bookings::start_at.eq(*start).and(bookings::id.gt(id.clone()))),
+        );
+    }
+    query
+        .order((bookings::start_at.asc(), bookings::id.asc()))
+        .limit(limit)
+        .load(conn)
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = bookings)]
+pub struct BookingChanges {
+    pub therapist_id: Option<String>,
+    pub location_id: Option<String>,
+    pub room_id: Option<Option<String>>,
+    pub start_at: Option<NaiveDateTime>,
+    pub end_at: Option<NaiveDateTime>,
+    pub blocked_until: Option<NaiveDateTime>,
+    pub status: Option<String>,
+    pub sequence: Option<i32>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub cancelled_at: Option<Option<NaiveDateTime>>,
+    pub cancel_reason: Option<Option<String>>,
+}
+
+/// Applies `changes` only while the booking is still in `expected_status`; returns whether it
+/// did, so concurrent state changes cannot both win.
+pub fn update_if_status(
+    conn: &mut DbConn,
+    id: &str,
+    expected_status: &str,
+    changes: &BookingChanges,
+) -> QueryResult<bool> {
+    diesel::update(
+        bookings::table
+            .find(id)
+            .filter(bookings::status.eq(expected_status.to_owned())),
+    )
+    .set(changes)
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+// ---- idempotency keys ----
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct IdempotencyKey {
+    pub user_id: String,
+    pub key: String,
+    pub request_hash: String,
+    pub response_status: Option<i32>,
+    pub response_body: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn find_key(conn: &mut DbConn, user_id: &str, key: &str) -> QueryResult<Option<IdempotencyKey>> {
+    idempotency_keys::table
+        .find((user_id.to_owned(), key.to_owned()))
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_key(conn: &mut DbConn, row: &IdempotencyKey) -> QueryResult<()> {
+    diesel::insert_into(idempotency_keys::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn complete_key(
+    conn: &mut DbConn,
+    user_id: &str,
+    key: &str,
+    status: i32,
+    body: &str,
+) -> QueryResult<usize> {
+    diesel::update(idempotency_keys::table.find((user_id.to_owned(), key.to_owned())))
+        .set((
+            idempotency_keys::response_status.eq(Some(status)),
+            idempotency_keys::response_body.eq(Some(body.to_owned())),
+        ))
+        .execute(conn)
+}
+
+pub fn delete_key(conn: &mut DbConn, user_id: &str, key: &str) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys::table.find((user_id.to_owned(), key.to_owned())))
+        .execute(conn)
+}
+
+/// Takes over a pending key abandoned by a crashed request (older than `stale_before`).
+pub fn take_over_stale_key(
+    conn: &mut DbConn,
+    user_id: &str,
+    key: &str,
+    stale_before: NaiveDateTime,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        idempotency_keys::table
+            .find((user_id.to_owned(), key.to_owned()))
+            .filter(idempotency_keys::response_status.is_null())
+            .filter(idempotency_keys::created_at.lt(stale_before)),
+    )
+    .set(idempotency_keys::created_at.eq(at))
+    .execute(conn)
+    .map(|n| n == 1)
+}
