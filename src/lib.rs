@@ -8,4 +8,5 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod models;
+pub mod scheduling;
 pub mod seed;

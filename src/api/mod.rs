@@ -3,9 +3,12 @@
 //! types and cursors, and small validation helpers.
 
 pub mod auth;
+pub mod bookings;
+pub mod calendars;
 pub mod catalog;
 pub mod ops;
 pub mod schedules;
+pub mod slots;
 pub mod therapists;
 pub mod users;
 
@@ -36,6 +39,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
     catalog::routes(cfg);
     therapists::routes(cfg);
     schedules::routes(cfg);
+    slots::routes(cfg);
+    bookings::routes(cfg);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,10 +342,34 @@ pub fn created(location: String) -> actix_web::HttpResponseBuilder {
     builder
 }
 
-/// Time off may not swallow confirmed bookings; until bookings exist this accepts everything.
+/// Time off may not swallow confirmed bookings: 409 listing each one it would overlap.
 pub fn time_off_guard(
-    _conn: &mut crate::db::DbConn,
-    _entry: &crate::models::schedule::TimeOff,
+    conn: &mut crate::db::DbConn,
+    entry: &crate::models::schedule::TimeOff,
 ) -> Result<(), ApiError> {
-    Ok(())
+    let clashes = crate::models::booking::confirmed_overlapping(
+        conn,
+        &entry.therapist_id,
+        entry.starts_at,
+        entry.ends_at,
+    )?;
+    if clashes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Conflict {
+        kind: "bookings-overlap",
+        detail: format!(
+            "The time off overlaps {} confirmed booking(s); cancel or move them first.",
+            clashes.len()
+        ),
+        errors: clashes
+            .iter()
+            .map(|b| {
+                FieldError::new(
+                    "bookings",
+                    format!("{} starts {}", b.id, utc(b.start_at).to_rfc3339()),
+                )
+            })
+            .collect(),
+    })
 }

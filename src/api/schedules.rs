@@ -15,6 +15,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::models::schedule::{self, ScheduleRule, TimeOff};
 use crate::models::user::Role;
 use crate::models::{catalog, new_id, now, therapist};
+use crate::scheduling::{WeeklyRule, validate_rules};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(get_schedule)
@@ -59,7 +60,7 @@ pub struct RuleDto {
     /// Wall-clock start in the location's zone, `HH:MM`.
     #[schema(example = "09:00")]
     pub start: String,
-    /// Wall-clock end, `HH:MM` (`24:00` for midnight).
+    /// Wall-clock end, `HH:MM`, later the same day.
     #[schema(example = "17:00")]
     pub end: String,
     #[schema(value_type = String, format = Uuid)]
@@ -79,7 +80,6 @@ fn parse_hhmm(s: &str) -> Option<i32> {
     }
     let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
     match (h, m) {
-        (24, 0) => Some(1440),
         (0..=23, 0..=59) => Some(h * 60 + m),
         _ => None,
     }
@@ -132,18 +132,22 @@ fn parse_rules(therapist_id: &str, rules: &[RuleDto]) -> Result<Vec<ScheduleRule
             ));
         }
     }
-    for (a, (ia, ra)) in parsed.iter().enumerate() {
-        for (ib, rb) in parsed.iter().skip(a + 1) {
-            if ra.weekday == rb.weekday
-                && ra.start_minute < rb.end_minute
-                && rb.start_minute < ra.end_minute
-            {
-                errors.push(FieldError::new(
-                    format!("rules[{ib}]"),
-                    format!("overlaps rules[{ia}] on the same weekday"),
-                ));
-            }
-        }
+    check(std::mem::take(&mut errors))?;
+    let weekly: Vec<WeeklyRule> = parsed
+        .iter()
+        .map(|(_, r)| WeeklyRule {
+            weekday: crate::api::calendars::weekday(r.weekday),
+            start: crate::api::calendars::time(r.start_minute),
+            end: crate::api::calendars::time(r.end_minute),
+            location_id: Uuid::nil(),
+        })
+        .collect();
+    if let Err(problems) = validate_rules(&weekly) {
+        errors.extend(
+            problems
+                .into_iter()
+                .map(|(i, message)| FieldError::new(format!("rules[{i}]"), message)),
+        );
     }
     check(errors)?;
     Ok(parsed.into_iter().map(|(_, r)| r).collect())

@@ -153,9 +153,9 @@ pub fn list(conn: &mut DbConn, filter: &BookingFilter, limit: i64) -> QueryResul
     }
     if let Some((start, id)) = &filter.after {
         query = query.filter(
-            bookings::start_at
-                .gt(*start)
-                .or(bookings::start_at.eq(*start).and(bookings::id.gt(id.clone()))),
+            bookings::start_at.gt(*start).or(bookings::start_at
+                .eq(*start)
+                .and(bookings::id.gt(id.clone()))),
         );
     }
     query
@@ -211,7 +211,11 @@ pub struct IdempotencyKey {
     pub created_at: NaiveDateTime,
 }
 
-pub fn find_key(conn: &mut DbConn, user_id: &str, key: &str) -> QueryResult<Option<IdempotencyKey>> {
+pub fn find_key(
+    conn: &mut DbConn,
+    user_id: &str,
+    key: &str,
+) -> QueryResult<Option<IdempotencyKey>> {
     idempotency_keys::table
         .find((user_id.to_owned(), key.to_owned()))
         .first(conn)
@@ -241,8 +245,7 @@ pub fn complete_key(
 }
 
 pub fn delete_key(conn: &mut DbConn, user_id: &str, key: &str) -> QueryResult<usize> {
-    diesel::delete(idempotency_keys::table.find((user_id.to_owned(), key.to_owned())))
-        .execute(conn)
+    diesel::delete(idempotency_keys::table.find((user_id.to_owned(), key.to_owned()))).execute(conn)
 }
 
 /// Takes over a pending key abandoned by a crashed request (older than `stale_before`).

@@ -375,3 +375,141 @@ impl TestApp {
             .expect("seeded type")
     }
 }
+
+/// Fixtures for scheduling tests: a therapist offering every seeded type, working every day
+/// 09:00–17:00 (Vancouver) at the first location, and dates expressed in Vancouver time.
+pub struct Clinic {
+    pub admin: String,
+    pub therapist_id: String,
+    pub location_id: String,
+    pub swedish: Value,
+}
+
+pub const VANCOUVER: chrono_tz::Tz = chrono_tz::America::Vancouver;
+
+/// The local date `days` ahead of today in Vancouver.
+pub fn local_date(days: i64) -> chrono::NaiveDate {
+    (chrono::Utc::now().with_timezone(&VANCOUVER).date_naive()) + chrono::Duration::days(days)
+}
+
+/// A Vancouver wall-clock time as an RFC 3339 UTC instant.
+pub fn at(date: chrono::NaiveDate, hh: u32, mm: u32) -> String {
+    use chrono::TimeZone;
+    let local = date.and_hms_opt(hh, mm, 0).expect("valid time");
+    VANCOUVER
+        .from_local_datetime(&local)
+        .earliest()
+        .expect("exists")
+        .with_timezone(&chrono::Utc)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+impl TestApp {
+    pub async fn therapist(
+        &self,
+        admin: &str,
+        name: &str,
+        location_id: &str,
+        hours: (&str, &str),
+    ) -> String {
+        let types = self.get("/api/v1/massage-types").send().await;
+        let type_ids: Vec<Value> = types.expect(200)["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|t| t["id"].clone())
+            .collect();
+        let resp = self
+            .post("/api/v1/therapists")
+            .token(admin)
+            .json(json!({"name": name, "massage_type_ids": type_ids}))
+            .send()
+            .await;
+        let id = resp.expect(201)["id"].as_str().expect("id").to_owned();
+        let rules: Vec<Value> = [
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ]
+        .iter()
+        .map(
+            |d| json!({"weekday": d, "start": hours.0, "end": hours.1, "location_id": location_id}),
+        )
+        .collect();
+        self.put(&format!("/api/v1/therapists/{id}/schedule"))
+            .token(admin)
+            .json(json!({ "rules": rules }))
+            .send()
+            .await
+            .expect(200);
+        id
+    }
+
+    pub async fn clinic(&self) -> Clinic {
+        let admin = self.admin().await;
+        let location_id = self.location_ids().await[0].clone();
+        let therapist_id = self
+            .therapist(&admin, "Maya", &location_id, ("09:00", "17:00"))
+            .await;
+        let swedish = self.massage_type("swedish").await;
+        Clinic {
+            admin,
+            therapist_id,
+            location_id,
+            swedish,
+        }
+    }
+
+    /// Many client logins at once: one password hash, tokens signed directly.
+    pub async fn clients(&self, n: usize) -> Vec<(String, String)> {
+        let hash = inspine::auth::password::hash(PASSWORD).expect("hash");
+        let ids = self
+            .state
+            .db
+            .run(move |conn| {
+                let mut ids = Vec::new();
+                for i in 0..n {
+                    let at = inspine::models::now();
+                    let new = User {
+                        id: inspine::models::new_id(),
+                        email: format!("client{i}@example.com"),
+                        password_hash: hash.clone(),
+                        name: format!("Client {i}"),
+                        phone: None,
+                        role: "client".to_owned(),
+                        created_at: at,
+                        updated_at: at,
+                    };
+                    user::insert(conn, &new)?;
+                    ids.push(new.id);
+                }
+                Ok(ids)
+            })
+            .await
+            .expect("clients");
+        ids.into_iter()
+            .map(|id| {
+                let token = self.state.jwt.issue(&id, "client").expect("token");
+                (id, token)
+            })
+            .collect()
+    }
+
+    /// Runs raw SQL for fixtures the API deliberately cannot produce (e.g. a booking whose
+    /// start has passed).
+    pub async fn sql(&self, statement: String) {
+        self.state
+            .db
+            .run(move |conn| {
+                diesel::sql_query(statement).execute(conn)?;
+                Ok(())
+            })
+            .await
+            .expect("sql");
+    }
+}

@@ -3,9 +3,11 @@
 //! TEST_DATABASE_URL=postgres://… every test gets its own PostgreSQL database instead.
 
 mod auth;
+mod bookings;
 mod catalog;
 mod errors;
 mod helpers;
 mod migrations;
 mod openapi;
 mod schedules;
+mod slots;

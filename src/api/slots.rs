@@ -1,0 +1,155 @@
+//! `GET /slots`: offered start times, computed by the pure engine in `scheduling`.
+
+use actix_web::{get, web};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::{ApiQuery, calendars};
+use crate::app::AppState;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::models::catalog;
+use crate::models::therapist::{self, TherapistFilter};
+use crate::scheduling::{self, SlotRequest};
+
+pub const MAX_WINDOW_DAYS: i64 = 31;
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_slots);
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlotQuery {
+    pub massage_type_id: Uuid,
+    /// One of the massage type's options, e.g. 60.
+    pub duration_minutes: u32,
+    /// First date, inclusive, in each location's own zone (`YYYY-MM-DD`).
+    #[param(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    /// Last date, inclusive; at most 31 days after `from`.
+    #[param(value_type = String, format = Date)]
+    pub to: NaiveDate,
+    pub therapist_id: Option<Uuid>,
+    pub location_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotOut {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    #[schema(value_type = String, format = Uuid)]
+    pub therapist_id: Uuid,
+    #[schema(value_type = String, format = Uuid)]
+    pub location_id: Uuid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotList {
+    pub items: Vec<SlotOut>,
+}
+
+/// Offered slots for a massage type and duration, sorted by start, then therapist.
+#[utoipa::path(
+    tag = "slots",
+    params(SlotQuery),
+    responses(
+        (status = 200, description = "Offered slots", body = SlotList),
+        (status = 400, description = "Bad or missing query parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Window over 31 days, `to` before `from`, unknown type or duration", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/slots")]
+async fn list_slots(
+    state: web::Data<AppState>,
+    ApiQuery(query): ApiQuery<SlotQuery>,
+) -> Result<web::Json<SlotList>, ApiError> {
+    if query.to < query.from {
+        return Err(ApiError::validation("to", "must not be before `from`"));
+    }
+    if (query.to - query.from).num_days() >= MAX_WINDOW_DAYS {
+        return Err(ApiError::validation(
+            "to",
+            format!("the window may span at most {MAX_WINDOW_DAYS} days"),
+        ));
+    }
+    let config = state.config.clone();
+    let slots = state
+        .db
+        .run(move |conn| {
+            let type_id = query.massage_type_id.to_string();
+            let massage_type = match catalog::find_massage_type(conn, &type_id) {
+                Ok(t) if t.active => t,
+                Ok(_) | Err(diesel::result::Error::NotFound) => {
+                    return Err(ApiError::validation(
+                        "massage_type_id",
+                        "names no active massage type",
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let offered = catalog::options_for(conn, std::slice::from_ref(&type_id))?;
+            if !offered
+                .iter()
+                .any(|o| o.duration_minutes as u32 == query.duration_minutes)
+            {
+                return Err(ApiError::Validation {
+                    detail: "The massage type has no option of this duration.".to_owned(),
+                    errors: vec![FieldError::new(
+                        "duration_minutes",
+                        "is not offered for this massage type",
+                    )],
+                });
+            }
+            let filter = TherapistFilter {
+                massage_type_id: Some(type_id),
+                location_id: query.location_id.map(|l| l.to_string()),
+                active_only: true,
+            };
+            let mut therapist_ids: Vec<String> = therapist::list(conn, &filter, None, i64::MAX)?
+                .into_iter()
+                .map(|t| t.id)
+                .collect();
+            if let Some(only) = query.therapist_id {
+                let only = only.to_string();
+                therapist_ids.retain(|t| *t == only);
+            }
+            if therapist_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            // Local dates map to UTC within a day either side for every real zone.
+            let from = query.from.and_hms_opt(0, 0, 0).unwrap_or_default() - Duration::days(1);
+            let to = query.to.and_hms_opt(0, 0, 0).unwrap_or_default() + Duration::days(2);
+            let location_id = query.location_id.map(|l| l.to_string());
+            let cal =
+                calendars::load(conn, &therapist_ids, from, to, None, location_id.as_deref())?;
+            let policy = calendars::policy(&config);
+            let request = SlotRequest {
+                from: query.from,
+                to: query.to,
+                duration_minutes: query.duration_minutes,
+                buffer_minutes: massage_type.buffer_minutes.max(0) as u32,
+                now: Utc::now(),
+                policy: &policy,
+            };
+            Ok(scheduling::compute_slots(
+                &request,
+                &cal.therapists,
+                &cal.locations,
+            ))
+        })
+        .await?;
+    Ok(web::Json(SlotList {
+        items: slots
+            .into_iter()
+            .map(|s| SlotOut {
+                start: s.start,
+                end: s.end,
+                therapist_id: s.therapist_id,
+                location_id: s.location_id,
+            })
+            .collect(),
+    }))
+}
