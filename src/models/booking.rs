@@ -50,6 +50,9 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Booking> {
     bookings::table.find(id).first(conn)
 }
 
+/// (room id, start, blocked until, booking id) of a booking holding a room.
+pub type RoomBusy = (Option<String>, NaiveDateTime, NaiveDateTime, String);
+
 /// Confirmed bookings of these therapists whose blocked range meets [from, to).
 pub fn busy_for_therapists(
     conn: &mut DbConn,
@@ -78,7 +81,7 @@ pub fn busy_for_rooms(
     room_ids: &[String],
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> QueryResult<Vec<(Option<String>, NaiveDateTime, NaiveDateTime, String)>> {
+) -> QueryResult<Vec<RoomBusy>> {
     bookings::table
         .filter(bookings::room_id.eq_any(room_ids))
         .filter(bookings::status.eq(CONFIRMED))

@@ -750,7 +750,13 @@ async fn complete_and_no_show_only_after_the_start_by_staff() {
         .expect(403);
 
     // Time passes: move both bookings into the past (a fixture the API rightly refuses).
-    app.sql("UPDATE bookings SET start_at = '2026-01-05 18:00:00', end_at = '2026-01-05 19:00:00', blocked_until = '2026-01-05 19:10:00'".to_owned()).await;
+    for (id, day) in ids.iter().zip(["05", "06"]) {
+        app.sql(format!(
+            "UPDATE bookings SET start_at = '2026-01-{day} 18:00:00', end_at = '2026-01-{day} 19:00:00', \
+             blocked_until = '2026-01-{day} 19:10:00' WHERE id = '{id}'"
+        ))
+        .await;
+    }
     let done = app
         .post(&format!("/api/v1/bookings/{}/complete", ids[0]))
         .token(&clinic.admin)
