@@ -185,3 +185,86 @@ fn generated_secret(data_dir: &std::path::Path) -> Result<Vec<u8>, ConfigError> 
     tracing::warn!(path = %path.display(), "JWT_SECRET is not set; generated one and kept it in the data directory. Set JWT_SECRET in production.");
     Ok(secret.into_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        env.insert("DATA_DIR".to_owned(), dir.path().display().to_string());
+        let result = Config::from_lookup(|k| env.get(k).cloned());
+        drop(dir);
+        result
+    }
+
+    #[test]
+    fn a_short_jwt_secret_refuses_to_start() {
+        let err = config(&[("JWT_SECRET", "too-short")]).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET"));
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = config(&[("JWT_SECRET", "0123456789abcdef0123456789abcdef")]).unwrap();
+        assert_eq!(c.database_url, "sqlite://inspine.db");
+        assert_eq!(c.bind_addr, "127.0.0.1:8080");
+        assert_eq!(c.access_token_ttl.as_secs(), 15 * 60);
+        assert_eq!(c.refresh_token_ttl.as_secs(), 30 * 86_400);
+        assert_eq!(
+            (
+                c.slot_step_minutes,
+                c.min_notice_minutes,
+                c.booking_horizon_days
+            ),
+            (15, 120, 90)
+        );
+        assert_eq!(
+            (
+                c.cancellation_window_hours,
+                c.max_future_bookings_per_client
+            ),
+            (24, 5)
+        );
+        assert!(c.rate_limit_enabled && !c.webhook_allow_private_targets);
+        assert_eq!(c.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn an_unset_secret_is_generated_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().display().to_string();
+        let lookup = |k: &str| (k == "DATA_DIR").then(|| data_dir.clone());
+        let first = Config::from_lookup(lookup).unwrap();
+        let second = Config::from_lookup(lookup).unwrap();
+        assert!(first.jwt_secret.len() >= 32);
+        assert_eq!(first.jwt_secret, second.jwt_secret);
+    }
+
+    #[test]
+    fn bad_numbers_and_flags_are_rejected() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        assert!(config(&[secret, ("SLOT_STEP_MINUTES", "0")]).is_err());
+        assert!(config(&[secret, ("BOOKING_HORIZON_DAYS", "soon")]).is_err());
+        assert!(config(&[secret, ("RATE_LIMIT_ENABLED", "maybe")]).is_err());
+        assert!(config(&[secret, ("LOG_FORMAT", "xml")]).is_err());
+        let c = config(&[
+            secret,
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.cors_allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+    }
+}

@@ -255,3 +255,72 @@ impl From<actix_web::error::BlockingError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+
+    use super::*;
+
+    struct Info(&'static str);
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn status(error: Error) -> u16 {
+        ApiError::from(error).status_code().as_u16()
+    }
+
+    #[test]
+    fn contention_is_503_with_retry_after_never_500() {
+        let locked = Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(Info("database is locked")),
+        );
+        assert_eq!(status(locked), 503);
+        let serialization = Error::DatabaseError(
+            DatabaseErrorKind::SerializationFailure,
+            Box::new(Info("could not serialize access")),
+        );
+        assert_eq!(status(serialization), 503);
+        let response = ApiError::Unavailable("x".into()).error_response();
+        assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let error = ApiError::internal("SELECT secret FROM users");
+        let problem = error.problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("SELECT"));
+    }
+
+    #[test]
+    fn not_found_and_unique_violations() {
+        assert_eq!(status(Error::NotFound), 404);
+        let unique =
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, Box::new(Info("dup")));
+        assert_eq!(status(unique), 409);
+    }
+}

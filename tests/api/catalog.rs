@@ -311,3 +311,45 @@ async fn therapists_with_types_and_filters() {
         .await
         .expect(404);
 }
+
+#[actix_web::test]
+async fn the_demo_seed_gives_bookable_therapists() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .state
+        .db
+        .run(|conn| Ok(inspine::seed::seed_demo(conn)?))
+        .await
+        .unwrap();
+    assert_eq!(created, 3);
+    // Idempotent.
+    let again = app
+        .state
+        .db
+        .run(|conn| Ok(inspine::seed::seed_demo(conn)?))
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    let therapists = app.get("/api/v1/therapists").send().await;
+    assert_eq!(therapists.expect(200)["items"].as_array().unwrap().len(), 3);
+    let location = app.location_ids().await[0].clone();
+    let rooms = app
+        .get(&format!("/api/v1/locations/{location}/rooms"))
+        .send()
+        .await;
+    assert_eq!(rooms.expect(200)["items"].as_array().unwrap().len(), 2);
+    let swedish = app.massage_type("swedish").await;
+    // Find the next weekday at least three days out; demo schedules are Monday to Friday.
+    let mut day = crate::helpers::local_date(3);
+    while chrono::Datelike::weekday(&day).number_from_monday() > 5 {
+        day += chrono::Duration::days(1);
+    }
+    let slots = app
+        .get(&format!(
+            "/api/v1/slots?massage_type_id={}&duration_minutes=60&from={day}&to={day}",
+            swedish["id"].as_str().unwrap()
+        ))
+        .send()
+        .await;
+    assert!(!slots.expect(200)["items"].as_array().unwrap().is_empty());
+}
