@@ -266,6 +266,31 @@ fn visible_booking(conn: &mut DbConn, caller: &AuthUser, id: &str) -> Result<Boo
     }
 }
 
+/// An active massage type and its option of this duration (422 otherwise).
+pub fn offered_option(
+    conn: &mut DbConn,
+    massage_type_id: &str,
+    duration_minutes: u32,
+) -> Result<(MassageType, catalog::MassageOption), ApiError> {
+    let massage_type = match catalog::find_massage_type(conn, massage_type_id) {
+        Ok(t) if t.active => t,
+        Ok(_) | Err(diesel::result::Error::NotFound) => {
+            return Err(ApiError::validation(
+                "massage_type_id",
+                "names no active massage type",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let option = catalog::options_for(conn, std::slice::from_ref(&massage_type.id))?
+        .into_iter()
+        .find(|o| i64::from(o.duration_minutes) == i64::from(duration_minutes))
+        .ok_or_else(|| {
+            ApiError::validation("duration_minutes", "is not offered for this massage type")
+        })?;
+    Ok((massage_type, option))
+}
+
 /// Checks the therapist, type and duration of a booking request (all 422 when wrong: the caller
 /// named something that can never be booked).
 fn bookable(
@@ -284,22 +309,7 @@ fn bookable(
         }
         Err(e) => return Err(e.into()),
     };
-    let massage_type = match catalog::find_massage_type(conn, massage_type_id) {
-        Ok(t) if t.active => t,
-        Ok(_) | Err(diesel::result::Error::NotFound) => {
-            return Err(ApiError::validation(
-                "massage_type_id",
-                "names no active massage type",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let option = catalog::options_for(conn, std::slice::from_ref(&massage_type.id))?
-        .into_iter()
-        .find(|o| i64::from(o.duration_minutes) == i64::from(duration_minutes))
-        .ok_or_else(|| {
-            ApiError::validation("duration_minutes", "is not offered for this massage type")
-        })?;
+    let (massage_type, option) = offered_option(conn, massage_type_id, duration_minutes)?;
     let offers = therapist::massage_type_ids(conn, std::slice::from_ref(&therapist.id))?
         .iter()
         .any(|(_, t)| *t == massage_type.id);
@@ -770,6 +780,28 @@ fn not_confirmed(found: &Booking) -> ApiError {
     )
 }
 
+/// Moves a confirmed booking the caller may see to a new state, after `check`; the update is
+/// conditional on the booking still being confirmed, so concurrent changes cannot both win.
+fn change_confirmed(
+    conn: &mut DbConn,
+    caller: &AuthUser,
+    id: &str,
+    check: impl FnOnce(&Booking) -> Result<(), ApiError>,
+    changes: impl FnOnce(&Booking) -> BookingChanges,
+) -> Result<Booking, ApiError> {
+    let found = visible_booking(conn, caller, id)?;
+    if found.status != booking::CONFIRMED {
+        return Err(not_confirmed(&found));
+    }
+    check(&found)?;
+    if !booking::update_if_status(conn, id, booking::CONFIRMED, &changes(&found))
+        .map_err(overlap_is_conflict)?
+    {
+        return Err(not_confirmed(&booking::find(conn, id)?));
+    }
+    Ok(booking::find(conn, id)?)
+}
+
 fn check_window(config: &Config, caller: &AuthUser, found: &Booking) -> Result<(), ApiError> {
     let window = Duration::hours(i64::from(config.cancellation_window_hours));
     if caller.role == Role::Client && found.start_at - now() < window {
@@ -822,24 +854,21 @@ async fn cancel_booking(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let found = visible_booking(conn, &caller, &id)?;
-                if found.status != booking::CONFIRMED {
-                    return Err(not_confirmed(&found));
-                }
-                check_window(&config, &caller, &found)?;
                 let at = now();
-                let changes = BookingChanges {
-                    status: Some(booking::CANCELLED.to_owned()),
-                    sequence: Some(found.sequence + 1),
-                    updated_at: Some(at),
-                    cancelled_at: Some(Some(at)),
-                    cancel_reason: Some(reason),
-                    ..Default::default()
-                };
-                if !booking::update_if_status(conn, &id, booking::CONFIRMED, &changes)? {
-                    return Err(not_confirmed(&booking::find(conn, &id)?));
-                }
-                Ok(booking::find(conn, &id)?)
+                change_confirmed(
+                    conn,
+                    &caller,
+                    &id,
+                    |found| check_window(&config, &caller, found),
+                    |found| BookingChanges {
+                        status: Some(booking::CANCELLED.to_owned()),
+                        sequence: Some(found.sequence + 1),
+                        updated_at: Some(at),
+                        cancelled_at: Some(Some(at)),
+                        cancel_reason: Some(reason),
+                        ..Default::default()
+                    },
+                )
             })
         })
         .await?;
@@ -932,26 +961,26 @@ async fn finish(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let found = visible_booking(conn, &caller, &id)?;
-                if found.status != booking::CONFIRMED {
-                    return Err(not_confirmed(&found));
-                }
-                if now() < found.start_at {
-                    return Err(ApiError::conflict(
-                        "not-started",
-                        "A booking can be marked only after its start.",
-                    ));
-                }
-                let changes = BookingChanges {
-                    status: Some(status.to_owned()),
-                    sequence: Some(found.sequence + 1),
-                    updated_at: Some(now()),
-                    ..Default::default()
-                };
-                if !booking::update_if_status(conn, &id, booking::CONFIRMED, &changes)? {
-                    return Err(not_confirmed(&booking::find(conn, &id)?));
-                }
-                Ok(booking::find(conn, &id)?)
+                change_confirmed(
+                    conn,
+                    &caller,
+                    &id,
+                    |found| {
+                        if now() < found.start_at {
+                            return Err(ApiError::conflict(
+                                "not-started",
+                                "A booking can be marked only after its start.",
+                            ));
+                        }
+                        Ok(())
+                    },
+                    |found| BookingChanges {
+                        status: Some(status.to_owned()),
+                        sequence: Some(found.sequence + 1),
+                        updated_at: Some(now()),
+                        ..Default::default()
+                    },
+                )
             })
         })
         .await?;

@@ -9,8 +9,7 @@ use uuid::Uuid;
 
 use super::{ApiQuery, calendars};
 use crate::app::AppState;
-use crate::error::{ApiError, FieldError, Problem};
-use crate::models::catalog;
+use crate::error::{ApiError, Problem};
 use crate::models::therapist::{self, TherapistFilter};
 use crate::scheduling::{self, SlotRequest};
 
@@ -80,29 +79,8 @@ async fn list_slots(
         .db
         .run(move |conn| {
             let type_id = query.massage_type_id.to_string();
-            let massage_type = match catalog::find_massage_type(conn, &type_id) {
-                Ok(t) if t.active => t,
-                Ok(_) | Err(diesel::result::Error::NotFound) => {
-                    return Err(ApiError::validation(
-                        "massage_type_id",
-                        "names no active massage type",
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let offered = catalog::options_for(conn, std::slice::from_ref(&type_id))?;
-            if !offered
-                .iter()
-                .any(|o| o.duration_minutes as u32 == query.duration_minutes)
-            {
-                return Err(ApiError::Validation {
-                    detail: "The massage type has no option of this duration.".to_owned(),
-                    errors: vec![FieldError::new(
-                        "duration_minutes",
-                        "is not offered for this massage type",
-                    )],
-                });
-            }
+            let (massage_type, _) =
+                super::bookings::offered_option(conn, &type_id, query.duration_minutes)?;
             let filter = TherapistFilter {
                 massage_type_id: Some(type_id),
                 location_id: query.location_id.map(|l| l.to_string()),
