@@ -40,7 +40,7 @@ function request()
   if item == nil then
     exhausted = 1
     wrk.thread:stop()
-    return wrk.format("GET", "/api/v1/health")
+    return wrk.format("GET", "/health")
   end
   return wrk.format("POST", "/api/v1/bookings", {
     ["Content-Type"] = "application/json",

@@ -13,9 +13,10 @@ which `inspine serve` writes on its first start. This script adds:
   massage type's buffer, ~95 % confirmed and ~5 % cancelled. The placement is deterministic
   for a given `--seed`, relative to today, so two databases seeded with the same seed have
   the same future calendar;
-* with `--bookings N` > `--future`, the remaining N - future bookings as HISTORY: status
+* with `--bookings N` > `--future`, the remaining N - future bookings as HISTORY (own RNG stream, so
+  the future calendar is identical to the small variant): status
   'completed' (a few 'no_show'/'cancelled'), owned by the same 10 therapists, back to back
-  every 75 minutes going back from yesterday (about 13 years for 1,000,000 bookings), so
+  every 75 minutes going back from yesterday (about 14 years for 1,000,000 bookings), so
   the bookings table is large while the future window still holds only ~1500 bookings.
 
 It writes a JSON summary (`--out`) with the therapist/type/location ids and a token file
@@ -31,7 +32,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import random
 import sqlite3
 import sys
@@ -104,7 +104,8 @@ def main() -> int:
     args = ap.parse_args()
 
     t_begin = time.time()
-    rnd = random.Random(args.seed)
+    rnd = random.Random(args.seed)  # the future calendar: same for every --bookings
+    hist = random.Random(args.seed + 2)  # the history
     idrnd = random.Random(args.seed + 1)
     con = sqlite3.connect(args.db, isolation_level=None)
     con.execute("PRAGMA busy_timeout = 10000")
@@ -194,19 +195,19 @@ def main() -> int:
                 if history_placed >= n_history:
                     break
                 start = base + dt.timedelta(minutes=ti)  # stagger therapists a little
-                type_id, buf = hist_types[rnd.randrange(len(hist_types))]
-                dur = 60 if rnd.random() < 0.7 else 30
+                type_id, buf = hist_types[hist.randrange(len(hist_types))]
+                dur = 60 if hist.random() < 0.7 else 30
                 end = start + dt.timedelta(minutes=dur)
                 blocked = end + dt.timedelta(minutes=buf)
                 price, cur = options[(type_id, dur)]
-                r = rnd.random()
+                r = hist.random()
                 status = "completed" if r < 0.94 else ("cancelled" if r < 0.98 else "no_show")
                 created = start - dt.timedelta(days=7)
                 created_s = ts(created)
                 cancelled_at = created_s if status == "cancelled" else None
                 batch.append((
                     uuid7(int(created.timestamp() * 1000), idrnd),
-                    clients[rnd.randrange(len(clients))],
+                    clients[hist.randrange(len(clients))],
                     th["id"], type_id, th["location_id"],
                     ts(start), ts(end), ts(blocked), dur, price, cur, status,
                     created_s, ts(end), cancelled_at,

@@ -108,11 +108,21 @@ fn serve(config: Config) -> CliResult {
     let state = AppState::prepare(config)?;
     actix_web::rt::System::new().block_on(async move {
         tracing::info!(%bind, "serving");
-        actix_web::HttpServer::new(move || app::build(state.clone()))
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = actix_web::rt::spawn(crate::integrations::webhooks::run_worker(
+            state.clone(),
+            stopped,
+        ));
+        let server_state = state.clone();
+        let served = actix_web::HttpServer::new(move || app::build(server_state.clone()))
             .bind(&bind)?
             .shutdown_timeout(30)
             .run()
-            .await
+            .await;
+        // The server has drained; let the webhook worker finish its pass and stop.
+        let _ = stop.send(true);
+        let _ = worker.await;
+        served
     })?;
     Ok(())
 }

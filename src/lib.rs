@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod integrations;
 pub mod models;
 pub mod scheduling;
 pub mod seed;

@@ -20,6 +20,7 @@ use crate::auth::{AuthUser, Staff};
 use crate::config::Config;
 use crate::db::{DbConn, write_transaction};
 use crate::error::{ApiError, Problem};
+use crate::integrations::webhooks;
 use crate::models::booking::{self, Booking, BookingChanges, BookingFilter, IdempotencyKey};
 use crate::models::catalog::{self, MassageType};
 use crate::models::user::{self, Role};
@@ -252,7 +253,11 @@ fn own_therapist_id(conn: &mut DbConn, caller: &AuthUser) -> Result<Option<Strin
 
 /// Loads a booking the caller may see; anything else is 404, never 403, so ids of other
 /// clients' bookings reveal nothing.
-fn visible_booking(conn: &mut DbConn, caller: &AuthUser, id: &str) -> Result<Booking, ApiError> {
+pub fn visible_booking(
+    conn: &mut DbConn,
+    caller: &AuthUser,
+    id: &str,
+) -> Result<Booking, ApiError> {
     let found = booking::find(conn, id)?;
     let visible = match caller.role {
         Role::Admin => true,
@@ -580,6 +585,7 @@ async fn create_booking(
                 };
                 booking::insert(conn, &row).map_err(overlap_is_conflict)?;
                 let out = BookingOut::from(row);
+                webhooks::enqueue(conn, "booking.created", &out)?;
                 if let Some(key) = &key2 {
                     let json = serde_json::to_string(&out).map_err(ApiError::internal)?;
                     booking::complete_key(conn, &user2, key, 201, &json)?;
@@ -786,6 +792,7 @@ fn change_confirmed(
     conn: &mut DbConn,
     caller: &AuthUser,
     id: &str,
+    event: &str,
     check: impl FnOnce(&Booking) -> Result<(), ApiError>,
     changes: impl FnOnce(&Booking) -> BookingChanges,
 ) -> Result<Booking, ApiError> {
@@ -799,7 +806,9 @@ fn change_confirmed(
     {
         return Err(not_confirmed(&booking::find(conn, id)?));
     }
-    Ok(booking::find(conn, id)?)
+    let changed = booking::find(conn, id)?;
+    webhooks::enqueue(conn, event, &BookingOut::from(changed.clone()))?;
+    Ok(changed)
 }
 
 fn check_window(config: &Config, caller: &AuthUser, found: &Booking) -> Result<(), ApiError> {
@@ -859,6 +868,7 @@ async fn cancel_booking(
                     conn,
                     &caller,
                     &id,
+                    "booking.cancelled",
                     |found| check_window(&config, &caller, found),
                     |found| BookingChanges {
                         status: Some(booking::CANCELLED.to_owned()),
@@ -944,7 +954,13 @@ async fn reschedule_booking(
                 {
                     return Err(not_confirmed(&booking::find(conn, &id)?));
                 }
-                Ok(booking::find(conn, &id)?)
+                let moved = booking::find(conn, &id)?;
+                webhooks::enqueue(
+                    conn,
+                    "booking.rescheduled",
+                    &BookingOut::from(moved.clone()),
+                )?;
+                Ok(moved)
             })
         })
         .await?;
@@ -957,6 +973,11 @@ async fn finish(
     id: String,
     status: &'static str,
 ) -> Result<web::Json<BookingOut>, ApiError> {
+    let event = if status == booking::COMPLETED {
+        "booking.completed"
+    } else {
+        "booking.no_show"
+    };
     let updated = state
         .db
         .run(move |conn| {
@@ -965,6 +986,7 @@ async fn finish(
                     conn,
                     &caller,
                     &id,
+                    event,
                     |found| {
                         if now() < found.start_at {
                             return Err(ApiError::conflict(

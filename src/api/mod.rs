@@ -2,8 +2,10 @@
 //! JSON and query extractors that turn every parse failure into a problem+json answer, page
 //! types and cursors, and small validation helpers.
 
+pub mod api_tokens;
 pub mod auth;
 pub mod bookings;
+pub mod calendar;
 pub mod calendars;
 pub mod catalog;
 pub mod ops;
@@ -11,6 +13,7 @@ pub mod schedules;
 pub mod slots;
 pub mod therapists;
 pub mod users;
+pub mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,7 +43,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
     therapists::routes(cfg);
     schedules::routes(cfg);
     slots::routes(cfg);
+    // Before bookings: `/bookings/{id}.ics` must be tried before `/bookings/{id}`.
+    calendar::routes(cfg);
     bookings::routes(cfg);
+    api_tokens::routes(cfg);
+    webhooks::routes(cfg);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,7 +275,7 @@ pub fn into_page<R, T>(
     mut rows: Vec<R>,
     limit: u32,
     key: impl Fn(&R) -> String,
-    map: impl Fn(R) -> T,
+    map: impl FnMut(R) -> T,
 ) -> Page<T> {
     let limit = limit as usize;
     let next_cursor = if rows.len() > limit {

@@ -11,6 +11,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::models::token;
 use crate::models::user::{self, Role, User};
 
 /// Any authenticated caller.
@@ -57,16 +58,31 @@ async fn authenticate(req: HttpRequest) -> Result<AuthUser, ApiError> {
         .ok_or_else(|| ApiError::internal("application state missing"))?
         .clone();
     let token = bearer_token(&req)?;
-    let claims = state
-        .jwt
-        .verify(&token)
-        .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
-    // The role comes from the database, not the token, so a role change or a deleted user
-    // takes effect on the next request.
-    let found = state
-        .db
-        .run(move |conn| Ok(user::find(conn, &claims.sub).ok()))
-        .await?;
+    let found = if token.starts_with(tokens::SCRIPT_TOKEN_PREFIX) {
+        // Script tokens are looked up on every request, so a revocation applies at once.
+        let hash = tokens::sha256_hex(&token);
+        state
+            .db
+            .run(move |conn| {
+                let at = crate::models::now();
+                let Some(script) = token::live_api_token(conn, &hash, at)? else {
+                    return Ok(None);
+                };
+                Ok(user::find(conn, &script.user_id).ok())
+            })
+            .await?
+    } else {
+        let claims = state
+            .jwt
+            .verify(&token)
+            .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+        // The role comes from the database, not the token, so a role change or a deleted user
+        // takes effect on the next request.
+        state
+            .db
+            .run(move |conn| Ok(user::find(conn, &claims.sub).ok()))
+            .await?
+    };
     let user = found.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
     let role = user.role();
     Ok(AuthUser { user, role })

@@ -10,6 +10,10 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// Script tokens carry this prefix, so the extractor knows not to parse them as JWTs (and secret
+/// scanners can recognise a leaked one).
+pub const SCRIPT_TOKEN_PREFIX: &str = "isp_";
+
 const ISSUER: &str = "inspine";
 const AUDIENCE: &str = "inspine-api";
 const LEEWAY_SECS: u64 = 30;

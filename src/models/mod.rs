@@ -7,6 +7,7 @@ pub mod schedule;
 pub mod therapist;
 pub mod token;
 pub mod user;
+pub mod webhook;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 

@@ -66,3 +66,93 @@ pub fn revoke_user(conn: &mut DbConn, user_id: &str, at: NaiveDateTime) -> Query
     .set(refresh_tokens::revoked_at.eq(Some(at)))
     .execute(conn)
 }
+
+// ---- script (API) tokens ----
+
+use crate::db::schema::{api_tokens, calendar_tokens};
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiToken {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+pub fn insert_api_token(conn: &mut DbConn, token: &ApiToken) -> QueryResult<()> {
+    diesel::insert_into(api_tokens::table)
+        .values(token)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A live (not revoked, not expired) script token by its hash.
+pub fn live_api_token(
+    conn: &mut DbConn,
+    hash: &str,
+    at: NaiveDateTime,
+) -> QueryResult<Option<ApiToken>> {
+    api_tokens::table
+        .filter(api_tokens::token_hash.eq(hash))
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(
+            api_tokens::expires_at
+                .is_null()
+                .or(api_tokens::expires_at.gt(at)),
+        )
+        .first(conn)
+        .optional()
+}
+
+pub fn list_api_tokens(
+    conn: &mut DbConn,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<ApiToken>> {
+    let mut query = api_tokens::table
+        .filter(api_tokens::revoked_at.is_null())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(api_tokens::id.gt(after.to_owned()));
+    }
+    query.order(api_tokens::id.asc()).limit(limit).load(conn)
+}
+
+pub fn revoke_api_token(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        api_tokens::table
+            .find(id)
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(Some(at)))
+    .execute(conn)
+}
+
+// ---- calendar feed tokens ----
+
+/// Replaces the subject's feed token (rotation): the old one stops working at once.
+pub fn set_calendar_token(conn: &mut DbConn, subject: &str, hash: &str) -> QueryResult<()> {
+    diesel::delete(calendar_tokens::table.find(subject)).execute(conn)?;
+    diesel::insert_into(calendar_tokens::table)
+        .values((
+            calendar_tokens::subject.eq(subject),
+            calendar_tokens::token_hash.eq(hash),
+            calendar_tokens::created_at.eq(crate::models::now()),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The subject a feed token belongs to.
+pub fn calendar_subject(conn: &mut DbConn, hash: &str) -> QueryResult<Option<String>> {
+    calendar_tokens::table
+        .filter(calendar_tokens::token_hash.eq(hash))
+        .select(calendar_tokens::subject)
+        .first(conn)
+        .optional()
+}

@@ -120,3 +120,7 @@ pub fn count_admins(conn: &mut DbConn) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+pub fn by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<User>> {
+    users::table.filter(users::id.eq_any(ids)).load(conn)
+}

@@ -513,3 +513,22 @@ impl TestApp {
             .expect("sql");
     }
 }
+
+impl TestApp {
+    /// Builds a fresh app (as a process restart would) over the same database.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            database_url,
+            _guard,
+            state,
+            ..
+        } = self;
+        let env: HashMap<&'static str, String> = [(
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+            state.config.webhook_allow_private_targets.to_string(),
+        )]
+        .into();
+        drop(state);
+        TestApp::start(database_url, _guard, Options { env }).await
+    }
+}

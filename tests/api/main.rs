@@ -7,6 +7,7 @@ mod bookings;
 mod catalog;
 mod errors;
 mod helpers;
+mod integrations;
 mod migrations;
 mod openapi;
 mod schedules;

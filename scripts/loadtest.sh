@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# HTTP load test of the Inspine booking API on SQLite (loopback only, every run time-bounded).
+#
+# Builds nothing: it expects the release binary, built in a separate target dir:
+#     CARGO_TARGET_DIR=/tmp/bench-target cargo build --release
+# Needs: wrk (apt-get install -y wrk), curl, python3 (stdlib only).
+#
+#     scripts/loadtest.sh            # everything (~5 min on 2 cores)
+#
+# What it does, in a fresh temp dir (kept afterwards, path printed at the end):
+#   1. small DB: `inspine serve` once (migrates + seeds the catalog), stop, then
+#      scripts/seed_bench.py --bookings 1500 (10 therapists, ~1500 bookings in the next 60 days);
+#      serve again, then
+#        (a) GET /slots, 1 therapist x 1 day   (swedish 60 min, day today+7)
+#        (b) GET /slots, 10 therapists x 7 days (today+7 .. today+13)
+#        (c) POST /bookings, C connections, every request a distinct, mutually non-overlapping
+#            offered slot (scripts/booking_targets.py builds the list from GET /slots over the
+#            next 730 days; scripts/post_bookings.lua sends each one once), counting 201/409/other;
+#            afterwards checks in the database that no two confirmed bookings of a therapist overlap.
+#   2. big DB: the same seed plus 998,500 historical (past, 'completed') bookings of the same
+#      therapists = 1,000,000 bookings; (a) and (b) again.
+# Each measured run is preceded by a short warm-up. Results: $WORK/results/*.txt and a summary.
+#
+# Knobs (environment): INSPINE_BIN, BENCH_PORT (8088), BENCH_DURATION (15s), BENCH_WARMUP (3s),
+# BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 1), BENCH_BIG_BOOKINGS (1000000),
+# BENCH_SKIP_BIG=1, BENCH_DIR (default: mktemp -d).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BIN=${INSPINE_BIN:-/tmp/bench-target/release/inspine}
+PORT=${BENCH_PORT:-8088}
+BASE=http://127.0.0.1:$PORT
+DURATION=${BENCH_DURATION:-15s}
+WARMUP=${BENCH_WARMUP:-3s}
+CONNS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-1}
+BIG=${BENCH_BIG_BOOKINGS:-1000000}
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/inspine-bench.XXXXXX)}
+RESULTS=$WORK/results
+mkdir -p "$RESULTS"
+
+[ -x "$BIN" ] || { echo "no release binary at $BIN; build it first:" >&2
+  echo "  CARGO_TARGET_DIR=/tmp/bench-target cargo build --release" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+if curl -s -o /dev/null "$BASE/health"; then
+  echo "something already listens on 127.0.0.1:$PORT; set BENCH_PORT" >&2; exit 1
+fi
+
+SECRET="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+SERVER_PID=
+
+export BIND_ADDR=127.0.0.1:$PORT JWT_SECRET=$SECRET RATE_LIMIT_ENABLED=false LOG_FORMAT=json \
+  RUST_LOG=warn ACCESS_TOKEN_TTL_MINUTES=600 BOOKING_HORIZON_DAYS=800 \
+  MAX_FUTURE_BOOKINGS_PER_CLIENT=1000000
+# No DATA_DIR/.env surprises: the server runs with $WORK as its working directory.
+
+start_server() { # $1 = db path, $2 = log name
+  ( cd "$WORK" && DATABASE_URL="sqlite://$1" exec "$BIN" serve ) >>"$RESULTS/$2.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 150); do
+    if curl -sf -o /dev/null "$BASE/ready"; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "server died; see $RESULTS/$2.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "server not ready after 30 s" >&2; exit 1
+}
+
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=
+}
+trap stop_server EXIT
+
+cpu_ticks() { # utime+stime of the server, in clock ticks
+  awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"
+}
+
+# run_wrk NAME URL [extra wrk args...]: warm-up, then a measured run; prints a summary line.
+run_get() {
+  local name=$1 url=$2
+  wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" --timeout 10s "$url" >/dev/null
+  local t0; t0=$(cpu_ticks)
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency "$url" >"$RESULTS/$name.txt"
+  local t1; t1=$(cpu_ticks)
+  local rps p50 p99 non2xx items
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$RESULTS/$name.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$RESULTS/$name.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$RESULTS/$name.txt")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$RESULTS/$name.txt"); non2xx=${non2xx:-0}
+  items=$(curl -s "$url" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+  local cpu; cpu=$(python3 -c "print(round(($t1-$t0)/$(getconf CLK_TCK)/${DURATION%s}*100))")
+  printf '%-28s req/s=%-9s p50=%-9s p99=%-9s non2xx=%-5s slots/response=%-5s server_cpu=%s%%\n' \
+    "$name" "$rps" "$p50" "$p99" "$non2xx" "$items" "$cpu" | tee -a "$RESULTS/summary.txt"
+}
+
+prepare_db() { # $1 = db path, $2 = total bookings, $3 = name
+  start_server "$1" "$3-server"; stop_server
+  python3 "$HERE/seed_bench.py" "$1" --jwt-secret "$SECRET" --bookings "$2" \
+    --out "$WORK/$3-seed.json" --tokens-out "$WORK/$3-tokens.txt" >"$RESULTS/$3-seed.txt"
+  echo "seeded $3: $(tr -d '\n ' <"$WORK/$3-seed.json")" | tee -a "$RESULTS/summary.txt"
+}
+
+get_runs() { # $1 = name
+  local seed=$WORK/$1-seed.json
+  local type therapist d0 d1 d6
+  type=$(python3 -c "import json; print(json.load(open('$seed'))['massage_types']['swedish'])")
+  therapist=$(python3 -c "import json; print(json.load(open('$seed'))['therapists'][0])")
+  d0=$(python3 -c "import json; print(json.load(open('$seed'))['today_local'])")
+  d1=$(date -d "$d0 + 7 days" +%F); d6=$(date -d "$d0 + 13 days" +%F)
+  run_get "$1 GET 1x1" "$BASE/api/v1/slots?massage_type_id=$type&duration_minutes=60&from=$d1&to=$d1&therapist_id=$therapist"
+  run_get "$1 GET 10x7" "$BASE/api/v1/slots?massage_type_id=$type&duration_minutes=60&from=$d1&to=$d6"
+}
+
+echo "work dir: $WORK; wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP); $(nproc) cores" \
+  | tee "$RESULTS/summary.txt"
+
+# ---- 1. small DB: 1,500 bookings --------------------------------------------------------------
+SMALL=$WORK/small.sqlite
+prepare_db "$SMALL" 1500 small
+start_server "$SMALL" small-server
+get_runs small
+
+# (c) POST /bookings
+python3 "$HERE/booking_targets.py" --base "$BASE" --seed-json "$WORK/small-seed.json" \
+  --tokens "$WORK/small-tokens.txt" --from-day 1 --days 730 --out "$WORK/targets-all.tsv" \
+  | tee -a "$RESULTS/summary.txt"
+head -n 3000 "$WORK/targets-all.tsv" >"$WORK/targets-warmup.tsv"
+tail -n +3001 "$WORK/targets-all.tsv" >"$WORK/targets.tsv"
+wrk -t"$THREADS" -c"$CONNS" -d2s --timeout 10s -s "$HERE/post_bookings.lua" "$BASE" \
+  -- "$WORK/targets-warmup.tsv" "$THREADS" >"$RESULTS/small-POST-warmup.txt"
+t0=$(cpu_ticks); run_from=$(date -u '+%F %T.%6N')
+wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency -s "$HERE/post_bookings.lua" \
+  "$BASE" -- "$WORK/targets.tsv" "$THREADS" >"$RESULTS/small-POST.txt"
+t1=$(cpu_ticks); run_to=$(date -u '+%F %T.%6N')
+cpu=$(python3 -c "print(round(($t1-$t0)/$(getconf CLK_TCK)/${DURATION%s}*100))")
+grep '^BOOKINGS' "$RESULTS/small-POST.txt" | sed "s/^/small POST \/bookings c=$CONNS: /" | tee -a "$RESULTS/summary.txt"
+echo "small POST /bookings server_cpu=${cpu}%" | tee -a "$RESULTS/summary.txt"
+stop_server
+python3 - "$SMALL" "$run_from" "$run_to" <<'EOF' | tee -a "$RESULTS/summary.txt"
+import datetime as dt, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+# Cross-check of the wrk count: bookings whose created_at falls inside the measured run.
+made, first, last = con.execute(
+    "SELECT count(*), min(created_at), max(created_at) FROM bookings WHERE created_at BETWEEN ? AND ?",
+    (sys.argv[2], sys.argv[3])).fetchone()
+p = lambda s: dt.datetime.fromisoformat(s)
+span = (p(sys.argv[3]) - p(sys.argv[2])).total_seconds()
+print(f"small DB: {made} bookings created during the measured run ({span:.2f} s) = {made / span:.1f}/s; "
+      f"first..last created_at {first} .. {last}")
+n = con.execute("SELECT count(*) FROM bookings WHERE status='confirmed'").fetchone()[0]
+overlaps = con.execute("""
+  SELECT count(*) FROM bookings a JOIN bookings b
+    ON a.therapist_id = b.therapist_id AND a.id < b.id
+   AND b.start_at < a.blocked_until AND a.start_at < b.blocked_until
+   AND b.start_at > datetime(a.start_at, '-10 hours')
+  WHERE a.status = 'confirmed' AND b.status = 'confirmed'""").fetchone()[0]
+print(f"small DB after POST run: confirmed bookings={n}, overlapping confirmed pairs={overlaps}")
+EOF
+
+# ---- 2. big DB: 1,000,000 bookings ------------------------------------------------------------
+if [ "${BENCH_SKIP_BIG:-0}" != 1 ]; then
+  BIGDB=$WORK/big.sqlite
+  prepare_db "$BIGDB" "$BIG" big
+  start_server "$BIGDB" big-server
+  get_runs big
+  stop_server
+fi
+
+for log in "$RESULTS"/*-server.log; do
+  echo "$(basename "$log"): $(grep -c '"level":"ERROR"' "$log" || true) ERROR lines, $(grep -c '"level":"WARN"' "$log" || true) WARN lines" \
+    | tee -a "$RESULTS/summary.txt"
+done
+echo "results in $RESULTS"

@@ -1,0 +1,275 @@
+//! Webhook endpoints (admin): register a URL for booking events, list, delete, and inspect
+//! deliveries with their attempts.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::{ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, utc};
+use crate::app::AppState;
+use crate::auth::Admin;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::integrations::webhooks::{EVENTS, check_target, new_secret};
+use crate::models::webhook::{self, Delivery, Webhook};
+use crate::models::{new_id, now};
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_webhook)
+        .service(list_webhooks)
+        .service(delete_webhook)
+        .service(list_deliveries);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    #[schema(example = "https://crm.example.com/hooks/inspine")]
+    pub url: String,
+    /// Any of `booking.created`, `booking.cancelled`, `booking.rescheduled`,
+    /// `booking.completed`, `booking.no_show`.
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Webhook> for WebhookOut {
+    fn from(h: Webhook) -> Self {
+        Self {
+            events: h.event_list(),
+            id: h.id,
+            url: h.url,
+            created_at: utc(h.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedWebhook {
+    #[serde(flatten)]
+    pub webhook: WebhookOut,
+    /// The signing secret (`whsec_…`), shown only in this response.
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptOut {
+    pub attempted_at: DateTime<Utc>,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryOut {
+    /// Also the `webhook-id` header: the same across retries.
+    pub id: String,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed` (after the last retry).
+    pub status: String,
+    pub attempt_count: i32,
+    /// When the next attempt is due (pending deliveries only).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub attempts: Vec<AttemptOut>,
+}
+
+/// Register an endpoint (admin). The signing secret is shown once.
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "Registered; `secret` is shown only now", body = CreatedWebhook),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an http(s) URL, a private address, or unknown events", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/webhooks")]
+async fn create_webhook(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<CreateWebhook>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let mut events = body.events.clone();
+    events.sort();
+    events.dedup();
+    if events.is_empty() {
+        errors.push(FieldError::new("events", "must name at least one event"));
+    }
+    for (i, event) in body.events.iter().enumerate() {
+        if !EVENTS.contains(&event.as_str()) {
+            errors.push(FieldError::new(
+                format!("events[{i}]"),
+                format!("must be one of {}", EVENTS.join(", ")),
+            ));
+        }
+    }
+    let url = body.url.trim().to_owned();
+    let allow_private = state.config.webhook_allow_private_targets;
+    let checked = url.clone();
+    if let Err(reason) = web::block(move || check_target(&checked, allow_private)).await? {
+        errors.push(FieldError::new("url", reason));
+    }
+    check(errors)?;
+    let hook = Webhook {
+        id: new_id(),
+        url,
+        events: events.join(","),
+        secret: new_secret(),
+        created_at: now(),
+    };
+    let hook = state
+        .db
+        .run(move |conn| {
+            webhook::insert(conn, &hook)?;
+            Ok(hook)
+        })
+        .await?;
+    let secret = hook.secret.clone();
+    Ok(
+        created(format!("/api/v1/webhooks/{}", hook.id)).json(CreatedWebhook {
+            webhook: hook.into(),
+            secret,
+        }),
+    )
+}
+
+/// Registered endpoints (admin); secrets are never shown again.
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of endpoints", body = Page<WebhookOut>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/webhooks")]
+async fn list_webhooks(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<web::Json<Page<WebhookOut>>, ApiError> {
+    let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
+    let rows = state
+        .db
+        .run(move |conn| Ok(webhook::list(conn, after.as_deref(), i64::from(limit) + 1)?))
+        .await?;
+    Ok(web::Json(into_page(
+        rows,
+        limit,
+        |h| h.id.clone(),
+        WebhookOut::from,
+    )))
+}
+
+/// Remove an endpoint and its pending deliveries (admin).
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Webhook id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/webhooks/{id}")]
+async fn delete_webhook(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner().to_string();
+    state
+        .db
+        .run(move |conn| match webhook::delete(conn, &id)? {
+            0 => Err(ApiError::NotFound),
+            _ => Ok(()),
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deliveries to an endpoint, oldest first, with every attempt (admin).
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Webhook id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of deliveries", body = Page<DeliveryOut>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/webhooks/{id}/deliveries")]
+async fn list_deliveries(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<web::Json<Page<DeliveryOut>>, ApiError> {
+    let id = id.into_inner().to_string();
+    let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
+    let (rows, attempts) = state
+        .db
+        .run(move |conn| {
+            webhook::find(conn, &id)?;
+            let rows = webhook::list_deliveries(conn, &id, after.as_deref(), i64::from(limit) + 1)?;
+            let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
+            Ok((rows, webhook::attempts_for(conn, &ids)?))
+        })
+        .await?;
+    let mut by_delivery: HashMap<String, Vec<AttemptOut>> = HashMap::new();
+    for a in attempts {
+        by_delivery
+            .entry(a.delivery_id)
+            .or_default()
+            .push(AttemptOut {
+                attempted_at: utc(a.attempted_at),
+                status_code: a.status_code,
+                error: a.error,
+                duration_ms: a.duration_ms,
+            });
+    }
+    Ok(web::Json(into_page(
+        rows,
+        limit,
+        |d| d.id.clone(),
+        |d: Delivery| DeliveryOut {
+            attempts: by_delivery.remove(&d.id).unwrap_or_default(),
+            next_attempt_at: (d.status == webhook::PENDING).then(|| utc(d.next_attempt_at)),
+            id: d.id,
+            event_type: d.event_type,
+            status: d.status,
+            attempt_count: d.attempts,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            created_at: utc(d.created_at),
+        },
+    )))
+}

@@ -1,0 +1,65 @@
+//! RFC 5545 calendars built with the `icalendar` crate: one VEVENT per booking with a stable UID,
+//! a SEQUENCE that grows with every change, and cancelled bookings kept as STATUS:CANCELLED so
+//! subscribed calendars remove them.
+
+use std::collections::HashMap;
+
+use icalendar::{Calendar, Component, EventLike, EventStatus};
+
+use crate::models::booking::{self, Booking};
+use crate::models::catalog::{Location, MassageType};
+
+/// UIDs must be globally unique and stable: the booking id at a domain of ours.
+pub const UID_DOMAIN: &str = "inspine.example";
+
+/// Names the feed needs to describe bookings.
+#[derive(Default)]
+pub struct Names {
+    pub massage_types: HashMap<String, MassageType>,
+    pub locations: HashMap<String, Location>,
+    /// Client names, filled only for a therapist's own feed.
+    pub clients: HashMap<String, String>,
+    pub therapists: HashMap<String, String>,
+}
+
+fn event(booking: &Booking, names: &Names) -> icalendar::Event {
+    let type_name = names
+        .massage_types
+        .get(&booking.massage_type_id)
+        .map_or("Massage", |t| t.name.as_str());
+    let mut summary = format!("{type_name} ({} min)", booking.duration_minutes);
+    if let Some(client) = names.clients.get(&booking.client_id) {
+        summary.push_str(&format!(" — {client}"));
+    } else if let Some(therapist) = names.therapists.get(&booking.therapist_id) {
+        summary.push_str(&format!(" with {therapist}"));
+    }
+    let location = names
+        .locations
+        .get(&booking.location_id)
+        .map(|l| format!("Inspine Therapy {}, {}", l.name, l.address))
+        .unwrap_or_default();
+    let mut event = icalendar::Event::new();
+    event
+        .uid(&format!("{}@{UID_DOMAIN}", booking.id))
+        .timestamp(booking.updated_at.and_utc())
+        .starts(booking.start_at.and_utc())
+        .ends(booking.end_at.and_utc())
+        .summary(&summary)
+        .location(&location)
+        .sequence(u32::try_from(booking.sequence).unwrap_or(0))
+        .status(if booking.status == booking::CANCELLED {
+            EventStatus::Cancelled
+        } else {
+            EventStatus::Confirmed
+        });
+    event.done()
+}
+
+pub fn render(name: &str, bookings: &[Booking], names: &Names) -> String {
+    let mut calendar = Calendar::new();
+    calendar.name(name);
+    for booking in bookings {
+        calendar.push(event(booking, names));
+    }
+    calendar.done().to_string()
+}

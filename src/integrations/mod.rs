@@ -1,0 +1,4 @@
+//! What other software consumes: calendar feeds and webhooks.
+
+pub mod calendar;
+pub mod webhooks;
