@@ -77,22 +77,48 @@ trap stop_server EXIT
 cpu_ticks() { # utime+stime of the server, in clock ticks
   awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"
 }
+sys_ticks() { # "busy total" jiffies of the whole machine
+  awk '/^cpu / {b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6}' /proc/stat
+}
 
-# run_wrk NAME URL [extra wrk args...]: warm-up, then a measured run; prints a summary line.
-run_get() {
+# The machine may be shared (other builds, test suites): before each measured run wait up to
+# 2 x BENCH_QUIET_WAIT seconds for it to be mostly idle (< 15 % busy over 2 s), and report
+# what else ran during each run (machine CPU minus server minus wrk).
+wait_quiet() {
+  local a b
+  for _ in $(seq 1 "${BENCH_QUIET_WAIT:-90}"); do
+    a=$(sys_ticks); sleep 2; b=$(sys_ticks)
+    set -- $a $b
+    if [ $(( ($3 - $1) * 100 )) -lt $(( 15 * ($4 - $2) )) ]; then return 0; fi
+  done
+  echo "  (machine still busy after waiting; measuring anyway)" | tee -a "$RESULTS/summary.txt"
+}
+
+# measure NAME wrk-args...: one measured wrk run; output in $RESULTS/NAME.txt with a CPU line
+# appended (see cpu_account.py).
+measure() {
+  local name=$1; shift
+  wait_quiet
+  local s0 s1 c0 c1 w0 w1
+  s0=$(sys_ticks); c0=$(cpu_ticks); w0=$(date +%s.%N)
+  { TIMEFORMAT='%U %S'; time wrk "$@" >"$RESULTS/$name.txt"; } 2>"$RESULTS/$name.time"
+  s1=$(sys_ticks); c1=$(cpu_ticks); w1=$(date +%s.%N)
+  python3 "$HERE/cpu_account.py" "$s0" "$s1" "$c0" "$c1" "$w0" "$w1" \
+    "$(tail -n 1 "$RESULTS/$name.time")" "$(getconf CLK_TCK)" >>"$RESULTS/$name.txt"
+}
+
+run_get() { # NAME URL: warm-up, then a measured run; prints a summary line
   local name=$1 url=$2
   wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" --timeout 10s "$url" >/dev/null
-  local t0; t0=$(cpu_ticks)
-  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency "$url" >"$RESULTS/$name.txt"
-  local t1; t1=$(cpu_ticks)
-  local rps p50 p99 non2xx items
-  rps=$(awk '/^Requests\/sec/ {print $2}' "$RESULTS/$name.txt")
-  p50=$(awk '$1=="50%" {print $2}' "$RESULTS/$name.txt")
-  p99=$(awk '$1=="99%" {print $2}' "$RESULTS/$name.txt")
-  non2xx=$(awk '/Non-2xx/ {print $NF}' "$RESULTS/$name.txt"); non2xx=${non2xx:-0}
+  measure "$name" -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency "$url"
+  local f=$RESULTS/$name.txt rps p50 p99 non2xx items cpu
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$f")
+  p50=$(awk '$1=="50%" {print $2}' "$f")
+  p99=$(awk '$1=="99%" {print $2}' "$f")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$f"); non2xx=${non2xx:-0}
+  cpu=$(grep '^CPU' "$f" | cut -d' ' -f2-5)
   items=$(curl -s "$url" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
-  local cpu; cpu=$(python3 -c "print(round(($t1-$t0)/$(getconf CLK_TCK)/${DURATION%s}*100))")
-  printf '%-28s req/s=%-9s p50=%-9s p99=%-9s non2xx=%-5s slots/response=%-5s server_cpu=%s%%\n' \
+  printf '%-15s req/s=%-9s p50=%-8s p99=%-8s non2xx=%-3s slots/resp=%-4s %s\n' \
     "$name" "$rps" "$p50" "$p99" "$non2xx" "$items" "$cpu" | tee -a "$RESULTS/summary.txt"
 }
 
@@ -131,13 +157,12 @@ head -n 3000 "$WORK/targets-all.tsv" >"$WORK/targets-warmup.tsv"
 tail -n +3001 "$WORK/targets-all.tsv" >"$WORK/targets.tsv"
 wrk -t"$THREADS" -c"$CONNS" -d2s --timeout 10s -s "$HERE/post_bookings.lua" "$BASE" \
   -- "$WORK/targets-warmup.tsv" "$THREADS" >"$RESULTS/small-POST-warmup.txt"
-t0=$(cpu_ticks); run_from=$(date -u '+%F %T.%6N')
-wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency -s "$HERE/post_bookings.lua" \
-  "$BASE" -- "$WORK/targets.tsv" "$THREADS" >"$RESULTS/small-POST.txt"
-t1=$(cpu_ticks); run_to=$(date -u '+%F %T.%6N')
-cpu=$(python3 -c "print(round(($t1-$t0)/$(getconf CLK_TCK)/${DURATION%s}*100))")
-grep '^BOOKINGS' "$RESULTS/small-POST.txt" | sed "s/^/small POST \/bookings c=$CONNS: /" | tee -a "$RESULTS/summary.txt"
-echo "small POST /bookings server_cpu=${cpu}%" | tee -a "$RESULTS/summary.txt"
+run_from=$(date -u '+%F %T.%6N')
+measure small-POST -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency \
+  -s "$HERE/post_bookings.lua" "$BASE" -- "$WORK/targets.tsv" "$THREADS"
+run_to=$(date -u '+%F %T.%6N')
+grep -E '^(BOOKINGS|CPU)' "$RESULTS/small-POST.txt" | sed "s/^/small POST c=$CONNS: /" \
+  | tee -a "$RESULTS/summary.txt"
 stop_server
 python3 - "$SMALL" "$run_from" "$run_to" <<'EOF' | tee -a "$RESULTS/summary.txt"
 import datetime as dt, sqlite3, sys
@@ -147,9 +172,9 @@ made, first, last = con.execute(
     "SELECT count(*), min(created_at), max(created_at) FROM bookings WHERE created_at BETWEEN ? AND ?",
     (sys.argv[2], sys.argv[3])).fetchone()
 p = lambda s: dt.datetime.fromisoformat(s)
-span = (p(sys.argv[3]) - p(sys.argv[2])).total_seconds()
-print(f"small DB: {made} bookings created during the measured run ({span:.2f} s) = {made / span:.1f}/s; "
-      f"first..last created_at {first} .. {last}")
+span = (p(last) - p(first)).total_seconds() if made > 1 else float("nan")
+print(f"small DB: {made} bookings created during the measured run, first..last created_at "
+      f"{first} .. {last} ({span:.2f} s) = {made / span:.1f} bookings/s")
 n = con.execute("SELECT count(*) FROM bookings WHERE status='confirmed'").fetchone()[0]
 overlaps = con.execute("""
   SELECT count(*) FROM bookings a JOIN bookings b
