@@ -639,3 +639,24 @@ async fn webhook_targets_and_events_are_validated() {
         .await
         .expect(404);
 }
+
+#[actix_web::test]
+async fn two_workers_never_send_the_same_delivery() {
+    let app = private_targets_app().await;
+    let clinic = app.clinic().await;
+    let (url, receiver) = start_receiver(0);
+    register_hook(&app, &clinic.admin, &url, json!(["booking.created"])).await;
+    let clients = app.clients(4).await;
+    for (i, (_, token)) in clients.iter().enumerate() {
+        book(&app, &clinic, token, 9 + 2 * i as u32).await;
+    }
+    let now = chrono::Utc::now();
+    let (a, b) = futures::join!(pass(&app, now), pass(&app, now));
+    assert_eq!(a + b, 4);
+    let received = receiver.received.lock().unwrap().clone();
+    let ids: std::collections::HashSet<_> = received
+        .iter()
+        .map(|(h, _)| h["webhook-id"].clone())
+        .collect();
+    assert_eq!((received.len(), ids.len()), (4, 4));
+}
