@@ -16,7 +16,9 @@
 #        (c) POST /bookings, C connections, every request a distinct, mutually non-overlapping
 #            offered slot (scripts/booking_targets.py builds the list from GET /slots over the
 #            next 730 days; scripts/post_bookings.lua sends each one once), counting 201/409/other;
-#            afterwards checks in the database that no two confirmed bookings of a therapist overlap.
+#            afterwards checks in the database that no two confirmed bookings of a therapist overlap
+#            and counts the bookings committed during the run (cross-check of wrk's count);
+#        (d) POST /bookings with 1 connection for 10 s (diagnostic: uncontended cost of a booking)
 #   2. big DB: the same seed plus 998,500 historical (past, 'completed') bookings of the same
 #      therapists = 1,000,000 bookings; (a) and (b) again.
 # Each measured run is preceded by a short warm-up. Results: $WORK/results/*.txt and a summary.
@@ -75,6 +77,10 @@ stop_server() {
 trap stop_server EXIT
 
 cpu_ticks() { # utime+stime of the server, in clock ticks
+  if [ ! -r "/proc/$SERVER_PID/stat" ]; then
+    echo "the server (pid $SERVER_PID) is gone; its log:" >&2; tail -n 20 "$RESULTS"/*server.log >&2
+    exit 1
+  fi
   awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"
 }
 sys_ticks() { # "busy total" jiffies of the whole machine
@@ -100,9 +106,9 @@ measure() {
   local name=$1; shift
   wait_quiet
   local s0 s1 c0 c1 w0 w1
-  s0=$(sys_ticks); c0=$(cpu_ticks); w0=$(date +%s.%N)
+  s0=$(sys_ticks); c0=$(cpu_ticks); w0=$(date +%s.%N); MEASURE_FROM=$(date -u '+%F %T.%6N')
   { TIMEFORMAT='%U %S'; time wrk "$@" >"$RESULTS/$name.txt"; } 2>"$RESULTS/$name.time"
-  s1=$(sys_ticks); c1=$(cpu_ticks); w1=$(date +%s.%N)
+  MEASURE_TO=$(date -u '+%F %T.%6N'); s1=$(sys_ticks); c1=$(cpu_ticks); w1=$(date +%s.%N)
   python3 "$HERE/cpu_account.py" "$s0" "$s1" "$c0" "$c1" "$w0" "$w1" \
     "$(tail -n 1 "$RESULTS/$name.time")" "$(getconf CLK_TCK)" >>"$RESULTS/$name.txt"
 }
@@ -153,28 +159,35 @@ get_runs small
 python3 "$HERE/booking_targets.py" --base "$BASE" --seed-json "$WORK/small-seed.json" \
   --tokens "$WORK/small-tokens.txt" --from-day 1 --days 730 --out "$WORK/targets-all.tsv" \
   | tee -a "$RESULTS/summary.txt"
+# Disjoint slices: warm-up, the c=1 diagnostic run, the measured run.
 head -n 3000 "$WORK/targets-all.tsv" >"$WORK/targets-warmup.tsv"
-tail -n +3001 "$WORK/targets-all.tsv" >"$WORK/targets.tsv"
+sed -n '3001,13000p' "$WORK/targets-all.tsv" >"$WORK/targets-c1.tsv"
+tail -n +13001 "$WORK/targets-all.tsv" >"$WORK/targets.tsv"
 wrk -t"$THREADS" -c"$CONNS" -d2s --timeout 10s -s "$HERE/post_bookings.lua" "$BASE" \
   -- "$WORK/targets-warmup.tsv" "$THREADS" >"$RESULTS/small-POST-warmup.txt"
-run_from=$(date -u '+%F %T.%6N')
 measure small-POST -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency \
   -s "$HERE/post_bookings.lua" "$BASE" -- "$WORK/targets.tsv" "$THREADS"
-run_to=$(date -u '+%F %T.%6N')
 grep -E '^(BOOKINGS|CPU)' "$RESULTS/small-POST.txt" | sed "s/^/small POST c=$CONNS: /" \
   | tee -a "$RESULTS/summary.txt"
+MAIN_FROM=$MEASURE_FROM MAIN_TO=$MEASURE_TO
+# (d) diagnostic: one connection, no lock contention (the time of one booking end to end).
+measure small-POST-c1 -t1 -c1 -d10s --timeout 10s --latency \
+  -s "$HERE/post_bookings.lua" "$BASE" -- "$WORK/targets-c1.tsv" 1
+grep -E '^(BOOKINGS|CPU)' "$RESULTS/small-POST-c1.txt" | sed "s/^/small POST c=1: /" \
+  | tee -a "$RESULTS/summary.txt"
 stop_server
-python3 - "$SMALL" "$run_from" "$run_to" <<'EOF' | tee -a "$RESULTS/summary.txt"
+python3 - "$SMALL" "$MAIN_FROM" "$MAIN_TO" <<'EOF' | tee -a "$RESULTS/summary.txt"
 import datetime as dt, sqlite3, sys
 con = sqlite3.connect(sys.argv[1])
-# Cross-check of the wrk count: bookings whose created_at falls inside the measured run.
+# Cross-check of the wrk count: bookings whose created_at (taken inside the write transaction)
+# falls between the start and the end of the measured wrk run.
 made, first, last = con.execute(
     "SELECT count(*), min(created_at), max(created_at) FROM bookings WHERE created_at BETWEEN ? AND ?",
     (sys.argv[2], sys.argv[3])).fetchone()
 p = lambda s: dt.datetime.fromisoformat(s)
-span = (p(last) - p(first)).total_seconds() if made > 1 else float("nan")
-print(f"small DB: {made} bookings created during the measured run, first..last created_at "
-      f"{first} .. {last} ({span:.2f} s) = {made / span:.1f} bookings/s")
+span = (p(sys.argv[3]) - p(sys.argv[2])).total_seconds()
+print(f"small DB: {made} bookings committed during the measured run ({span:.2f} s) = "
+      f"{made / span:.1f} bookings/s (first {first}, last {last})")
 n = con.execute("SELECT count(*) FROM bookings WHERE status='confirmed'").fetchone()[0]
 overlaps = con.execute("""
   SELECT count(*) FROM bookings a JOIN bookings b

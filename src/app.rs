@@ -3,10 +3,15 @@
 
 use std::sync::Arc;
 
+use actix_cors::Cors;
+use actix_governor::Governor;
 use actix_web::body::MessageBody;
+use actix_web::dev::Service;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::DefaultHeaders;
-use actix_web::{App, HttpResponse, web};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{Condition, DefaultHeaders};
+use actix_web::{App, HttpMessage, HttpResponse, web};
+use tracing_actix_web::RequestId;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{AppExt, scope};
@@ -16,11 +21,19 @@ use crate::auth::tokens::JwtKeys;
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::error::{ApiError, FieldError, Problem};
+use crate::limits::{IpLimit, LoginGuard};
+use crate::metrics::Metrics;
 
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub jwt: JwtKeys,
+    pub metrics: Metrics,
+    pub login_guard: LoginGuard,
+    /// At most this many argon2 computations at once (each takes 19 MiB).
+    pub hash_permits: tokio::sync::Semaphore,
+    auth_limit: IpLimit,
+    api_limit: IpLimit,
     /// Verified against when a login names an unknown email, so both failures cost the same.
     pub dummy_password_hash: String,
     spec_json: String,
@@ -51,8 +64,15 @@ impl AppState {
             .map_err(|e| StartError::Setup(e.to_string()))?;
         let spec_json =
             serde_json::to_string(&openapi()).map_err(|e| StartError::Setup(e.to_string()))?;
+        let metrics = Metrics::new().map_err(|e| StartError::Setup(e.to_string()))?;
+        let hash_slots = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
         Ok(web::Data::new(Self {
             jwt: JwtKeys::new(&config.jwt_secret, config.access_token_ttl),
+            metrics,
+            login_guard: LoginGuard::default(),
+            hash_permits: tokio::sync::Semaphore::new(hash_slots),
+            auth_limit: crate::limits::auth_limit(),
+            api_limit: crate::limits::api_limit(),
             config: Arc::new(config),
             db,
             dummy_password_hash,
@@ -102,7 +122,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut spec) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .service(scope("/api/v1").configure(crate::api::routes))
+        .service(scope("/api/v1").configure(|cfg| crate::api::routes(cfg, None)))
         .configure(crate::api::ops::routes)
         .split_for_parts();
     spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -119,6 +139,31 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::ETAG,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+        ])
+        // Other origins simply get no CORS headers (the browser blocks them); same-origin
+        // requests that carry an Origin header still work.
+        .block_on_origin_mismatch(false)
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
 pub fn build(
     state: web::Data<AppState>,
 ) -> App<
@@ -130,6 +175,11 @@ pub fn build(
         InitError = (),
     >,
 > {
+    let limited = state.config.rate_limit_enabled;
+    let auth_limit = limited.then(|| state.auth_limit.clone());
+    let api_limit = Governor::new(&state.api_limit);
+    let cors = cors(&state.config.cors_allowed_origins);
+    let http_metrics = state.metrics.http.clone();
     let (app, _) = App::new()
         .into_utoipa_app()
         .app_data(state)
@@ -143,14 +193,34 @@ pub fn build(
                         .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
                 )
         })
-        .service(scope("/api/v1").configure(crate::api::routes))
+        .service(
+            scope("/api/v1").configure(move |cfg| crate::api::routes(cfg, auth_limit.as_ref())),
+        )
         .configure(crate::api::ops::routes)
         .default_service(web::to(not_found))
         .split_for_parts();
-    app.wrap(
-        DefaultHeaders::new()
-            .add(("X-Content-Type-Options", "nosniff"))
-            .add(("Referrer-Policy", "no-referrer")),
-    )
-    .wrap(tracing_actix_web::TracingLogger::default())
+    app.wrap(Condition::new(limited, api_limit))
+        .wrap(cors)
+        .wrap(
+            DefaultHeaders::new()
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("Referrer-Policy", "no-referrer")),
+        )
+        .wrap_fn(|req, srv| {
+            let request_id = req.extensions().get::<RequestId>().copied();
+            let response = srv.call(req);
+            async move {
+                let mut response = response.await?;
+                if let Some(id) = request_id
+                    && let Ok(value) = HeaderValue::from_str(&id.to_string())
+                {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static("x-request-id"), value);
+                }
+                Ok(response)
+            }
+        })
+        .wrap(http_metrics)
+        .wrap(tracing_actix_web::TracingLogger::default())
 }

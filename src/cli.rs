@@ -36,6 +36,8 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Write a consistent copy of the SQLite database to FILE while the server keeps running.
+    Backup { file: std::path::PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +81,7 @@ pub fn main() -> ExitCode {
             command: UserCommand::Create { email, role, name },
         } => create_user(&config, &email, role, name),
         Command::Openapi => Ok(()),
+        Command::Backup { file } => backup(&config, &file),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -183,5 +186,13 @@ fn create_user(config: &Config, email: &str, role: Role, name: Option<String>) -
     };
     user::insert(&mut conn, &new)?;
     println!("created {} {} ({})", role.as_str(), new.email, new.id);
+    Ok(())
+}
+
+fn backup(config: &Config, file: &std::path::Path) -> CliResult {
+    let db = Db::connect(&config.database_url)?;
+    let mut conn = db.get()?;
+    db::backup_sqlite(&mut conn, file)?;
+    println!("backed up to {}", file.display());
     Ok(())
 }

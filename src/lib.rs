@@ -8,6 +8,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod integrations;
+pub mod limits;
+pub mod metrics;
 pub mod models;
 pub mod scheduling;
 pub mod seed;

@@ -17,12 +17,16 @@ use crate::models::token::{self, RefreshToken};
 use crate::models::user::{self, Role, User};
 use crate::models::{new_id, now};
 
+/// Mounted under `/auth`, behind the tight rate limit.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(register)
         .service(login)
         .service(refresh)
-        .service(logout)
-        .service(me);
+        .service(logout);
+}
+
+pub fn me_routes(cfg: &mut ServiceConfig) {
+    cfg.service(me);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -131,14 +135,29 @@ pub fn check_phone(errors: &mut Vec<FieldError>, phone: Option<&str>) -> Option<
     Some(phone.to_owned())
 }
 
-/// Hashing is deliberately slow; it runs on the blocking pool, never on the executor.
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
+/// Hashing is deliberately slow; it runs on the blocking pool, never on the executor, and at
+/// most `hash_permits` at a time.
+pub async fn hash_password(state: &AppState, password: String) -> Result<String, ApiError> {
+    let _permit = state
+        .hash_permits
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
     web::block(move || password::hash(&password))
         .await?
         .map_err(ApiError::internal)
 }
 
-async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
+async fn verify_password(
+    state: &AppState,
+    password: String,
+    hash: String,
+) -> Result<bool, ApiError> {
+    let _permit = state
+        .hash_permits
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
     Ok(web::block(move || password::verify(&password, &hash)).await?)
 }
 
@@ -195,9 +214,10 @@ const BAD_REFRESH: &str = "The refresh token is invalid, expired or already used
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited (per address, or per account after failed logins)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = String, description = "Seconds to wait"))),
     )
 )]
-#[post("/auth/register")]
+#[post("/register")]
 async fn register(
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<RegisterRequest>,
@@ -213,7 +233,7 @@ async fn register(
     let name = text(&mut errors, "name", &body.name, 100);
     let phone = check_phone(&mut errors, body.phone.as_deref());
     check(errors)?;
-    let password_hash = hash_password(body.password).await?;
+    let password_hash = hash_password(&state, body.password).await?;
     let state2 = state.clone();
     let response = state
         .db
@@ -253,28 +273,37 @@ async fn register(
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password (the same answer for both)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited (per address, or per account after failed logins)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = String, description = "Seconds to wait"))),
     )
 )]
-#[post("/auth/login")]
+#[post("/login")]
 async fn login(
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = user::normalize_email(&body.email);
+    if state.config.rate_limit_enabled {
+        state.login_guard.check(&email)?;
+    }
+    let lookup = email.clone();
     let found = state
         .db
-        .run(move |conn| Ok(user::find_by_email(conn, &email)?))
+        .run(move |conn| Ok(user::find_by_email(conn, &lookup)?))
         .await?;
     // Unknown emails still pay for one verification, so timing does not reveal accounts.
     let hash = found.as_ref().map_or_else(
         || state.dummy_password_hash.clone(),
         |u| u.password_hash.clone(),
     );
-    let password_ok = verify_password(body.password, hash).await?;
+    let password_ok = verify_password(&state, body.password, hash).await?;
     let user = match found {
         Some(user) if password_ok => user,
-        _ => return Err(ApiError::Unauthorized(BAD_LOGIN)),
+        _ => {
+            state.login_guard.failed(&email);
+            return Err(ApiError::Unauthorized(BAD_LOGIN));
+        }
     };
+    state.login_guard.succeeded(&email);
     let state2 = state.clone();
     let response = state
         .db
@@ -298,9 +327,10 @@ enum RefreshOutcome {
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited (per address, or per account after failed logins)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = String, description = "Seconds to wait"))),
     )
 )]
-#[post("/auth/refresh")]
+#[post("/refresh")]
 async fn refresh(
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
@@ -344,9 +374,10 @@ async fn refresh(
         (status = 204, description = "Logged out (also when the token was unknown)"),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited (per address, or per account after failed logins)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = String, description = "Seconds to wait"))),
     )
 )]
-#[post("/auth/logout")]
+#[post("/logout")]
 async fn logout(
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,

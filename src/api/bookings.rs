@@ -596,7 +596,10 @@ async fn create_booking(
         .await;
 
     match outcome {
-        Ok(out) => Ok(created(format!("/api/v1/bookings/{}", out.id)).json(out)),
+        Ok(out) => {
+            state.metrics.booking_event("created");
+            Ok(created(format!("/api/v1/bookings/{}", out.id)).json(out))
+        }
         Err(error) => {
             if let Some(key) = key {
                 // A definite answer (4xx) is kept for replay; a transient failure frees the key
@@ -882,6 +885,7 @@ async fn cancel_booking(
             })
         })
         .await?;
+    state.metrics.booking_event("cancelled");
     Ok(web::Json(updated.into()))
 }
 
@@ -964,6 +968,7 @@ async fn reschedule_booking(
             })
         })
         .await?;
+    state.metrics.booking_event("rescheduled");
     Ok(web::Json(updated.into()))
 }
 
@@ -1006,6 +1011,7 @@ async fn finish(
             })
         })
         .await?;
+    state.metrics.booking_event(event);
     Ok(web::Json(updated.into()))
 }
 

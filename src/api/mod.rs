@@ -36,8 +36,20 @@ pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
 
 /// Registers every `/api/v1` handler; the same registration feeds the router and the spec.
-pub fn routes(cfg: &mut ServiceConfig) {
-    auth::routes(cfg);
+/// `auth_limit`, when given, rate-limits the login, registration and refresh endpoints.
+pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimit>) {
+    let limiter = auth_limit
+        .cloned()
+        .unwrap_or_else(crate::limits::auth_limit);
+    cfg.service(
+        utoipa_actix_web::scope("/auth")
+            .wrap(actix_web::middleware::Condition::new(
+                auth_limit.is_some(),
+                actix_governor::Governor::new(&limiter),
+            ))
+            .configure(auth::routes),
+    );
+    auth::me_routes(cfg);
     users::routes(cfg);
     catalog::routes(cfg);
     therapists::routes(cfg);

@@ -10,7 +10,7 @@ use crate::db;
 use crate::error::{ApiError, Problem};
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(health).service(ready);
+    cfg.service(health).service(ready).service(metrics);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,4 +45,25 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         })
         .await?;
     Ok(HttpResponse::Ok().json(Status { status: "ok" }))
+}
+
+/// Prometheus metrics: requests by route, method and status (counts and latency histograms),
+/// database pool connections, webhook outbox depth and attempts, booking events.
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
+        (status = 503, description = "Database unreachable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/metrics")]
+async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let pending = state
+        .db
+        .run(|conn| Ok(crate::models::webhook::count_pending(conn)?))
+        .await?;
+    let body = state.metrics.render(state.db.state(), pending);
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body))
 }

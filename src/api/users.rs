@@ -129,7 +129,7 @@ async fn create_user(
     let name = text(&mut errors, "name", &body.name, 100);
     let phone = check_phone(&mut errors, body.phone.as_deref());
     check(errors)?;
-    let password_hash = hash_password(body.password).await?;
+    let password_hash = hash_password(&state, body.password).await?;
     let role = body.role;
     let new = state
         .db
@@ -224,7 +224,7 @@ async fn update_user(
         .map(|p| p.and_then(|p| check_phone(&mut errors, Some(&p))));
     check(errors)?;
     let password_hash = match body.password {
-        Some(password) => Some(hash_password(password).await?),
+        Some(password) => Some(hash_password(&state, password).await?),
         None => None,
     };
     let role = body.role;

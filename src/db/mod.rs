@@ -204,3 +204,30 @@ where
         }
     }
 }
+
+pub fn revert_last_migration(conn: &mut DbConn) -> Result<(), MigrationError> {
+    let migrations = migrations_for(conn);
+    match conn {
+        DbConn::Sqlite(c) => c.revert_last_migration(migrations).map(|_| ()),
+        DbConn::Postgresql(c) => c.revert_last_migration(migrations).map(|_| ()),
+    }
+}
+
+/// A consistent online copy of a SQLite database (`VACUUM INTO`): readers and writers carry on
+/// while it runs. PostgreSQL has its own tools (`pg_dump`).
+pub fn backup_sqlite(conn: &mut DbConn, target: &std::path::Path) -> Result<(), String> {
+    use diesel::RunQueryDsl;
+    if target.exists() {
+        return Err(format!("{} already exists", target.display()));
+    }
+    match conn {
+        DbConn::Sqlite(c) => diesel::sql_query("VACUUM INTO ?")
+            .bind::<diesel::sql_types::Text, _>(target.display().to_string())
+            .execute(c)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        DbConn::Postgresql(_) => {
+            Err("backup copies SQLite databases; for PostgreSQL use pg_dump".to_owned())
+        }
+    }
+}

@@ -292,11 +292,18 @@ pub async fn run_once(
                 error: sent.error.clone(),
                 duration_ms: sent.elapsed_ms,
             };
-            (
-                delivery.id.clone(),
-                outcome(&delivery, &sent, naive),
-                attempt,
-            )
+            let outcome = outcome(&delivery, &sent, naive);
+            let label = match outcome.status.as_str() {
+                webhook::DELIVERED => "delivered",
+                webhook::FAILED => "failed",
+                _ => "retry",
+            };
+            state
+                .metrics
+                .webhook_attempts
+                .with_label_values(&[label])
+                .inc();
+            (delivery.id.clone(), outcome, attempt)
         })
         .collect();
     state

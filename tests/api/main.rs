@@ -10,5 +10,6 @@ mod helpers;
 mod integrations;
 mod migrations;
 mod openapi;
+mod operations;
 mod schedules;
 mod slots;

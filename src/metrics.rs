@@ -1,0 +1,82 @@
+//! Prometheus metrics: per-route request counts and latency histograms (actix-web-prom), plus
+//! the database pool, the webhook outbox and booking events. `GET /metrics` renders them.
+
+use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub http: PrometheusMetrics,
+    /// Booking state changes by event (`created`, `cancelled`, `rescheduled`, …).
+    pub bookings: IntCounterVec,
+    /// Webhook delivery attempts by outcome (`delivered`, `retry`, `failed`).
+    pub webhook_attempts: IntCounterVec,
+    pool: IntGaugeVec,
+    outbox_pending: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let registry = Registry::new();
+        let http = PrometheusMetricsBuilder::new("inspine")
+            .registry(registry.clone())
+            // Unknown paths share one label value, so scanners cannot blow up cardinality.
+            .mask_unmatched_patterns("UNMATCHED")
+            .build()?;
+        let bookings = IntCounterVec::new(
+            Opts::new("inspine_bookings_total", "Booking state changes by event"),
+            &["event"],
+        )?;
+        let webhook_attempts = IntCounterVec::new(
+            Opts::new(
+                "inspine_webhook_attempts_total",
+                "Webhook delivery attempts by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new(
+                "inspine_db_pool_connections",
+                "Database pool connections by state",
+            ),
+            &["state"],
+        )?;
+        let outbox_pending = IntGauge::new(
+            "inspine_webhook_outbox_pending",
+            "Webhook deliveries waiting to be delivered",
+        )?;
+        registry.register(Box::new(bookings.clone()))?;
+        registry.register(Box::new(webhook_attempts.clone()))?;
+        registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(outbox_pending.clone()))?;
+        Ok(Self {
+            registry,
+            http,
+            bookings,
+            webhook_attempts,
+            pool,
+            outbox_pending,
+        })
+    }
+
+    pub fn booking_event(&self, event: &str) {
+        self.bookings
+            .with_label_values(&[event.trim_start_matches("booking.")])
+            .inc();
+    }
+
+    /// Prometheus text format, with the gauges read now.
+    pub fn render(&self, pool: diesel::r2d2::State, outbox_pending: i64) -> String {
+        self.pool
+            .with_label_values(&["idle"])
+            .set(i64::from(pool.idle_connections));
+        self.pool
+            .with_label_values(&["in_use"])
+            .set(i64::from(pool.connections - pool.idle_connections));
+        self.outbox_pending.set(outbox_pending);
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
