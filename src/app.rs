@@ -6,11 +6,11 @@ use std::sync::Arc;
 use actix_cors::Cors;
 use actix_governor::Governor;
 use actix_web::body::MessageBody;
-use actix_web::dev::Service;
+use actix_web::dev::{ResourceDef, Service};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{Condition, DefaultHeaders};
-use actix_web::{App, HttpMessage, HttpResponse, web};
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, web};
 use tracing_actix_web::RequestId;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -37,6 +37,8 @@ pub struct AppState {
     /// Verified against when a login names an unknown email, so both failures cost the same.
     pub dummy_password_hash: String,
     spec_json: String,
+    /// Every documented path with its methods, to answer 405 (with `Allow`) instead of 404.
+    routes: Vec<(ResourceDef, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +64,10 @@ impl AppState {
         }
         let dummy_password_hash = crate::auth::password::hash("not-a-real-password")
             .map_err(|e| StartError::Setup(e.to_string()))?;
+        let spec = openapi();
         let spec_json =
-            serde_json::to_string(&openapi()).map_err(|e| StartError::Setup(e.to_string()))?;
+            serde_json::to_string(&spec).map_err(|e| StartError::Setup(e.to_string()))?;
+        let routes = route_table(&spec);
         let metrics = Metrics::new().map_err(|e| StartError::Setup(e.to_string()))?;
         let hash_slots = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
         Ok(web::Data::new(Self {
@@ -77,6 +81,7 @@ impl AppState {
             db,
             dummy_password_hash,
             spec_json,
+            routes,
         }))
     }
 }
@@ -126,6 +131,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(crate::api::ops::routes)
         .split_for_parts();
     spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    add_common_responses(&mut spec);
     spec
 }
 
@@ -135,8 +141,85 @@ async fn serve_spec(state: web::Data<AppState>) -> HttpResponse {
         .body(state.spec_json.clone())
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+fn route_table(spec: &utoipa::openapi::OpenApi) -> Vec<(ResourceDef, String)> {
+    spec.paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let methods: Vec<&str> = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("PATCH", item.patch.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(m, present)| present.then_some(m))
+            .collect();
+            (ResourceDef::new(path.as_str()), methods.join(", "))
+        })
+        .collect()
+}
+
+/// Unknown paths are 404; known paths asked with another method are 405 with `Allow`.
+async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    match state
+        .routes
+        .iter()
+        .find(|(def, _)| def.is_match(req.path()))
+    {
+        Some((_, allow)) => Err(ApiError::MethodNotAllowed {
+            allow: allow.clone(),
+        }),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+/// Answers every operation can give, added to each operation of the spec so that clients
+/// (and schemathesis) see them: body errors where there is a body, rate limiting everywhere,
+/// and 503 when the database is busy.
+fn add_common_responses(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in spec.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            if operation.request_body.is_some() {
+                for (code, description) in [
+                    ("400", "Malformed body"),
+                    ("413", "Body over 32 KiB"),
+                    ("415", "Body is not JSON"),
+                ] {
+                    responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| problem(description).into());
+                }
+            }
+            responses.entry("429".to_owned()).or_insert_with(|| {
+                problem("Rate limited; retry after `Retry-After` seconds").into()
+            });
+            responses.entry("503".to_owned()).or_insert_with(|| {
+                problem("Database busy or unreachable; retry after `Retry-After` seconds").into()
+            });
+        }
+    }
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -197,7 +280,7 @@ pub fn build(
             scope("/api/v1").configure(move |cfg| crate::api::routes(cfg, auth_limit.as_ref())),
         )
         .configure(crate::api::ops::routes)
-        .default_service(web::to(not_found))
+        .default_service(web::to(fallback))
         .split_for_parts();
     app.wrap(Condition::new(limited, api_limit))
         .wrap(cors)

@@ -56,6 +56,8 @@ pub enum ApiError {
         detail: String,
         errors: Vec<FieldError>,
     },
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -106,6 +108,7 @@ impl ApiError {
             Self::NotFound => ("not-found", "Not found"),
             Self::Conflict { kind, .. } => (kind, "Conflict with the current state"),
             Self::Validation { .. } => ("validation", "Invalid request"),
+            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::PayloadTooLarge => ("payload-too-large", "Request body too large"),
             Self::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             Self::TooManyRequests { .. } => ("rate-limited", "Too many requests"),
@@ -121,6 +124,9 @@ impl ApiError {
             Self::Forbidden => "Your role may not perform this action.".to_owned(),
             Self::NotFound => "No such resource.".to_owned(),
             Self::Conflict { detail, .. } | Self::Validation { detail, .. } => detail.clone(),
+            Self::MethodNotAllowed { allow } => {
+                format!("This resource answers only {allow}.")
+            }
             Self::PayloadTooLarge => "The request body is over the 32 KiB limit.".to_owned(),
             Self::UnsupportedMediaType => {
                 "The request body must be JSON (Content-Type: application/json).".to_owned()
@@ -160,6 +166,7 @@ impl ResponseError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -186,6 +193,9 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.clone()));
             }
             _ => {}
         }

@@ -27,9 +27,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiToken {
-    #[schema(example = "nightly schedule import")]
+    #[schema(
+        example = "nightly schedule import",
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S"
+    )]
     pub name: String,
-    /// Optional expiry; without it the token lives until revoked.
+    /// Optional expiry, in the future; without it the token lives until revoked.
     pub expires_at: Option<DateTime<Utc>>,
 }
 

@@ -68,11 +68,14 @@ pub struct AuthResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ana@example.com")]
+    #[schema(example = "ana@example.com", format = Email, max_length = 254, pattern = "^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s]*[^@\\s.]$")]
     pub email: String,
     /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
+    #[schema(max_length = 32, pattern = "^[0-9 +().-]*$")]
     pub phone: Option<String>,
 }
 
@@ -90,7 +93,7 @@ pub struct RefreshRequest {
 }
 
 pub fn check_email(email: &str) -> Result<(), ApiError> {
-    let valid = email.len() <= 254
+    let valid = email.chars().count() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && domain.contains('.')

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiQuery, OptionalJson, Page, calendars, created, decode_cursor, utc};
+use super::{ApiJson, ApiQuery, OptionalJson, Page, calendars, created, utc};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Staff};
 use crate::config::Config;
@@ -39,6 +39,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = BookingStatus)]
 pub enum Status {
     Confirmed,
     Cancelled,
@@ -124,10 +125,12 @@ pub struct CreateBooking {
     pub therapist_id: Uuid,
     #[schema(value_type = String, format = Uuid)]
     pub massage_type_id: Uuid,
-    #[schema(example = 60)]
+    /// One of the massage type's options.
+    #[schema(example = 60, minimum = 5, maximum = 480, multiple_of = 5)]
     pub duration_minutes: u32,
     /// RFC 3339, any offset; must be an offered slot.
     pub start: DateTime<Utc>,
+    #[schema(max_length = 1000)]
     pub notes: Option<String>,
     /// Admins and therapists book on a client's behalf; clients may not set it.
     #[schema(value_type = Option<String>, format = Uuid)]
@@ -137,6 +140,7 @@ pub struct CreateBooking {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -452,7 +456,7 @@ fn replay(status: i32, body: String) -> HttpResponse {
 #[utoipa::path(
     tag = "bookings",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Up to 255 characters; the same key and body replay the first response")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters; the same key and body replay the first response", pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     request_body = CreateBooking,
     responses(
         (status = 201, description = "Booked", body = BookingOut, headers(("Location" = String, description = "The new booking"))),
@@ -633,33 +637,20 @@ async fn create_booking(
 #[into_params(parameter_in = Query)]
 pub struct BookingQuery {
     pub status: Option<Status>,
-    /// Bookings starting at or after this instant (RFC 3339) or date (`YYYY-MM-DD`, UTC).
-    pub from: Option<String>,
-    /// Bookings starting before this instant, or before the end of this date (UTC).
-    pub to: Option<String>,
+    /// Bookings starting on or after this date (UTC).
+    #[param(value_type = Option<String>, format = Date)]
+    pub from: Option<NaiveDate>,
+    /// Bookings starting on or before this date (UTC).
+    #[param(value_type = Option<String>, format = Date)]
+    pub to: Option<NaiveDate>,
     pub therapist_id: Option<Uuid>,
     pub client_id: Option<Uuid>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,200}$")]
     pub cursor: Option<String>,
-}
-
-fn parse_bound(field: &str, value: &str, end_of_day: bool) -> Result<NaiveDateTime, ApiError> {
-    if let Ok(instant) = DateTime::parse_from_rfc3339(value) {
-        return Ok(instant.naive_utc());
-    }
-    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-        ApiError::BadRequest(format!(
-            "Query parameter `{field}` must be an RFC 3339 instant or a date."
-        ))
-    })?;
-    let day = if end_of_day {
-        date.succ_opt().unwrap_or(date)
-    } else {
-        date
-    };
-    Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default())
 }
 
 /// Bookings the caller may see: clients their own, therapists theirs, admins all.
@@ -680,43 +671,32 @@ async fn list_bookings(
     state: web::Data<AppState>,
     ApiQuery(query): ApiQuery<BookingQuery>,
 ) -> Result<web::Json<Page<BookingOut>>, ApiError> {
-    let limit = query.limit.unwrap_or(super::DEFAULT_PAGE);
-    if limit == 0 || limit > super::MAX_PAGE {
-        return Err(ApiError::validation(
-            "limit",
-            format!("must be between 1 and {}", super::MAX_PAGE),
-        ));
-    }
-    let after = match query.cursor.as_deref() {
-        Some(cursor) => {
-            let decoded = decode_cursor(cursor)?;
-            let (start, id) = decoded
-                .split_once('|')
-                .and_then(|(s, id)| {
-                    Some((
-                        DateTime::parse_from_rfc3339(s).ok()?.naive_utc(),
-                        id.to_owned(),
-                    ))
-                })
-                .ok_or_else(|| {
-                    ApiError::BadRequest("Query parameter `cursor` is not valid.".to_owned())
-                })?;
-            Some((start, id))
+    let (limit, cursor) = super::page_params(query.limit, query.cursor.as_deref())?;
+    let after = match cursor {
+        Some(decoded) => {
+            let position = decoded.split_once('|').and_then(|(s, id)| {
+                Some((
+                    DateTime::parse_from_rfc3339(s).ok()?.naive_utc(),
+                    id.to_owned(),
+                ))
+            });
+            // A cursor we did not issue points nowhere: nothing comes after it.
+            let Some(position) = position else {
+                return Ok(web::Json(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                }));
+            };
+            Some(position)
         }
         None => None,
     };
     let mut filter = BookingFilter {
         status: query.status.map(|s| s.as_str().to_owned()),
-        from: query
-            .from
-            .as_deref()
-            .map(|v| parse_bound("from", v, false))
-            .transpose()?,
+        from: query.from.map(|d| d.and_time(chrono::NaiveTime::MIN)),
         to: query
             .to
-            .as_deref()
-            .map(|v| parse_bound("to", v, true))
-            .transpose()?,
+            .map(|d| d.succ_opt().unwrap_or(d).and_time(chrono::NaiveTime::MIN)),
         therapist_id: query.therapist_id.map(|t| t.to_string()),
         client_id: query.client_id.map(|c| c.to_string()),
         after,

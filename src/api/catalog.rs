@@ -65,17 +65,23 @@ impl From<Location> for LocationOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLocation {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
     pub address: String,
-    #[schema(example = "America/Vancouver")]
+    /// IANA time zone name.
+    #[schema(schema_with = crate::api::timezone_schema)]
     pub timezone: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLocation {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
+    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
     pub address: Option<String>,
+    #[schema(schema_with = crate::api::timezone_schema)]
     pub timezone: Option<String>,
 }
 
@@ -312,6 +318,7 @@ impl From<Room> for RoomOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoom {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Defaults to true.
     pub active: Option<bool>,
@@ -320,6 +327,7 @@ pub struct CreateRoom {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoom {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
     pub active: Option<bool>,
 }
@@ -515,13 +523,13 @@ async fn delete_room(
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptionDto {
-    #[schema(example = 60)]
+    #[schema(example = 60, minimum = 5, maximum = 480, multiple_of = 5)]
     pub duration_minutes: i32,
     /// Price in minor units (cents).
-    #[schema(example = 11000)]
+    #[schema(example = 11000, minimum = 0, maximum = 100_000_000)]
     pub price_cents: i64,
     /// ISO 4217 code.
-    #[schema(example = "CAD")]
+    #[schema(example = "CAD", pattern = "^[A-Z]{3}$")]
     pub currency: String,
 }
 
@@ -541,26 +549,44 @@ pub struct MassageTypeOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMassageType {
-    #[schema(example = "hot-stone")]
+    #[schema(
+        example = "hot-stone",
+        max_length = 50,
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"
+    )]
     pub slug: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 120)]
     pub buffer_minutes: i32,
     pub active: Option<bool>,
+    /// 1 to 10 options with distinct durations.
+    #[schema(min_items = 1, max_items = 10)]
     pub options: Vec<OptionDto>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMassageType {
+    #[schema(
+        example = "hot-stone",
+        max_length = 50,
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"
+    )]
     pub slug: Option<String>,
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
+    #[schema(minimum = 0, maximum = 120)]
     pub buffer_minutes: Option<i32>,
     pub active: Option<bool>,
-    /// Replaces all options when given.
+    /// Replaces all options when given: 1 to 10 options with distinct durations.
+    #[schema(min_items = 1, max_items = 10)]
     pub options: Option<Vec<OptionDto>>,
 }
 
@@ -570,8 +596,10 @@ pub struct MassageTypeQuery {
     /// Include inactive types (default false).
     pub include_inactive: Option<bool>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,200}$")]
     pub cursor: Option<String>,
 }
 

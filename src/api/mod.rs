@@ -193,7 +193,8 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
                 return Err(ApiError::PayloadTooLarge);
             }
             let body = read_body(payload).await?;
-            if body.iter().all(u8::is_ascii_whitespace) {
+            let trimmed = body.trim_ascii();
+            if trimmed.is_empty() || trimmed == b"null" {
                 return Ok(OptionalJson(T::default()));
             }
             if !json {
@@ -274,12 +275,23 @@ pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
 }
 
+/// Cursors are base64url text. Anything in that alphabet is accepted as a position (a cursor
+/// that was not issued by us simply lands somewhere in the order); other characters are 400.
 pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    URL_SAFE_NO_PAD
+    let well_formed = !cursor.is_empty()
+        && cursor.len() <= 200
+        && cursor
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(ApiError::BadRequest(
+            "Query parameter `cursor` is not valid.".to_owned(),
+        ));
+    }
+    Ok(URL_SAFE_NO_PAD
         .decode(cursor.as_bytes())
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| ApiError::BadRequest("Query parameter `cursor` is not valid.".to_owned()))
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_else(|_| cursor.to_owned()))
 }
 
 /// Builds a page from rows fetched with `limit + 1`.
@@ -341,8 +353,10 @@ pub fn path_error_handler(_: actix_web::error::PathError, _: &HttpRequest) -> ac
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `next_cursor`.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,200}$")]
     pub cursor: Option<String>,
 }
 
@@ -391,4 +405,15 @@ pub fn time_off_guard(
             })
             .collect(),
     })
+}
+
+/// Every IANA zone name chrono-tz knows, so clients (and generated tests) see exactly which
+/// `timezone` values are accepted.
+pub fn timezone_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("IANA time zone name, e.g. `America/Vancouver`."))
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+        .build()
 }

@@ -14,6 +14,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HealthStatus)]
 pub struct Status {
     #[schema(example = "ok")]
     pub status: &'static str,

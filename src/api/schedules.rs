@@ -58,10 +58,10 @@ impl Weekday {
 pub struct RuleDto {
     pub weekday: Weekday,
     /// Wall-clock start in the location's zone, `HH:MM`.
-    #[schema(example = "09:00")]
+    #[schema(example = "09:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
     /// Wall-clock end, `HH:MM`, later the same day.
-    #[schema(example = "17:00")]
+    #[schema(example = "17:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: String,
     #[schema(value_type = String, format = Uuid)]
     pub location_id: Uuid,
@@ -70,6 +70,8 @@ pub struct RuleDto {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
+    /// At most 100 rules; rules of one weekday may not overlap.
+    #[schema(max_items = 100)]
     pub rules: Vec<RuleDto>,
 }
 
@@ -290,8 +292,10 @@ impl From<TimeOff> for TimeOffOut {
 pub struct CreateTimeOff {
     /// RFC 3339 instant, any offset.
     pub starts_at: DateTime<Utc>,
+    /// After `starts_at`, at most 366 days later.
     pub ends_at: DateTime<Utc>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 

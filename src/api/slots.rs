@@ -24,6 +24,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
 pub struct SlotQuery {
     pub massage_type_id: Uuid,
     /// One of the massage type's options, e.g. 60.
+    #[param(minimum = 5, maximum = 480, multiple_of = 5)]
     pub duration_minutes: u32,
     /// First date, inclusive, in each location's own zone (`YYYY-MM-DD`).
     #[param(value_type = String, format = Date)]

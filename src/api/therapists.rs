@@ -41,8 +41,10 @@ pub struct TherapistOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTherapist {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub bio: String,
     #[serde(default)]
     #[schema(value_type = Vec<String>)]
@@ -56,7 +58,9 @@ pub struct CreateTherapist {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTherapist {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
+    #[schema(max_length = 2000)]
     pub bio: Option<String>,
     /// Replaces the offered massage types when given.
     #[schema(value_type = Option<Vec<String>>)]
@@ -77,8 +81,10 @@ pub struct TherapistQuery {
     /// Include inactive therapists (default false).
     pub include_inactive: Option<bool>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,200}$")]
     pub cursor: Option<String>,
 }
 

@@ -29,17 +29,23 @@ pub struct UserQuery {
     /// Only users with this role.
     pub role: Option<Role>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,200}$")]
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(format = Email, max_length = 254, pattern = "^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s]*[^@\\s.]$")]
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
+    #[schema(max_length = 32, pattern = "^[0-9 +().-]*$")]
     pub phone: Option<String>,
     pub role: Role,
 }
@@ -47,11 +53,14 @@ pub struct CreateUserRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    #[schema(format = Email, max_length = 254, pattern = "^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s]*[^@\\s.]$")]
     pub email: Option<String>,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 32, pattern = "^[0-9 +().-]*$")]
     pub phone: Option<Option<String>>,
     pub role: Option<Role>,
 }
