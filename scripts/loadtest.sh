@@ -51,7 +51,7 @@ BIG=${BENCH_BIG_BOOKINGS:-1000000}
 ATTEMPTS=${BENCH_ATTEMPTS:-3}
 MAX_OTHER=${BENCH_MAX_OTHER:-15}
 if [ "$(id -u)" = 0 ]; then NICE=${BENCH_NICE:--10}; else NICE=${BENCH_NICE:-0}; fi
-WORK=${BENCH_DIR:-$(mktemp -d /tmp/inspine-bench.XXXXXX)}
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/apibench.XXXXXX)}
 RESULTS=$WORK/results
 mkdir -p "$RESULTS"
 
@@ -63,7 +63,12 @@ if curl -s -o /dev/null "$BASE/health"; then
 fi
 
 SECRET="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-SERVER_PID=
+SERVER_PID= SERVER_DB= SERVER_LOG= RESTARTS=0
+# Run a copy under another name: on a shared machine a `pkill inspine` meant for someone else's
+# dev server would otherwise take this one down mid-run. A server that dies anyway is restarted
+# and the run repeated (reported in the summary).
+SRV=$WORK/bench-apisrv
+cp "$BIN" "$SRV"
 
 # The server runs with $WORK as its working directory, so no .env of the repo applies.
 export BIND_ADDR=127.0.0.1:$PORT JWT_SECRET=$SECRET RATE_LIMIT_ENABLED=false LOG_FORMAT=json \
@@ -73,9 +78,9 @@ export BIND_ADDR=127.0.0.1:$PORT JWT_SECRET=$SECRET RATE_LIMIT_ENABLED=false LOG
 say() { echo "$*" | tee -a "$RESULTS/summary.txt"; }
 
 start_server() { # $1 = db path, $2 = log name
-  ( cd "$WORK" && DATABASE_URL="sqlite://$1" exec nice -n "$NICE" "$BIN" serve ) \
+  ( cd "$WORK" && DATABASE_URL="sqlite://$1" exec nice -n "$NICE" "$SRV" serve ) \
     >>"$RESULTS/$2.log" 2>&1 &
-  SERVER_PID=$!
+  SERVER_PID=$! SERVER_DB=$1 SERVER_LOG=$2
   for _ in $(seq 1 150); do
     if curl -sf -o /dev/null "$BASE/ready"; then return 0; fi
     kill -0 "$SERVER_PID" 2>/dev/null || { echo "server died; see $RESULTS/$2.log" >&2; exit 1; }
@@ -92,12 +97,18 @@ stop_server() {
 }
 trap stop_server EXIT
 
-cpu_ticks() { # utime+stime of the server, in clock ticks
-  if [ ! -r "/proc/$SERVER_PID/stat" ]; then
-    echo "the server (pid $SERVER_PID) is gone; its log:" >&2; tail -n 20 "$RESULTS"/*server.log >&2
-    exit 1
+server_alive() { [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; }
+ensure_server() { # restart the server if something killed it
+  if ! server_alive; then
+    RESTARTS=$((RESTARTS + 1))
+    say "  (the server, pid $SERVER_PID, was killed from outside; restarting it on the same database)"
+    wait "$SERVER_PID" 2>/dev/null || true
+    start_server "$SERVER_DB" "$SERVER_LOG"
+    return 1
   fi
-  awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"
+}
+cpu_ticks() { # utime+stime of the server, in clock ticks (0 if it is gone)
+  awk '{print $14 + $15}' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0
 }
 sys_ticks() { # "busy total" jiffies of the whole machine
   awk '/^cpu / {b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6}' /proc/stat
@@ -125,9 +136,13 @@ measure() {
     args=("${@//@ATTEMPT@/$attempt}")
     out="$RESULTS/$name.attempt$attempt.txt"
     wait_quiet
+    ensure_server || true
     s0=$(sys_ticks); c0=$(cpu_ticks); w0=$(date +%s.%N); from=$(date -u '+%F %T.%6N')
     { TIMEFORMAT='%U %S'; time nice -n "$NICE" wrk "${args[@]}" >"$out"; } 2>"$out.time"
     to=$(date -u '+%F %T.%6N'); s1=$(sys_ticks); c1=$(cpu_ticks); w1=$(date +%s.%N)
+    if ! ensure_server; then
+      say "  ($name attempt $attempt discarded: the server was killed during it)"; continue
+    fi
     python3 "$HERE/cpu_account.py" "$s0" "$s1" "$c0" "$c1" "$w0" "$w1" \
       "$(tail -n 1 "$out.time")" "$(getconf CLK_TCK)" >>"$out"
     other=$(sed -n 's/^CPU .* other=\([0-9]*\)%.*/\1/p' "$out")
@@ -137,6 +152,9 @@ measure() {
     [ "$other" -le "$MAX_OTHER" ] && break
     say "  ($name attempt $attempt: other processes used ${other}% CPU; $([ "$attempt" -lt "$ATTEMPTS" ] && echo retrying || echo keeping the cleanest attempt))"
   done
+  if [ ! -f "$RESULTS/$name.txt" ]; then
+    say "  ($name: no valid attempt)"; echo "CPU server=? wrk=? other=? machine=?" >"$RESULTS/$name.txt"
+  fi
 }
 
 get_line() { # NAME URL: print the summary line of a GET run
@@ -153,6 +171,7 @@ get_line() { # NAME URL: print the summary line of a GET run
 
 run_get() { # NAME URL CONNECTIONS: warm-up, then measured run(s); prints a summary line
   local name=$1 url=$2 c=$3
+  ensure_server || true
   nice -n "$NICE" wrk -t"$THREADS" -c"$c" -d"$WARMUP" --timeout 10s "$url" >/dev/null
   measure "$name" -t"$THREADS" -c"$c" -d"$DURATION" --timeout 10s --latency "$url"
   get_line "$name" "$url"
@@ -195,27 +214,34 @@ get_runs small
 
 # (c) POST /bookings. Disjoint slices of the target list: warm-up, c=1 diagnostic, then one
 # slice per attempt of the measured run.
+ensure_server || true
 python3 "$HERE/booking_targets.py" --base "$BASE" --seed-json "$WORK/small-seed.json" \
   --tokens "$WORK/small-tokens.txt" --from-day 1 --days 1090 --out "$WORK/targets-all.tsv" \
   | tee -a "$RESULTS/summary.txt"
+# Slices: 3000 warm-up, then per attempt C1 for the c=1 run and the rest shared equally by the
+# attempts of the measured run.
 total=$(wc -l <"$WORK/targets-all.tsv")
-per=$(( (total - 13000) / ATTEMPTS ))
-say "POST target slices: warm-up 3000, c=1 10000, $ATTEMPTS x $per for the measured run"
+C1=10000
+per=$(( (total - 3000 - ATTEMPTS * C1) / ATTEMPTS ))
+say "POST target slices: warm-up 3000, c=1 $ATTEMPTS x $C1, c=$CONNS $ATTEMPTS x $per"
 head -n 3000 "$WORK/targets-all.tsv" >"$WORK/targets-warmup.tsv"
-sed -n '3001,13000p' "$WORK/targets-all.tsv" >"$WORK/targets-c1.tsv"
 for a in $(seq 1 "$ATTEMPTS"); do
-  sed -n "$((13001 + (a - 1) * per)),$((13000 + a * per))p" "$WORK/targets-all.tsv" >"$WORK/targets-$a.tsv"
+  first=$(( 3001 + (a - 1) * C1 ))
+  sed -n "${first},$((first + C1 - 1))p" "$WORK/targets-all.tsv" >"$WORK/targets-c1-$a.tsv"
+  first=$(( 3001 + ATTEMPTS * C1 + (a - 1) * per ))
+  sed -n "${first},$((first + per - 1))p" "$WORK/targets-all.tsv" >"$WORK/targets-$a.tsv"
 done
+ensure_server || true
 nice -n "$NICE" wrk -t"$THREADS" -c"$CONNS" -d2s --timeout 10s -s "$HERE/post_bookings.lua" \
   "$BASE" -- "$WORK/targets-warmup.tsv" "$THREADS" >"$RESULTS/small-POST-warmup.txt"
 measure small-POST -t"$THREADS" -c"$CONNS" -d"$POST_DURATION" --timeout 10s --latency \
   -s "$HERE/post_bookings.lua" "$BASE" -- "$WORK/targets-@ATTEMPT@.tsv" "$THREADS"
 post_line small-POST "small POST c=$CONNS"
 MAIN_FROM=$MEASURE_FROM MAIN_TO=$MEASURE_TO
-# (d) diagnostic: one connection, no lock contention (the end-to-end cost of one booking). The
+# (d) diagnostic: one connection, no lock contention (the end-to-end cost of one booking). A
 # 10,000-target slice suffices up to 2,000 bookings/s for 5 s (exhausted_threads says if not).
 measure small-POST-c1 -t1 -c1 -d5s --timeout 10s --latency \
-  -s "$HERE/post_bookings.lua" "$BASE" -- "$WORK/targets-c1.tsv" 1
+  -s "$HERE/post_bookings.lua" "$BASE" -- "$WORK/targets-c1-@ATTEMPT@.tsv" 1
 post_line small-POST-c1 "small POST c=1"
 stop_server
 python3 - "$SMALL" "$MAIN_FROM" "$MAIN_TO" <<'EOF' | tee -a "$RESULTS/summary.txt"
@@ -249,6 +275,7 @@ if [ "${BENCH_SKIP_BIG:-0}" != 1 ]; then
   stop_server
 fi
 
+say "server restarts after outside kills: $RESTARTS"
 for log in "$RESULTS"/*-server.log; do
   say "$(basename "$log"): $(grep -c '"level":"ERROR"' "$log" || true) ERROR lines, $(grep -c '"level":"WARN"' "$log" || true) WARN lines"
 done

@@ -68,7 +68,7 @@ pub struct AuthResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ana@example.com", format = Email, max_length = 254, pattern = "^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s]*[^@\\s.]$")]
+    #[schema(example = "ana@example.com", format = Email, max_length = 254, pattern = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$")]
     pub email: String,
     /// 8 to 128 characters.
     #[schema(min_length = 8, max_length = 128)]
@@ -92,15 +92,28 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
+/// The same rule as the spec's pattern: an ASCII dot-atom local part, `@`, and a domain of two or
+/// more labels of letters, digits and inner hyphens.
 pub fn check_email(email: &str) -> Result<(), ApiError> {
-    let valid = email.chars().count() <= 254
+    const LOCAL_SPECIALS: &str = "!#$%&'*+/=?^_`{|}~-";
+    let atom = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(c))
+    };
+    let label = |part: &str| {
+        !part.is_empty()
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !part.starts_with('-')
+            && !part.ends_with('-')
+    };
+    let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !email.chars().any(char::is_whitespace);
+            local.split('.').all(atom)
+                && domain.split('.').count() >= 2
+                && domain.split('.').all(label)
+        });
     if valid {
         Ok(())
     } else {

@@ -87,7 +87,8 @@ pub struct UpdateLocation {
 
 fn check_timezone(errors: &mut Vec<FieldError>, tz: &str) -> String {
     let tz = tz.trim();
-    if tz.parse::<chrono_tz::Tz>().is_err() {
+    // Exactly the names the spec lists (chrono-tz also parses some legacy aliases).
+    if !chrono_tz::TZ_VARIANTS.iter().any(|z| z.name() == tz) {
         errors.push(FieldError::new(
             "timezone",
             "must be an IANA time zone name",

@@ -127,12 +127,34 @@ pub(crate) fn classify_body_error(
 }
 
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| classify_body_error(&e))?;
-    de.end().map_err(|_| {
-        ApiError::BadRequest("The body has trailing data after the JSON value.".to_owned())
+    // First as untyped JSON, so syntax errors are told apart from content errors.
+    let mut value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "The body is not valid JSON (line {}, column {}).",
+            e.line(),
+            e.column()
+        ))
     })?;
-    Ok(value)
+    integral_floats_to_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| classify_body_error(&e))
+}
+
+/// JSON has one number type: `60.0` is the integer 60 for JSON Schema, so it is for us too.
+fn integral_floats_to_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
+    }
 }
 
 async fn read_body(mut payload: Payload) -> Result<web::BytesMut, ApiError> {

@@ -47,7 +47,6 @@ pub struct CreateTherapist {
     #[schema(max_length = 2000)]
     pub bio: String,
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
     pub massage_type_ids: Vec<Uuid>,
     pub active: Option<bool>,
     /// A user with the `therapist` role to link as this therapist's login.
@@ -63,7 +62,6 @@ pub struct UpdateTherapist {
     #[schema(max_length = 2000)]
     pub bio: Option<String>,
     /// Replaces the offered massage types when given.
-    #[schema(value_type = Option<Vec<String>>)]
     pub massage_type_ids: Option<Vec<Uuid>>,
     pub active: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
