@@ -68,7 +68,7 @@ pub struct AuthResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ana@example.com", format = Email, max_length = 254, pattern = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$")]
+    #[schema(example = "ana@example.com", format = Email, max_length = 254, pattern = "^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")]
     pub email: String,
     /// 8 to 128 characters.
     #[schema(min_length = 8, max_length = 128)]
@@ -104,13 +104,15 @@ pub fn check_email(email: &str) -> Result<(), ApiError> {
     };
     let label = |part: &str| {
         !part.is_empty()
+            && part.len() <= 63
             && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             && !part.starts_with('-')
             && !part.ends_with('-')
     };
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            local.split('.').all(atom)
+            local.len() <= 64
+                && local.split('.').all(atom)
                 && domain.split('.').count() >= 2
                 && domain.split('.').all(label)
         });

@@ -81,7 +81,7 @@ pub struct UpdateLocation {
     pub name: Option<String>,
     #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
     pub address: Option<String>,
-    #[schema(schema_with = crate::api::timezone_schema)]
+    #[schema(schema_with = crate::api::optional_timezone_schema)]
     pub timezone: Option<String>,
 }
 

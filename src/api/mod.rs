@@ -135,6 +135,12 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             e.column()
         ))
     })?;
+    // serde would also read a struct from a JSON array; every body here is an object.
+    if !value.is_object() {
+        return Err(ApiError::BadRequest(
+            "The body must be a JSON object.".to_owned(),
+        ));
+    }
     integral_floats_to_integers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| classify_body_error(&e))
 }
@@ -437,5 +443,20 @@ pub fn timezone_schema() -> utoipa::openapi::schema::Object {
         .schema_type(Type::String)
         .description(Some("IANA time zone name, e.g. `America/Vancouver`."))
         .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+        .build()
+}
+
+/// The same, where `null` means "leave unchanged" (PATCH).
+pub fn optional_timezone_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some("IANA time zone name, e.g. `America/Vancouver`."))
+        .enum_values(Some(
+            chrono_tz::TZ_VARIANTS
+                .iter()
+                .map(|tz| serde_json::Value::from(tz.name()))
+                .chain([serde_json::Value::Null]),
+        ))
         .build()
 }

@@ -221,3 +221,65 @@ async fn health_and_ready() {
     assert_eq!(app.get("/health").send().await.expect(200)["status"], "ok");
     assert_eq!(app.get("/ready").send().await.expect(200)["status"], "ok");
 }
+
+#[actix_web::test]
+async fn bodies_must_be_objects_and_integral_numbers_may_have_a_fraction_of_zero() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let rooms = app
+        .get(&format!(
+            "/api/v1/locations/{}/rooms",
+            app.location_ids().await[0]
+        ))
+        .send()
+        .await;
+    rooms.expect(200);
+    let resp = app
+        .post(&format!(
+            "/api/v1/locations/{}/rooms",
+            app.location_ids().await[0]
+        ))
+        .token(&admin)
+        .json(json!(["Room A", true]))
+        .send()
+        .await;
+    resp.expect(400);
+    // 30.0 is the integer 30 in JSON.
+    let created = app
+        .post("/api/v1/massage-types")
+        .token(&admin)
+        .json(json!({"slug": "hot-stone", "name": "Hot stone", "buffer_minutes": 10.0,
+                     "options": [{"duration_minutes": 30.0, "price_cents": 5000, "currency": "CAD"}]}))
+        .send()
+        .await;
+    assert_eq!(created.expect(201)["options"][0]["duration_minutes"], 30);
+    let fractional = app
+        .post("/api/v1/massage-types")
+        .token(&admin)
+        .json(json!({"slug": "warm-stone", "name": "Warm stone",
+                     "options": [{"duration_minutes": 30.5, "price_cents": 5000, "currency": "CAD"}]}))
+        .send()
+        .await;
+    fractional.expect(400);
+}
+
+#[actix_web::test]
+async fn known_paths_with_other_methods_are_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .req(actix_web::http::Method::TRACE, "/api/v1/locations")
+        .send()
+        .await;
+    resp.expect(405);
+    assert_eq!(resp.header("allow").as_deref(), Some("GET, POST"));
+    let resp = app
+        .put("/api/v1/bookings/00000000-0000-0000-0000-000000000000/cancel")
+        .send()
+        .await;
+    resp.expect(405);
+    assert_eq!(resp.header("allow").as_deref(), Some("POST"));
+    app.req(actix_web::http::Method::TRACE, "/api/v1/nothing")
+        .send()
+        .await
+        .expect(404);
+}
