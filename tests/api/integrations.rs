@@ -660,3 +660,41 @@ async fn two_workers_never_send_the_same_delivery() {
         .collect();
     assert_eq!((received.len(), ids.len()), (4, 4));
 }
+
+#[actix_web::test]
+async fn redirects_are_not_followed() {
+    async fn redirect() -> HttpResponse {
+        HttpResponse::Found()
+            .insert_header(("Location", "http://127.0.0.1:9/elsewhere"))
+            .finish()
+    }
+    let app = private_targets_app().await;
+    let clinic = app.clinic().await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let server = HttpServer::new(move || {
+        let counter = counter.clone();
+        App::new().default_service(web::to(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            redirect()
+        }))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://{}/hooks", server.addrs()[0]);
+    actix_web::rt::spawn(server.run());
+    let (hook, _) = register_hook(&app, &clinic.admin, &url, json!(["booking.created"])).await;
+    let client = app.client_token("a@example.com").await;
+    book(&app, &clinic, &client, 10).await;
+    assert_eq!(pass(&app, chrono::Utc::now()).await, 1);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    let deliveries = app
+        .get(&format!("/api/v1/webhooks/{hook}/deliveries"))
+        .token(&clinic.admin)
+        .send()
+        .await;
+    let d = deliveries.expect(200)["items"][0].clone();
+    assert_eq!(d["status"], "pending");
+    assert_eq!(d["last_status_code"], 302);
+}
