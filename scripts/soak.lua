@@ -1,5 +1,6 @@
 -- wrk script for scripts/soak.sh: replays the planned mix (slot searches, bookings, feed polls)
--- and cancels bookings this thread created. Counts responses by class; any 5xx is reported.
+-- and cancels bookings this thread created, as the client who made them. Counts responses by
+-- class; any 5xx is reported.
 local threads = {}
 local counter = 0
 
@@ -20,7 +21,12 @@ function init(args)
     end
     n = n + 1
   end
-  idx, sent = 0, {}
+  tokens = {}
+  for line in io.lines(args[1] .. ".clients") do
+    local id, token = line:match("^([^\t]*)\t(.*)$")
+    tokens[id] = token
+  end
+  idx = 0
   created = {}
   c2xx, c3xx, c4xx, c5xx, booked, cancelled = 0, 0, 0, 0, 0, 0
 end
@@ -31,35 +37,33 @@ function request()
   local kind = item[1]
   if kind == "CANCEL" and #created > 0 then
     local victim = table.remove(created, 1)
-    sent[#sent + 1] = "CANCEL"
     return wrk.format("POST", "/api/v1/bookings/" .. victim[1] .. "/cancel", {
       ["Authorization"] = "Bearer " .. victim[2],
     })
   elseif kind == "BOOK" then
-    sent[#sent + 1] = "BOOK:" .. item[2]
     return wrk.format("POST", item[3], {
       ["Content-Type"] = "application/json",
       ["Authorization"] = "Bearer " .. item[2],
     }, item[4])
   elseif kind == "GET" then
-    sent[#sent + 1] = "GET"
     return wrk.format("GET", item[3])
   end
-  sent[#sent + 1] = "GET"
   return wrk.format("GET", "/health")
 end
 
 function response(status, headers, body)
-  local what = table.remove(sent, 1) or ""
   if status >= 500 then c5xx = c5xx + 1
   elseif status >= 400 then c4xx = c4xx + 1
   elseif status >= 300 then c3xx = c3xx + 1
   else c2xx = c2xx + 1 end
-  if status == 201 and what:sub(1, 5) == "BOOK:" then
+  if status == 201 then
     booked = booked + 1
     local id = body:match('"id":"([^"]+)"')
-    if id and #created < 1000 then created[#created + 1] = { id, what:sub(6) } end
-  elseif status == 200 and what == "CANCEL" then
+    local client = body:match('"client_id":"([^"]+)"')
+    if id and client and tokens[client] and #created < 1000 then
+      created[#created + 1] = { id, tokens[client] }
+    end
+  elseif status == 200 and body:find('"status":"cancelled"', 1, true) then
     cancelled = cancelled + 1
   end
 end

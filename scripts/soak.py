@@ -28,10 +28,12 @@ def call(method, url, body=None, token=None):
 def prepare(api, mixfile, clients=40, lines=60000):
     rng = random.Random(7)
     tokens = []
-    for i in range(clients):
-        reply = call("POST", f"{api}/auth/register",
-                     {"email": f"soak{i}@soak.example", "password": "soak-password", "name": f"Soak {i}"})
-        tokens.append(reply["access_token"])
+    with open(mixfile + ".clients", "w") as ids:
+        for i in range(clients):
+            reply = call("POST", f"{api}/auth/register",
+                         {"email": f"soak{i}@soak.example", "password": "soak-password", "name": f"Soak {i}"})
+            tokens.append(reply["access_token"])
+            ids.write(f"{reply['user']['id']}\t{reply['access_token']}\n")
     types = call("GET", f"{api}/massage-types")["items"]
     feeds = [call("POST", f"{api}/me/calendar-token", token=t)["url"] for t in tokens[:5]]
     # Every offered slot of the next 60 days: the booking requests aim at them, so many succeed

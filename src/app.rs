@@ -30,8 +30,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub metrics: Metrics,
     pub login_guard: LoginGuard,
-    /// At most this many argon2 computations at once (each takes 19 MiB).
-    pub hash_permits: tokio::sync::Semaphore,
+    /// All argon2 work runs here: one thread per core, a bounded queue (each hash takes 19 MiB).
+    pub hashing: crate::auth::password::HashPool,
     auth_limit: IpLimit,
     api_limit: IpLimit,
     /// Verified against when a login names an unknown email, so both failures cost the same.
@@ -69,12 +69,14 @@ impl AppState {
             serde_json::to_string(&spec).map_err(|e| StartError::Setup(e.to_string()))?;
         let routes = route_table(&spec);
         let metrics = Metrics::new().map_err(|e| StartError::Setup(e.to_string()))?;
-        let hash_slots = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hashing = crate::auth::password::HashPool::new(cores, 256)
+            .map_err(|e| StartError::Setup(e.to_string()))?;
         Ok(web::Data::new(Self {
             jwt: JwtKeys::new(&config.jwt_secret, config.access_token_ttl),
             metrics,
             login_guard: LoginGuard::default(),
-            hash_permits: tokio::sync::Semaphore::new(hash_slots),
+            hashing,
             auth_limit: crate::limits::auth_limit(),
             api_limit: crate::limits::api_limit(),
             config: Arc::new(config),

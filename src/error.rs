@@ -135,7 +135,7 @@ impl ApiError {
                 format!("Rate limit reached; retry after {retry_after_secs} seconds.")
             }
             Self::Unavailable(_) => {
-                "The database is busy or unreachable; retry shortly.".to_owned()
+                "The service is busy or its database unreachable; retry shortly.".to_owned()
             }
             Self::Internal(_) => "An unexpected error occurred.".to_owned(),
         }

@@ -153,16 +153,16 @@ pub fn check_phone(errors: &mut Vec<FieldError>, phone: Option<&str>) -> Option<
     Some(phone.to_owned())
 }
 
-/// Hashing is deliberately slow; it runs on the blocking pool, never on the executor, and at
-/// most `hash_permits` at a time.
+const HASHING_BUSY: &str = "password hashing queue full";
+
+/// Hashing is deliberately slow; it runs on the dedicated hashing pool, never on the executor.
+/// A full queue (a login flood) is answered 503 with Retry-After.
 pub async fn hash_password(state: &AppState, password: String) -> Result<String, ApiError> {
-    let _permit = state
-        .hash_permits
-        .acquire()
+    state
+        .hashing
+        .run(move || password::hash(&password))
         .await
-        .map_err(ApiError::internal)?;
-    web::block(move || password::hash(&password))
-        .await?
+        .ok_or_else(|| ApiError::Unavailable(HASHING_BUSY.to_owned()))?
         .map_err(ApiError::internal)
 }
 
@@ -171,12 +171,11 @@ async fn verify_password(
     password: String,
     hash: String,
 ) -> Result<bool, ApiError> {
-    let _permit = state
-        .hash_permits
-        .acquire()
+    state
+        .hashing
+        .run(move || password::verify(&password, &hash))
         .await
-        .map_err(ApiError::internal)?;
-    Ok(web::block(move || password::verify(&password, &hash)).await?)
+        .ok_or_else(|| ApiError::Unavailable(HASHING_BUSY.to_owned()))
 }
 
 /// Creates a refresh token in `family_id` (a new login when None) and signs an access token.
