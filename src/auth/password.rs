@@ -1,29 +1,113 @@
-//! argon2id with OWASP's minimum (19 MiB, t=2, p=1). Callers run these on the blocking pool.
+//! argon2id with OWASP's minimum (19 MiB, t=2, p=1), computed in a per-thread memory buffer.
+//!
+//! argon2's convenience API allocates and frees its 19 MiB working memory on every call; with
+//! glibc's adaptive mmap threshold those blocks end up in heap arenas that are never given back,
+//! so the resident set grew by ~19 MiB per login (measured: 40 MB → 275 MB after 12 logins).
+//! Each thread that hashes keeps one buffer instead, and the hashing pool below bounds the
+//! number of such threads.
+
+use std::cell::RefCell;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
-fn hasher() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn params() -> Params {
+    Params::new(19 * 1024, 2, 1, None).unwrap_or_default()
+}
+
+thread_local! {
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs argon2 with this thread's reusable working memory.
+fn compute(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        let needed = argon2.params().block_count();
+        if memory.len() != needed {
+            *memory = vec![Block::default(); needed];
+        }
+        argon2.hash_password_into_with_memory(password, salt, out, memory.as_mut_slice())
+    })
 }
 
 pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let params = params();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let salt = SaltString::generate(&mut OsRng);
-    Ok(hasher()
-        .hash_password(password.as_bytes(), &salt)?
-        .to_string())
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut salt_bytes)?;
+    let mut out = [0u8; 32];
+    compute(&argon2, password.as_bytes(), raw_salt, &mut out)?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: (&params).try_into()?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out)?),
+    };
+    Ok(phc.to_string())
 }
 
 pub fn verify(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|parsed| {
-            hasher()
-                .verify_password(password.as_bytes(), &parsed)
+    let check = || -> Result<bool, argon2::password_hash::Error> {
+        let parsed = PasswordHash::new(stored)?;
+        let algorithm = Algorithm::try_from(parsed.algorithm)?;
+        let version = parsed
+            .version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or(Version::V0x13);
+        let params = Params::try_from(&parsed)?;
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return Ok(false);
+        };
+        let mut salt_bytes = [0u8; 64];
+        let raw_salt = salt.decode_b64(&mut salt_bytes)?;
+        let mut out = vec![0u8; expected.len()];
+        let argon2 = Argon2::new(algorithm, version, params);
+        compute(&argon2, password.as_bytes(), raw_salt, &mut out)?;
+        // Output's equality is constant-time.
+        Ok(Output::new(&out)? == expected)
+    };
+    check().unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::PasswordVerifier;
+
+    use super::*;
+
+    #[test]
+    fn hashes_verify_both_ways_with_the_reference_implementation() {
+        let stored = hash("correct horse").unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify("correct horse", &stored));
+        assert!(!verify("wrong horse", &stored));
+        // The crate's own verifier agrees with ours, and ours accepts its hashes.
+        let parsed = PasswordHash::new(&stored).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
                 .is_ok()
-        })
-        .unwrap_or(false)
+        );
+        let theirs = {
+            use argon2::PasswordHasher;
+            Argon2::default()
+                .hash_password(b"pw123456", &SaltString::generate(&mut OsRng))
+                .unwrap()
+                .to_string()
+        };
+        assert!(verify("pw123456", &theirs));
+        assert!(!verify("pw123456", "not a hash"));
+    }
 }
 
 /// A small dedicated pool for password hashing. Bounding concurrency alone is not enough: each
