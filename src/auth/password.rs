@@ -79,37 +79,6 @@ pub fn verify(password: &str, stored: &str) -> bool {
     check().unwrap_or(false)
 }
 
-#[cfg(test)]
-mod tests {
-    use argon2::PasswordVerifier;
-
-    use super::*;
-
-    #[test]
-    fn hashes_verify_both_ways_with_the_reference_implementation() {
-        let stored = hash("correct horse").unwrap();
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify("correct horse", &stored));
-        assert!(!verify("wrong horse", &stored));
-        // The crate's own verifier agrees with ours, and ours accepts its hashes.
-        let parsed = PasswordHash::new(&stored).unwrap();
-        assert!(
-            Argon2::default()
-                .verify_password(b"correct horse", &parsed)
-                .is_ok()
-        );
-        let theirs = {
-            use argon2::PasswordHasher;
-            Argon2::default()
-                .hash_password(b"pw123456", &SaltString::generate(&mut OsRng))
-                .unwrap()
-                .to_string()
-        };
-        assert!(verify("pw123456", &theirs));
-        assert!(!verify("pw123456", "not a hash"));
-    }
-}
-
 /// A small dedicated pool for password hashing. Bounding concurrency alone is not enough: each
 /// thread that ever hashes keeps its allocator arena holding the 19 MiB buffer, so hashing on
 /// the general blocking pool (hundreds of threads) could pin gigabytes under a login flood.
@@ -156,5 +125,36 @@ impl HashPool {
             }))
             .ok()?;
         result.await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::PasswordVerifier;
+
+    use super::*;
+
+    #[test]
+    fn hashes_verify_both_ways_with_the_reference_implementation() {
+        let stored = hash("correct horse").unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify("correct horse", &stored));
+        assert!(!verify("wrong horse", &stored));
+        // The crate's own verifier agrees with ours, and ours accepts its hashes.
+        let parsed = PasswordHash::new(&stored).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        let theirs = {
+            use argon2::PasswordHasher;
+            Argon2::default()
+                .hash_password(b"pw123456", &SaltString::generate(&mut OsRng))
+                .unwrap()
+                .to_string()
+        };
+        assert!(verify("pw123456", &theirs));
+        assert!(!verify("pw123456", "not a hash"));
     }
 }
