@@ -178,14 +178,8 @@ async fn revoke_token(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().to_string();
-    state
-        .db
-        .run(
-            move |conn| match token::revoke_api_token(conn, &id, now())? {
-                0 => Err(ApiError::NotFound),
-                _ => Ok(()),
-            },
-        )
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::delete_one(&state, move |conn| {
+        token::revoke_api_token(conn, &id, now())
+    })
+    .await
 }

@@ -274,21 +274,7 @@ async fn delete_location(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().to_string();
-    delete_one(&state, move |conn| catalog::delete_location(conn, &id)).await
-}
-
-async fn delete_one(
-    state: &AppState,
-    delete: impl FnOnce(&mut DbConn) -> diesel::QueryResult<usize> + Send + 'static,
-) -> Result<HttpResponse, ApiError> {
-    state
-        .db
-        .run(move |conn| match delete(conn)? {
-            0 => Err(ApiError::NotFound),
-            _ => Ok(()),
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::delete_one(&state, move |conn| catalog::delete_location(conn, &id)).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -514,7 +500,7 @@ async fn delete_room(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().to_string();
-    delete_one(&state, move |conn| catalog::delete_room(conn, &id)).await
+    super::delete_one(&state, move |conn| catalog::delete_room(conn, &id)).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -920,5 +906,5 @@ async fn delete_massage_type(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().to_string();
-    delete_one(&state, move |conn| catalog::delete_massage_type(conn, &id)).await
+    super::delete_one(&state, move |conn| catalog::delete_massage_type(conn, &id)).await
 }

@@ -460,3 +460,18 @@ pub fn optional_timezone_schema() -> utoipa::openapi::schema::Object {
         ))
         .build()
 }
+
+/// Runs a delete (or revoke) that reports how many rows it touched: none is 404, else 204.
+pub async fn delete_one(
+    state: &crate::app::AppState,
+    delete: impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<usize> + Send + 'static,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    state
+        .db
+        .run(move |conn| match delete(conn)? {
+            0 => Err(ApiError::NotFound),
+            _ => Ok(()),
+        })
+        .await?;
+    Ok(actix_web::HttpResponse::NoContent().finish())
+}

@@ -341,12 +341,5 @@ async fn delete_therapist(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().to_string();
-    state
-        .db
-        .run(move |conn| match therapist::delete(conn, &id)? {
-            0 => Err(ApiError::NotFound),
-            _ => Ok(()),
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::delete_one(&state, move |conn| therapist::delete(conn, &id)).await
 }

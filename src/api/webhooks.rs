@@ -225,14 +225,7 @@ async fn delete_webhook(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().to_string();
-    state
-        .db
-        .run(move |conn| match webhook::delete(conn, &id)? {
-            0 => Err(ApiError::NotFound),
-            _ => Ok(()),
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::delete_one(&state, move |conn| webhook::delete(conn, &id)).await
 }
 
 /// Deliveries to an endpoint, oldest first, with every attempt (admin).
