@@ -266,11 +266,20 @@ pub async fn run_once(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let deliveries = webhook::claim_due(conn, naive, naive + LEASE, BATCH)?;
-                let mut hooks = Vec::with_capacity(deliveries.len());
-                for d in &deliveries {
-                    hooks.push(webhook::find(conn, &d.webhook_id)?);
+                if deliveries.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok(deliveries.into_iter().zip(hooks).collect::<Vec<_>>())
+                // One query for the endpoints (a handful of rows), not one per delivery.
+                let hooks: std::collections::HashMap<String, webhook::Webhook> =
+                    webhook::all(conn)?
+                        .into_iter()
+                        .map(|h| (h.id.clone(), h))
+                        .collect();
+                // Deliveries of a deleted endpoint are deleted with it (ON DELETE CASCADE).
+                Ok(deliveries
+                    .into_iter()
+                    .filter_map(|d| hooks.get(&d.webhook_id).cloned().map(|h| (d, h)))
+                    .collect::<Vec<_>>())
             })
         })
         .await?;
