@@ -114,13 +114,15 @@ fn one(conn: &mut DbConn, id: &str) -> Result<TherapistOut, ApiError> {
 }
 
 /// Checks references inside the transaction: unknown massage types or a user who is not a
-/// therapist are 422 (the caller named something that cannot be linked).
+/// therapist are 422 (the caller named something that cannot be linked); a therapist user who
+/// is already linked elsewhere is 409, like any other taken unique value.
 fn check_links(
     conn: &mut DbConn,
     type_ids: Option<&[String]>,
     user_id: Option<&str>,
 ) -> Result<(), ApiError> {
     let mut errors = Vec::new();
+    let mut linked = false;
     if let Some(type_ids) = type_ids {
         let existing = catalog::existing_massage_type_ids(conn, type_ids)?;
         if existing.len() != type_ids.len() {
@@ -133,12 +135,7 @@ fn check_links(
     if let Some(user_id) = user_id {
         match user::find(conn, user_id) {
             Ok(u) if u.role() == Role::Therapist => {
-                if therapist::find_by_user(conn, user_id)?.is_some() {
-                    errors.push(FieldError::new(
-                        "user_id",
-                        "is already linked to a therapist",
-                    ));
-                }
+                linked = therapist::find_by_user(conn, user_id)?.is_some();
             }
             Ok(_) => errors.push(FieldError::new(
                 "user_id",
@@ -150,7 +147,14 @@ fn check_links(
             Err(e) => return Err(e.into()),
         }
     }
-    check(errors)
+    check(errors)?;
+    if linked {
+        return Err(ApiError::conflict(
+            "user-linked",
+            "That user is already linked to another therapist.",
+        ));
+    }
+    Ok(())
 }
 
 fn dedup(ids: Vec<Uuid>) -> Vec<String> {
@@ -201,6 +205,7 @@ async fn list_therapists(
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The user is already linked to another therapist", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or unknown references", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -271,6 +276,7 @@ async fn get_therapist(
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such therapist", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The user is already linked to another therapist", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or unknown references", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -131,7 +131,37 @@ fn is_private(ip: IpAddr) -> bool {
 /// Checks a webhook target: http(s) only, with a host; unless private targets are allowed,
 /// every address the host resolves to must be public (no loopback, private, link-local…).
 /// Blocking (DNS): call from the blocking pool.
+/// The URL form the OpenAPI document promises (`CreateWebhook.url`'s pattern):
+/// `http(s)://host[:port][path/query/fragment]`, a host of letters, digits, dots and hyphens (no
+/// user info, no IPv6 literal), a port of 1 to 5 digits, and only URL-safe characters after it.
+fn documented_shape(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+        && tail
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~:/?#@!$&'()*+,;=%-".contains(&b))
+}
+
 pub fn check_target(url: &str, allow_private: bool) -> Result<(), String> {
+    if !documented_shape(url) {
+        return Err(
+            "must be an http or https URL with a plain host name or IPv4 address".to_owned(),
+        );
+    }
     let uri: awc::http::Uri = url.parse().map_err(|_| "is not a valid URL".to_owned())?;
     let scheme = uri.scheme_str().unwrap_or_default();
     if scheme != "http" && scheme != "https" {
@@ -357,6 +387,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn targets_must_have_the_documented_shape() {
+        for good in [
+            "https://crm.example.com/hooks/inspine",
+            "http://127.0.0.1:8080",
+            "https://a-b.example?x=1&y=%20#frag",
+        ] {
+            assert!(documented_shape(good), "{good}");
+        }
+        for bad in [
+            "http://6B2zz*",
+            "https://user:pw@example.com/",
+            "https://[::1]/hook",
+            "ftp://example.com/",
+            "HTTP://example.com/",
+            "https://:443/",
+            "https://example.com:123456/",
+            "https://example.com/a b",
+        ] {
+            assert!(!documented_shape(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn signature_matches_the_standard_webhooks_example() {
         // From the Standard Webhooks specification's test vectors.
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -372,12 +425,13 @@ mod tests {
             "http://10.1.2.3/hook",
             "http://192.168.0.10/hook",
             "http://169.254.169.254/latest/meta-data",
-            "http://[::1]/hook",
             "http://localhost/hook",
         ] {
             assert!(check_target(url, false).is_err(), "{url}");
             assert!(check_target(url, true).is_ok(), "{url}");
         }
+        // IPv6 literals are outside the documented URL form, private or not.
+        assert!(check_target("http://[::1]/hook", true).is_err());
         assert!(check_target("ftp://example.com/x", true).is_err());
         assert!(check_target("not a url", true).is_err());
         assert!(check_target("https://93.184.216.34/hook", false).is_ok());

@@ -256,7 +256,7 @@ async fn therapists_with_types_and_filters() {
         .json(json!({"name": "Liam", "massage_type_ids": [deep["id"]]}))
         .send()
         .await;
-    other.expect(201);
+    let other_id = other.expect(201)["id"].as_str().unwrap().to_owned();
 
     let unknown_type = app
         .post("/api/v1/therapists")
@@ -271,7 +271,18 @@ async fn therapists_with_types_and_filters() {
         .json(json!({"name": "Twin", "user_id": therapist_user}))
         .send()
         .await;
-    linked_twice.expect(422);
+    let problem = linked_twice.expect(409);
+    assert_eq!(
+        problem["type"],
+        "https://inspine.example/problems/user-linked"
+    );
+    let relinked = app
+        .patch(&format!("/api/v1/therapists/{}", other_id))
+        .token(&admin)
+        .json(json!({"user_id": therapist_user}))
+        .send()
+        .await;
+    relinked.expect(409);
     assert_eq!(app.count("therapists").await, 2);
 
     let by_type = app

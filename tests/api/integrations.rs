@@ -596,6 +596,16 @@ async fn webhook_targets_and_events_are_validated() {
         ("http://10.0.0.7/hook", json!(["booking.created"]), "url"),
         ("ftp://example.com/hook", json!(["booking.created"]), "url"),
         (
+            "https://user:pw@93.184.216.34/hook",
+            json!(["booking.created"]),
+            "url",
+        ),
+        (
+            "https://exa*mple.com/hook",
+            json!(["booking.created"]),
+            "url",
+        ),
+        (
             "https://93.184.216.34/hook",
             json!(["booking.exploded"]),
             "events[0]",

@@ -1,0 +1,321 @@
+"""Schemathesis hooks for scripts/conformance.sh: the business rules JSON Schema cannot state.
+
+The OpenAPI document describes shapes. Some rules of the contract (API.md) are about other
+fields or about the database, and a JSON Schema cannot say them:
+
+- an id in a body or query names an existing, active object (therapist, massage type,
+  location, therapist-role user, client);
+- a booking or reschedule `start` is an offered slot, for a duration the type offers;
+- only staff send `client_id`, and staff must send it;
+- `ends_at` is after `starts_at` (at most 366 days), a slot window is at most 31 days and
+  `to` is not before `from`, an API token's `expires_at` is in the future;
+- a massage type's options have distinct durations, one weekday's schedule rules do not
+  overlap and each ends after it starts;
+- an `Idempotency-Key` is reused only with the same body.
+
+The API answers 422 (or 409) when a request breaks one of them; the API tests under tests/api
+check each such answer. Here, for the requests schemathesis generates as *valid* (positive
+mode), these hooks rewrite just the parts a rule governs so that the request really is valid.
+Every default check still runs on every request, and negative cases are sent as generated.
+The fixtures are looked up live (as the admin) each time, because the fuzzer deletes and
+deactivates things as it goes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import schemathesis
+
+API = os.environ["CONFORMANCE_API"]  # e.g. http://127.0.0.1:18080/api/v1
+ADMIN_TOKEN = os.environ["CONFORMANCE_ADMIN_TOKEN"]
+ROLE = os.environ["CONFORMANCE_ROLE"]  # "admin" or "client": who the run authenticates as
+UTC = dt.timezone.utc
+
+
+def api(method: str, path: str, body: dict | None = None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(API + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {ADMIN_TOKEN}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+            return json.loads(raw) if raw else None
+    except urllib.error.HTTPError:
+        return None
+
+
+def items(path: str) -> list[dict]:
+    page = api("GET", path + ("&" if "?" in path else "?") + "limit=100")
+    return page["items"] if page else []
+
+
+def active_types() -> list[dict]:
+    return [t for t in items("/massage-types") if t.get("active", True)]
+
+
+def uid(value) -> str | None:
+    """A random pick's id, or None."""
+    return value["id"] if value else None
+
+
+def pick(values: list):
+    return random.choice(values) if values else None
+
+
+def therapist_user() -> str:
+    """A user with the therapist role, created when the fuzzer has deleted them all."""
+    found = pick(items("/users?role=therapist"))
+    if found:
+        return found["id"]
+    made = api(
+        "POST",
+        "/users",
+        {
+            "email": f"therapist-{uuid.uuid4().hex[:12]}@conformance.example",
+            "password": "conformance-therapist",
+            "name": "Conformance Therapist",
+            "role": "therapist",
+        },
+    )
+    return made["id"] if made else str(uuid.uuid4())
+
+
+def parse_instant(value) -> dt.datetime | None:
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def rfc3339(value: dt.datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def slots_for(massage_type_id: str, minutes: int) -> list[dict]:
+    first = dt.datetime.now(UTC).date() + dt.timedelta(days=random.randint(1, 20))
+    query = urllib.parse.urlencode(
+        {
+            "massage_type_id": massage_type_id,
+            "duration_minutes": minutes,
+            "from": first.isoformat(),
+            "to": (first + dt.timedelta(days=6)).isoformat(),
+        }
+    )
+    page = api("GET", f"/slots?{query}")
+    return page["items"] if page else []
+
+
+def scheduled_therapist(massage_type_id: str) -> None:
+    """Adds a therapist who offers the type, working every day 08:00-20:00 at some location."""
+    location = uid(pick(items("/locations"))) or uid(
+        api(
+            "POST",
+            "/locations",
+            {"name": "Conformance", "address": "1 Test St", "timezone": "America/Vancouver"},
+        )
+    )
+    therapist = api(
+        "POST",
+        "/therapists",
+        {"name": f"Conformance {uuid.uuid4().hex[:8]}", "massage_type_ids": [massage_type_id]},
+    )
+    if location and therapist:
+        days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+        rules = [{"weekday": d, "start": "08:00", "end": "20:00", "location_id": location} for d in days]
+        api("PUT", f"/therapists/{therapist['id']}/schedule", {"rules": rules})
+
+
+def offered_slot(massage_type_id=None, duration=None) -> dict | None:
+    """A live offered slot (with its type and duration). When none can be found, makes one
+    bookable (a type and a scheduled therapist) and looks again."""
+    types = active_types()
+    if massage_type_id is not None:
+        types = [t for t in types if t["id"] == massage_type_id]
+    elif not types or random.random() < 0.5:
+        made = api(
+            "POST",
+            "/massage-types",
+            {
+                "slug": f"conformance-{uuid.uuid4().hex[:12]}",
+                "name": "Conformance massage",
+                "options": [{"duration_minutes": 60, "price_cents": 9000, "currency": "CAD"}],
+            },
+        )
+        types = [made] if made else types
+    random.shuffle(types)
+    for attempt in range(2):
+        for massage_type in types[:3]:
+            durations = [o["duration_minutes"] for o in massage_type["options"]]
+            if duration is not None:
+                durations = [d for d in durations if d == duration]
+            if not durations:
+                continue
+            minutes = random.choice(durations)
+            slots = slots_for(massage_type["id"], minutes)
+            if slots:
+                slot = random.choice(slots)
+                return {**slot, "massage_type_id": massage_type["id"], "duration_minutes": minutes}
+            if attempt == 0:
+                scheduled_therapist(massage_type["id"])
+    return None
+
+
+def is_positive(case) -> bool:
+    meta = getattr(case, "meta", None)
+    return meta is not None and meta.generation.mode.is_positive
+
+
+def ordered_window(body: dict, start_key: str, end_key: str, longest: dt.timedelta) -> None:
+    start, end = parse_instant(body.get(start_key)), parse_instant(body.get(end_key))
+    if start is None or end is None:
+        return
+    try:
+        if end <= start or end - start > longest:
+            body[end_key] = rfc3339(start + dt.timedelta(hours=1))
+    except OverflowError:
+        body[start_key], body[end_key] = "2030-01-01T09:00:00Z", "2030-01-01T10:00:00Z"
+
+
+def hhmm(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def fix_rules(rules: list[dict]) -> list[dict]:
+    """Drops rules that end before they start or overlap an earlier rule of their weekday."""
+    locations = [loc["id"] for loc in items("/locations")]
+    kept: list[dict] = []
+    for rule in rules:
+        try:
+            start, end = hhmm(rule["start"]), hhmm(rule["end"])
+        except (KeyError, ValueError, AttributeError):
+            kept.append(rule)
+            continue
+        if end <= start:
+            continue
+        if any(
+            other["weekday"] == rule.get("weekday")
+            and hhmm(other["start"]) < end
+            and start < hhmm(other["end"])
+            for other in kept
+        ):
+            continue
+        if locations:
+            rule["location_id"] = random.choice(locations)
+        kept.append(rule)
+    return kept
+
+
+def dedupe_options(options: list[dict]) -> list[dict]:
+    seen: set = set()
+    kept = []
+    for option in options:
+        duration = option.get("duration_minutes") if isinstance(option, dict) else None
+        if duration in seen:
+            continue
+        seen.add(duration)
+        kept.append(option)
+    return kept
+
+
+def fix_booking(case, body: dict) -> None:
+    slot = offered_slot()
+    if slot is None:
+        return
+    body["therapist_id"] = slot["therapist_id"]
+    body["massage_type_id"] = slot["massage_type_id"]
+    body["duration_minutes"] = slot["duration_minutes"]
+    body["start"] = slot["start"]
+    if ROLE == "client":
+        body.pop("client_id", None)
+    else:
+        body["client_id"] = uid(pick(items("/users?role=client"))) or str(uuid.uuid4())
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key":
+            headers[name] = uuid.uuid4().hex
+
+
+def fix_reschedule(case, body: dict) -> None:
+    booking = api("GET", f"/bookings/{case.path_parameters.get('id')}")
+    if not booking:
+        return  # no such booking: 404, as documented
+    slot = offered_slot(booking["massage_type_id"], booking["duration_minutes"])
+    if slot is None:
+        return
+    body["start"] = slot["start"]
+    body["therapist_id"] = slot["therapist_id"]
+
+
+def fix_therapist(body: dict) -> None:
+    if body.get("user_id") is not None:
+        body["user_id"] = therapist_user()
+    if body.get("massage_type_ids"):
+        known = [t["id"] for t in items("/massage-types")]
+        body["massage_type_ids"] = random.sample(known, k=min(len(known), len(body["massage_type_ids"])))
+
+
+def fix_slot_query(query: dict) -> None:
+    slot_type = pick(active_types())
+    if slot_type:
+        query["massage_type_id"] = slot_type["id"]
+        query["duration_minutes"] = random.choice([o["duration_minutes"] for o in slot_type["options"]])
+    if "therapist_id" in query:
+        query["therapist_id"] = uid(pick(items("/therapists"))) or query["therapist_id"]
+    if "location_id" in query:
+        query["location_id"] = uid(pick(items("/locations"))) or query["location_id"]
+    window(query, 31)
+
+
+def window(query: dict, longest_days: int | None) -> None:
+    """`to` not before `from`, and (for slots) at most `longest_days` apart."""
+    try:
+        start = dt.date.fromisoformat(str(query["from"]))
+        end = dt.date.fromisoformat(str(query["to"]))
+    except (KeyError, ValueError):
+        return
+    if end < start or (longest_days is not None and (end - start).days >= longest_days):
+        query["to"] = query["from"]
+
+
+@schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    """Runs on every request just before it is sent: after generation, examples and links."""
+    if not is_positive(case):
+        return
+    method, path = case.operation.method.upper(), case.operation.path
+    body = case.body if isinstance(case.body, dict) else None
+    query = case.query if isinstance(case.query, dict) else None
+
+    if (method, path) == ("POST", "/api/v1/bookings") and body is not None:
+        fix_booking(case, body)
+    elif path == "/api/v1/bookings/{id}/reschedule" and body is not None:
+        fix_reschedule(case, body)
+    elif path in ("/api/v1/therapists", "/api/v1/therapists/{id}") and body is not None:
+        fix_therapist(body)
+    elif path == "/api/v1/therapists/{id}/schedule" and method == "PUT" and body is not None:
+        body["rules"] = fix_rules(body.get("rules") or [])
+    elif path == "/api/v1/therapists/{id}/time-off" and method == "POST" and body is not None:
+        ordered_window(body, "starts_at", "ends_at", dt.timedelta(days=366))
+    elif path in ("/api/v1/massage-types", "/api/v1/massage-types/{id}") and body is not None:
+        if isinstance(body.get("options"), list):
+            body["options"] = dedupe_options(body["options"])
+    elif path == "/api/v1/api-tokens" and method == "POST" and body is not None:
+        expires = parse_instant(body.get("expires_at")) if body.get("expires_at") is not None else None
+        if body.get("expires_at") is not None and (expires is None or expires <= dt.datetime.now(UTC)):
+            body["expires_at"] = rfc3339(dt.datetime.now(UTC) + dt.timedelta(days=30))
+    elif path == "/api/v1/slots" and query is not None:
+        fix_slot_query(query)
+    elif method == "GET" and query is not None:
+        window(query, None)
