@@ -51,7 +51,7 @@ export PYTHONPATH=scripts SCHEMATHESIS_HOOKS=conformance_hooks CONFORMANCE_API="
 status=0
 for who in ADMIN CLIENT; do
   echo "== schemathesis as ${who,,}"
-  CONFORMANCE_ROLE=${who,,} "$VENV/bin/schemathesis" run "$API/openapi.json" \
+  CONFORMANCE_ROLE=${who,,} CONFORMANCE_TOKEN=${!who} "$VENV/bin/schemathesis" run "$API/openapi.json" \
     -H "Authorization: Bearer ${!who}" \
     --max-time "${MAX_TIME:-90}" ${SEED:+--seed "$SEED"} --continue-on-failure || status=1
 done

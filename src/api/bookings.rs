@@ -300,16 +300,40 @@ pub fn offered_option(
     Ok((massage_type, option))
 }
 
-/// Checks the therapist, type and duration of a booking request (all 422 when wrong: the caller
-/// named something that can never be booked).
+/// Who named the therapist, type and duration being checked by [`bookable`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    /// A new booking: the request named all three.
+    Booking,
+    /// A reschedule: the type and duration are the booking's own; the request may name a new
+    /// therapist (`true`) or keep the booking's (`false`).
+    Reschedule { therapist_named: bool },
+}
+
+/// Checks the therapist, type and duration of a booking. What the caller named and can never
+/// book is 422 on that field. What the booking already had and is no longer offered (a
+/// reschedule of a booking whose type was retired) is 409: the state forbids the move.
 fn bookable(
     conn: &mut DbConn,
     therapist_id: &str,
     massage_type_id: &str,
     duration_minutes: u32,
+    asked: Asked,
 ) -> Result<(MassageType, catalog::MassageOption), ApiError> {
+    let retired = || {
+        ApiError::conflict(
+            "no-longer-offered",
+            "This booking's therapist, massage type or duration is no longer offered; \
+             cancel it and book again.",
+        )
+    };
+    let therapist_named = asked
+        != Asked::Reschedule {
+            therapist_named: false,
+        };
     let therapist = match therapist::find(conn, therapist_id) {
         Ok(t) if t.active => t,
+        Ok(_) | Err(diesel::result::Error::NotFound) if !therapist_named => return Err(retired()),
         Ok(_) | Err(diesel::result::Error::NotFound) => {
             return Err(ApiError::validation(
                 "therapist_id",
@@ -318,15 +342,28 @@ fn bookable(
         }
         Err(e) => return Err(e.into()),
     };
-    let (massage_type, option) = offered_option(conn, massage_type_id, duration_minutes)?;
+    let (massage_type, option) = match offered_option(conn, massage_type_id, duration_minutes) {
+        Err(ApiError::Validation { .. }) if asked != Asked::Booking => return Err(retired()),
+        other => other?,
+    };
     let offers = therapist::massage_type_ids(conn, std::slice::from_ref(&therapist.id))?
         .iter()
         .any(|(_, t)| *t == massage_type.id);
     if !offers {
-        return Err(ApiError::validation(
-            "massage_type_id",
-            "is not offered by this therapist",
-        ));
+        return Err(match asked {
+            Asked::Booking => {
+                ApiError::validation("massage_type_id", "is not offered by this therapist")
+            }
+            Asked::Reschedule {
+                therapist_named: true,
+            } => ApiError::validation(
+                "therapist_id",
+                "names a therapist who does not offer this booking's massage type",
+            ),
+            Asked::Reschedule {
+                therapist_named: false,
+            } => retired(),
+        });
     }
     Ok((massage_type, option))
 }
@@ -538,6 +575,7 @@ async fn create_booking(
                     &therapist_id,
                     &body.massage_type_id.to_string(),
                     body.duration_minutes,
+                    Asked::Booking,
                 )?;
                 if caller.role != Role::Client {
                     match user::find(conn, &client_id) {
@@ -882,8 +920,8 @@ async fn cancel_booking(
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A therapist moving a booking to another therapist", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such booking, or not the caller's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "New slot taken, booking not confirmed, or too late for a client", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "New start never bookable", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "New slot taken, booking not confirmed, too late for a client, or the booking's type, duration or therapist no longer offered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "New start never bookable, or the named therapist cannot take this booking", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/bookings/{id}/reschedule")]
@@ -904,6 +942,7 @@ async fn reschedule_booking(
                     return Err(not_confirmed(&found));
                 }
                 check_window(&config, &caller, &found)?;
+                let therapist_named = body.therapist_id.is_some();
                 let therapist_id = body
                     .therapist_id
                     .map_or_else(|| found.therapist_id.clone(), |t| t.to_string());
@@ -911,8 +950,13 @@ async fn reschedule_booking(
                     return Err(ApiError::Forbidden);
                 }
                 let duration = found.duration_minutes.max(0) as u32;
-                let (massage_type, _) =
-                    bookable(conn, &therapist_id, &found.massage_type_id, duration)?;
+                let (massage_type, _) = bookable(
+                    conn,
+                    &therapist_id,
+                    &found.massage_type_id,
+                    duration,
+                    Asked::Reschedule { therapist_named },
+                )?;
                 let placement = place(
                     conn,
                     &config,

@@ -60,19 +60,22 @@ pub fn busy_for_therapists(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<(String, NaiveDateTime, NaiveDateTime, String)>> {
-    bookings::table
-        .filter(bookings::therapist_id.eq_any(therapist_ids))
-        .filter(bookings::status.eq(CONFIRMED))
-        .filter(bookings::start_at.lt(to))
-        .filter(bookings::start_at.gt(from - MAX_BLOCKED_SPAN))
-        .filter(bookings::blocked_until.gt(from))
-        .select((
-            bookings::therapist_id,
-            bookings::start_at,
-            bookings::blocked_until,
-            bookings::id,
-        ))
-        .load(conn)
+    load_where_in!(
+        bookings::table
+            .filter(bookings::status.eq(CONFIRMED))
+            .filter(bookings::start_at.lt(to))
+            .filter(bookings::start_at.gt(from - MAX_BLOCKED_SPAN))
+            .filter(bookings::blocked_until.gt(from))
+            .select((
+                bookings::therapist_id,
+                bookings::start_at,
+                bookings::blocked_until,
+                bookings::id,
+            )),
+        bookings::therapist_id,
+        therapist_ids,
+        conn
+    )
 }
 
 /// Confirmed bookings holding these rooms in [from, to).
@@ -82,19 +85,22 @@ pub fn busy_for_rooms(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<RoomBusy>> {
-    bookings::table
-        .filter(bookings::room_id.eq_any(room_ids))
-        .filter(bookings::status.eq(CONFIRMED))
-        .filter(bookings::start_at.lt(to))
-        .filter(bookings::start_at.gt(from - MAX_BLOCKED_SPAN))
-        .filter(bookings::blocked_until.gt(from))
-        .select((
-            bookings::room_id,
-            bookings::start_at,
-            bookings::blocked_until,
-            bookings::id,
-        ))
-        .load(conn)
+    load_where_in!(
+        bookings::table
+            .filter(bookings::status.eq(CONFIRMED))
+            .filter(bookings::start_at.lt(to))
+            .filter(bookings::start_at.gt(from - MAX_BLOCKED_SPAN))
+            .filter(bookings::blocked_until.gt(from))
+            .select((
+                bookings::room_id,
+                bookings::start_at,
+                bookings::blocked_until,
+                bookings::id,
+            )),
+        bookings::room_id,
+        room_ids,
+        conn
+    )
 }
 
 pub fn confirmed_overlapping(

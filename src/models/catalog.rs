@@ -102,9 +102,7 @@ pub fn list_locations(
 }
 
 pub fn locations_by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<Location>> {
-    locations::table
-        .filter(locations::id.eq_any(ids))
-        .load(conn)
+    load_where_in!(locations::table, locations::id, ids, conn)
 }
 
 pub fn update_location(
@@ -154,11 +152,14 @@ pub fn list_rooms(
 }
 
 pub fn active_rooms_at(conn: &mut DbConn, location_ids: &[String]) -> QueryResult<Vec<Room>> {
-    rooms::table
-        .filter(rooms::location_id.eq_any(location_ids))
-        .filter(rooms::active.eq(true))
-        .order(rooms::id.asc())
-        .load(conn)
+    load_where_in!(
+        rooms::table
+            .filter(rooms::active.eq(true))
+            .order(rooms::id.asc()),
+        rooms::location_id,
+        location_ids,
+        conn
+    )
 }
 
 pub fn update_room(conn: &mut DbConn, id: &str, changes: &RoomChanges) -> QueryResult<usize> {
@@ -223,13 +224,15 @@ pub fn list_massage_types(
 }
 
 pub fn options_for(conn: &mut DbConn, type_ids: &[String]) -> QueryResult<Vec<MassageOption>> {
-    massage_type_options::table
-        .filter(massage_type_options::massage_type_id.eq_any(type_ids))
-        .order((
+    load_where_in!(
+        massage_type_options::table.order((
             massage_type_options::massage_type_id.asc(),
             massage_type_options::duration_minutes.asc(),
-        ))
-        .load(conn)
+        )),
+        massage_type_options::massage_type_id,
+        type_ids,
+        conn
+    )
 }
 
 pub fn update_massage_type(
@@ -251,8 +254,10 @@ pub fn count_massage_types(conn: &mut DbConn) -> QueryResult<i64> {
 }
 
 pub fn existing_massage_type_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<String>> {
-    massage_types::table
-        .filter(massage_types::id.eq_any(ids))
-        .select(massage_types::id)
-        .load(conn)
+    load_where_in!(
+        massage_types::table.select(massage_types::id),
+        massage_types::id,
+        ids,
+        conn
+    )
 }

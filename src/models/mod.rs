@@ -1,6 +1,19 @@
 //! One file per table (or a table and its small children): row structs and query functions
 //! returning `QueryResult`. Conversion to `ApiError` happens in `api`.
 
+/// Loads `$query` filtered to rows whose `$column` is one of `$ids`: `column = ?` when there is
+/// one id (the common case: one therapist, one massage type), `column IN (?, ...)` otherwise.
+/// Diesel cannot cache an `IN` list's statement on SQLite (its text changes with the length), so
+/// every call re-prepared it; the one-id form is prepared once per connection.
+macro_rules! load_where_in {
+    ($query:expr, $column:expr, $ids:expr, $conn:expr) => {
+        match $ids {
+            [one] => $query.filter($column.eq(one)).load($conn),
+            many => $query.filter($column.eq_any(many)).load($conn),
+        }
+    };
+}
+
 pub mod booking;
 pub mod catalog;
 pub mod schedule;

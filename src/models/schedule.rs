@@ -31,14 +31,16 @@ pub struct TimeOff {
 }
 
 pub fn rules_for(conn: &mut DbConn, therapist_ids: &[String]) -> QueryResult<Vec<ScheduleRule>> {
-    schedule_rules::table
-        .filter(schedule_rules::therapist_id.eq_any(therapist_ids))
-        .order((
+    load_where_in!(
+        schedule_rules::table.order((
             schedule_rules::therapist_id.asc(),
             schedule_rules::weekday.asc(),
             schedule_rules::start_minute.asc(),
-        ))
-        .load(conn)
+        )),
+        schedule_rules::therapist_id,
+        therapist_ids,
+        conn
+    )
 }
 
 pub fn replace_rules(
@@ -72,12 +74,15 @@ pub fn time_off_between(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<TimeOff>> {
-    time_off::table
-        .filter(time_off::therapist_id.eq_any(therapist_ids))
-        .filter(time_off::starts_at.lt(to))
-        .filter(time_off::ends_at.gt(from))
-        .order(time_off::starts_at.asc())
-        .load(conn)
+    load_where_in!(
+        time_off::table
+            .filter(time_off::starts_at.lt(to))
+            .filter(time_off::ends_at.gt(from))
+            .order(time_off::starts_at.asc()),
+        time_off::therapist_id,
+        therapist_ids,
+        conn
+    )
 }
 
 pub fn list_time_off(

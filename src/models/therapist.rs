@@ -99,17 +99,20 @@ pub fn massage_type_ids(
     conn: &mut DbConn,
     therapist_ids: &[String],
 ) -> QueryResult<Vec<(String, String)>> {
-    therapist_massage_types::table
-        .filter(therapist_massage_types::therapist_id.eq_any(therapist_ids))
-        .select((
-            therapist_massage_types::therapist_id,
-            therapist_massage_types::massage_type_id,
-        ))
-        .order((
-            therapist_massage_types::therapist_id.asc(),
-            therapist_massage_types::massage_type_id.asc(),
-        ))
-        .load(conn)
+    load_where_in!(
+        therapist_massage_types::table
+            .select((
+                therapist_massage_types::therapist_id,
+                therapist_massage_types::massage_type_id,
+            ))
+            .order((
+                therapist_massage_types::therapist_id.asc(),
+                therapist_massage_types::massage_type_id.asc(),
+            )),
+        therapist_massage_types::therapist_id,
+        therapist_ids,
+        conn
+    )
 }
 
 pub fn set_massage_types(

@@ -669,6 +669,63 @@ async fn reschedule_moves_atomically() {
 }
 
 #[actix_web::test]
+async fn rescheduling_what_is_no_longer_offered_is_409_a_wrong_therapist_422() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let client = app.client_token("a@example.com").await;
+    let type_id = clinic.swedish["id"].as_str().unwrap();
+    let day = local_date(7);
+    let made = app
+        .post("/api/v1/bookings")
+        .token(&client)
+        .json(booking_body(&clinic.therapist_id, type_id, &at(day, 10, 0)))
+        .send()
+        .await;
+    let id = made.expect(201)["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/bookings/{id}/reschedule");
+
+    // A therapist who does not offer Swedish massage: the caller named them, so 422 on that field.
+    let only_deep = app
+        .post("/api/v1/therapists")
+        .token(&clinic.admin)
+        .json(json!({"name": "Deep only", "massage_type_ids": [app.massage_type("deep-tissue").await["id"]]}))
+        .send()
+        .await;
+    let only_deep = only_deep.expect(201)["id"].as_str().unwrap().to_owned();
+    let wrong = app
+        .post(&path)
+        .token(&client)
+        .json(json!({"start": at(day, 11, 0), "therapist_id": only_deep}))
+        .send()
+        .await;
+    assert_eq!(wrong.expect(422)["errors"][0]["field"], "therapist_id");
+
+    // The booking's own type retired since: nothing the caller sent is wrong; the state forbids it.
+    app.patch(&format!("/api/v1/massage-types/{type_id}"))
+        .token(&clinic.admin)
+        .json(json!({"active": false}))
+        .send()
+        .await
+        .expect(200);
+    let retired = app
+        .post(&path)
+        .token(&client)
+        .json(json!({"start": at(day, 11, 0)}))
+        .send()
+        .await;
+    retired.expect(409);
+    assert_eq!(retired.problem_type(), "no-longer-offered");
+    let unchanged = app
+        .get(&format!("/api/v1/bookings/{id}"))
+        .token(&client)
+        .send()
+        .await;
+    let unchanged = unchanged.expect(200);
+    assert_eq!(unchanged["start"], at(day, 10, 0));
+    assert_eq!(unchanged["status"], "confirmed");
+}
+
+#[actix_web::test]
 async fn a_concurrent_cancel_and_reschedule_end_consistent() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
