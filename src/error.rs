@@ -179,7 +179,11 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(cause) => tracing::error!(%cause, "request failed"),
             Self::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
-            _ => {}
+            // A refused request is the client's business, not the operator's: the metrics count
+            // them by route and status; RUST_LOG=inspine=debug shows each one.
+            other => {
+                tracing::debug!(status = other.status_code().as_u16(), error = %other, "request refused")
+            }
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
