@@ -23,6 +23,7 @@ deactivates things as it goes.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -140,10 +141,13 @@ def scheduled_therapist(massage_type_id: str) -> None:
 def offered_slot(massage_type_id=None, duration=None) -> dict | None:
     """A live offered slot (with its type and duration). When none can be found, makes one
     bookable (a type and a scheduled therapist) and looks again."""
-    types = active_types()
     if massage_type_id is not None:
-        types = [t for t in types if t["id"] == massage_type_id]
-    elif not types or random.random() < 0.5:
+        # Fetched directly: after a while the fuzzer has made more types than one page lists.
+        wanted = api("GET", f"/massage-types/{massage_type_id}")
+        types = [wanted] if wanted and wanted.get("active", True) else []
+    else:
+        types = active_types()
+    if massage_type_id is None and (not types or random.random() < 0.5):
         made = api(
             "POST",
             "/massage-types",
@@ -170,6 +174,21 @@ def offered_slot(massage_type_id=None, duration=None) -> dict | None:
             if attempt == 0:
                 scheduled_therapist(massage_type["id"])
     return None
+
+
+def caller(case) -> tuple[str, str]:
+    """The token a request goes out with, and its role. Usually the run's own; but the stateful
+    phase also sends tokens it got from /auth/register or /auth/login responses."""
+    token = RUN_TOKEN
+    for name, value in (case.headers or {}).items():
+        if name.lower() == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+            token = value[len("Bearer ") :]
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return token, str(claims.get("role", ROLE))
+    except (IndexError, ValueError):
+        return token, ROLE  # not a JWT (an `isp_` script token, or garbage the server will refuse)
 
 
 def is_positive(case) -> bool:
@@ -230,7 +249,7 @@ def dedupe_options(options: list[dict]) -> list[dict]:
     return kept
 
 
-def fix_booking(case, body: dict) -> None:
+def fix_booking(case, body: dict, role: str) -> None:
     slot = offered_slot()
     if slot is None:
         return
@@ -238,7 +257,7 @@ def fix_booking(case, body: dict) -> None:
     body["massage_type_id"] = slot["massage_type_id"]
     body["duration_minutes"] = slot["duration_minutes"]
     body["start"] = slot["start"]
-    if ROLE == "client":
+    if role == "client":
         body.pop("client_id", None)
     else:
         body["client_id"] = uid(pick(items("/users?role=client"))) or str(uuid.uuid4())
@@ -248,12 +267,12 @@ def fix_booking(case, body: dict) -> None:
             headers[name] = uuid.uuid4().hex
 
 
-def existing_booking(case) -> None:
+def existing_booking(case, token: str) -> None:
     """Most of the time, points `{id}` at a booking the caller can see, so that cancel,
     complete, no-show, reschedule and the .ics are exercised beyond 404."""
     if random.random() < 0.25:
         return
-    page = api("GET", "/bookings?limit=100", token=RUN_TOKEN)
+    page = api("GET", "/bookings?limit=100", token=token)
     booking = pick(page["items"] if page else [])
     if booking:
         case.path_parameters["id"] = booking["id"]
@@ -310,10 +329,11 @@ def before_call(ctx, case, **kwargs):
     body = case.body if isinstance(case.body, dict) else None
     query = case.query if isinstance(case.query, dict) else None
 
+    token, role = caller(case)
     if path.startswith("/api/v1/bookings/{id}"):
-        existing_booking(case)
+        existing_booking(case, token)
     if (method, path) == ("POST", "/api/v1/bookings") and body is not None:
-        fix_booking(case, body)
+        fix_booking(case, body, role)
     elif path == "/api/v1/bookings/{id}/reschedule" and body is not None:
         fix_reschedule(case, body)
     elif path in ("/api/v1/therapists", "/api/v1/therapists/{id}") and body is not None:
