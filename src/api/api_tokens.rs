@@ -31,7 +31,7 @@ pub struct CreateApiToken {
         example = "nightly schedule import",
         min_length = 1,
         max_length = 100,
-        pattern = "\\S"
+        pattern = "[^\\s\\u0085]"
     )]
     pub name: String,
     /// Optional expiry, in the future; without it the token lives until revoked.

@@ -65,9 +65,9 @@ impl From<Location> for LocationOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLocation {
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: String,
-    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 300, pattern = "[^\\s\\u0085]")]
     pub address: String,
     /// IANA time zone name.
     #[schema(schema_with = crate::api::timezone_schema)]
@@ -77,9 +77,9 @@ pub struct CreateLocation {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLocation {
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: Option<String>,
-    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 300, pattern = "[^\\s\\u0085]")]
     pub address: Option<String>,
     #[schema(schema_with = crate::api::optional_timezone_schema)]
     pub timezone: Option<String>,
@@ -305,7 +305,7 @@ impl From<Room> for RoomOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoom {
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: String,
     /// Defaults to true.
     pub active: Option<bool>,
@@ -314,7 +314,7 @@ pub struct CreateRoom {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoom {
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: Option<String>,
     pub active: Option<bool>,
 }
@@ -542,7 +542,7 @@ pub struct CreateMassageType {
         pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"
     )]
     pub slug: String,
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: String,
     #[serde(default)]
     #[schema(max_length = 2000)]
@@ -565,7 +565,7 @@ pub struct UpdateMassageType {
         pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"
     )]
     pub slug: Option<String>,
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: Option<String>,
     #[schema(max_length = 2000)]
     pub description: Option<String>,

@@ -350,9 +350,18 @@ pub fn utc(naive: NaiveDateTime) -> DateTime<Utc> {
     naive.and_utc()
 }
 
+/// Required texts carry the OpenAPI pattern `[^\s\u0085]`: at least one character that is not
+/// blank. JSON Schema patterns are ECMA-262 regexes, whose `\s` lacks U+0085 (NEL), which Rust
+/// counts as white space; so the pattern names NEL too, and [`is_blank`] adds U+FEFF, which
+/// ECMA counts and Rust does not. Spec and server then agree on exactly which texts are blank.
+/// White space by either definition (Unicode's `White_Space`, ECMA-262's `\s`).
+pub fn is_blank(c: char) -> bool {
+    c.is_whitespace() || c == '\u{feff}'
+}
+
 /// A required human-readable text: trimmed, non-empty, at most `max` characters.
 pub fn text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) -> String {
-    let trimmed = value.trim();
+    let trimmed = value.trim_matches(is_blank);
     if trimmed.is_empty() {
         errors.push(FieldError::new(field, "must not be empty"));
     } else if trimmed.chars().count() > max {

@@ -41,7 +41,7 @@ pub struct TherapistOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTherapist {
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: String,
     #[serde(default)]
     #[schema(max_length = 2000)]
@@ -57,7 +57,7 @@ pub struct CreateTherapist {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTherapist {
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: Option<String>,
     #[schema(max_length = 2000)]
     pub bio: Option<String>,

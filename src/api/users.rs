@@ -43,7 +43,7 @@ pub struct CreateUserRequest {
     pub email: String,
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: String,
     #[schema(max_length = 32, pattern = "^[0-9 +().-]*$")]
     pub phone: Option<String>,
@@ -57,7 +57,7 @@ pub struct UpdateUserRequest {
     pub email: Option<String>,
     #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 32, pattern = "^[0-9 +().-]*$")]

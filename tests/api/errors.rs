@@ -97,6 +97,32 @@ async fn missing_fields_unknown_fields_and_unknown_enum_values_are_422() {
     assert_eq!(app.count("users").await, 1);
 }
 
+/// A required text is blank when every character is white space by Unicode's definition or by
+/// ECMA-262's (the spec's `[^\s\u0085]` pattern): both sides agree on U+0085 and U+FEFF.
+#[actix_web::test]
+async fn blank_texts_are_422_by_either_definition_of_white_space() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    for blank in ["   ", "\u{85}", "\u{feff} ", "\u{3000}\t"] {
+        let resp = app
+            .post("/api/v1/locations")
+            .token(&admin)
+            .json(json!({"name": "Burnaby", "address": blank, "timezone": "America/Vancouver"}))
+            .send()
+            .await;
+        resp.expect(422);
+        assert_eq!(resp.body["errors"][0]["field"], "address", "{blank:?}");
+    }
+    assert_eq!(app.count("locations").await, 2);
+    let padded = app
+        .post("/api/v1/locations")
+        .token(&admin)
+        .json(json!({"name": "\u{feff} Burnaby\u{85}", "address": "1 Main", "timezone": "America/Vancouver"}))
+        .send()
+        .await;
+    assert_eq!(padded.expect(201)["name"], "Burnaby");
+}
+
 #[actix_web::test]
 async fn a_one_megabyte_body_is_413() {
     let app = TestApp::spawn().await;
