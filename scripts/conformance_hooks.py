@@ -284,6 +284,9 @@ def fix_reschedule(case, body: dict) -> None:
         return  # no such booking: 404, as documented
     slot = offered_slot(booking["massage_type_id"], booking["duration_minutes"])
     if slot is None:
+        # The booking's type is retired: no start is valid now (409), but neither may the request
+        # name an unknown therapist (422), so it keeps the booking's own.
+        body["therapist_id"] = None
         return
     body["start"] = slot["start"]
     body["therapist_id"] = slot["therapist_id"]
