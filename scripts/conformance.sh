@@ -27,7 +27,7 @@ WORK=$(mktemp -d)
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export DATABASE_URL="sqlite://$WORK/db.sqlite" BIND_ADDR="127.0.0.1:$PORT" DATA_DIR="$WORK" \
   JWT_SECRET=conformance-secret-conformance-secret RATE_LIMIT_ENABLED=false RUST_LOG=warn LOG_FORMAT=json \
-  WEBHOOK_ALLOW_PRIVATE_TARGETS=true
+  WEBHOOK_ALLOW_PRIVATE_TARGETS=true ACCESS_TOKEN_TTL_MINUTES=240
 "$BIN" seed --demo >/dev/null
 echo 'conformance-admin-password' | "$BIN" user create --email admin@conformance.example --role admin >/dev/null
 "$BIN" serve >"$WORK/server.log" 2>&1 &
@@ -47,7 +47,8 @@ CLIENT=$(login client@conformance.example conformance-client)
 
 # The hooks make schemathesis' valid (positive) requests follow the contract's business rules
 # that JSON Schema cannot state; see the file's docstring.
-export PYTHONPATH=scripts SCHEMATHESIS_HOOKS=conformance_hooks CONFORMANCE_API="$API" CONFORMANCE_ADMIN_TOKEN="$ADMIN"
+export PYTHONPATH=scripts SCHEMATHESIS_HOOKS=conformance_hooks CONFORMANCE_API="$API" \
+  CONFORMANCE_ADMIN_TOKEN="$ADMIN" CONFORMANCE_BIN="$(realpath "$BIN")"
 # One worker: the hooks look up live data just before each request, and a second worker could
 # change it in between (retire the massage type just picked, say).
 status=0
