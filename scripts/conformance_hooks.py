@@ -23,7 +23,6 @@ deactivates things as it goes.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import os
@@ -210,18 +209,16 @@ def offered_slot(massage_type_id=None, duration=None) -> dict | None:
 
 
 def caller(case) -> tuple[str, str]:
-    """The token a request goes out with, and its role. Usually the run's own; but the stateful
-    phase also sends tokens it got from /auth/register or /auth/login responses."""
+    """The token a request goes out with, and its role now. Usually the run's own token; but the
+    stateful phase also sends tokens it got from /auth/register or /auth/login responses, and it
+    may have changed a user's role since their token was issued (the server reads the role from
+    the database), so the role is asked of the API, not read from the token."""
     token = RUN_TOKEN
     for name, value in (case.headers or {}).items():
         if name.lower() == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
             token = value[len("Bearer ") :]
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return token, str(claims.get("role", ROLE))
-    except (IndexError, ValueError):
-        return token, ROLE  # not a JWT (an `isp_` script token, or garbage the server will refuse)
+    status, me = request("GET", "/me", None, token)
+    return token, (me["role"] if status == 200 and me else ROLE)
 
 
 def is_positive(case) -> bool:
