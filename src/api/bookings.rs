@@ -512,13 +512,9 @@ async fn create_booking(
     ApiJson(body): ApiJson<CreateBooking>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let notes = body
-        .notes
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
-    if notes.chars().count() > 1000 {
+    let sent = body.notes.as_deref().unwrap_or_default();
+    let notes = sent.trim().to_owned();
+    if sent.chars().count() > 1000 {
         return Err(ApiError::validation(
             "notes",
             "must be at most 1000 characters",
@@ -869,16 +865,21 @@ async fn cancel_booking(
     OptionalJson(body): OptionalJson<CancelRequest>,
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let id = id.into_inner().to_string();
-    let reason = body
+    // The limit counts the text as sent, as the spec's maxLength does; it is stored trimmed.
+    if body
         .reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 500)
+    {
         return Err(ApiError::validation(
             "reason",
             "must be at most 500 characters",
         ));
     }
+    let reason = body
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
     let config = state.config.clone();
     let updated = state
         .db

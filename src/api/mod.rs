@@ -359,12 +359,13 @@ pub fn is_blank(c: char) -> bool {
     c.is_whitespace() || c == '\u{feff}'
 }
 
-/// A required human-readable text: trimmed, non-empty, at most `max` characters.
+/// A required human-readable text: at most `max` characters as sent (what the spec's
+/// `maxLength` counts), not blank, and stored trimmed.
 pub fn text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) -> String {
     let trimmed = value.trim_matches(is_blank);
     if trimmed.is_empty() {
         errors.push(FieldError::new(field, "must not be empty"));
-    } else if trimmed.chars().count() > max {
+    } else if value.chars().count() > max {
         errors.push(FieldError::new(
             field,
             format!("must be at most {max} characters"),

@@ -726,6 +726,55 @@ async fn rescheduling_what_is_no_longer_offered_is_409_a_wrong_therapist_422() {
 }
 
 #[actix_web::test]
+async fn notes_and_cancel_reasons_count_their_length_as_sent() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let client = app.client_token("a@example.com").await;
+    let type_id = clinic.swedish["id"].as_str().unwrap();
+    let mut body = booking_body(&clinic.therapist_id, type_id, &at(local_date(7), 10, 0));
+    body["notes"] = json!(format!("quiet room{}", "\u{c}".repeat(991)));
+    app.post("/api/v1/bookings")
+        .token(&client)
+        .json(body.clone())
+        .send()
+        .await
+        .expect(422);
+    assert_eq!(app.count("bookings").await, 0);
+    body["notes"] = json!("quiet room ");
+    let made = app
+        .post("/api/v1/bookings")
+        .token(&client)
+        .json(body)
+        .send()
+        .await;
+    let made = made.expect(201);
+    assert_eq!(made["notes"], "quiet room");
+    let id = made["id"].as_str().unwrap().to_owned();
+
+    let cancel = format!("/api/v1/bookings/{id}/cancel");
+    let long = format!("sick{}", "\u{c}".repeat(497));
+    app.post(&cancel)
+        .token(&client)
+        .json(json!({ "reason": long }))
+        .send()
+        .await
+        .expect(422);
+    let still = app
+        .get(&format!("/api/v1/bookings/{id}"))
+        .token(&client)
+        .send()
+        .await;
+    assert_eq!(still.expect(200)["status"], "confirmed");
+    let cancelled = app
+        .post(&cancel)
+        .token(&client)
+        .json(json!({"reason": " sick "}))
+        .send()
+        .await;
+    assert_eq!(cancelled.expect(200)["cancel_reason"], "sick");
+}
+
+#[actix_web::test]
 async fn a_concurrent_cancel_and_reschedule_end_consistent() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;

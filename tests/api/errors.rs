@@ -123,6 +123,32 @@ async fn blank_texts_are_422_by_either_definition_of_white_space() {
     assert_eq!(padded.expect(201)["name"], "Burnaby");
 }
 
+/// `maxLength` counts the text as sent: trailing white space that the server would trim does
+/// not make an over-long text acceptable.
+#[actix_web::test]
+async fn length_limits_count_the_text_as_sent() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let name = format!("Burnaby{}", " ".repeat(94));
+    let resp = app
+        .post("/api/v1/locations")
+        .token(&admin)
+        .json(json!({"name": name, "address": "1 Main", "timezone": "America/Vancouver"}))
+        .send()
+        .await;
+    resp.expect(422);
+    assert_eq!(resp.body["errors"][0]["field"], "name");
+    assert_eq!(app.count("locations").await, 2);
+    let fits = format!("Burnaby{}", " ".repeat(93));
+    let resp = app
+        .post("/api/v1/locations")
+        .token(&admin)
+        .json(json!({"name": fits, "address": "1 Main", "timezone": "America/Vancouver"}))
+        .send()
+        .await;
+    assert_eq!(resp.expect(201)["name"], "Burnaby");
+}
+
 #[actix_web::test]
 async fn a_one_megabyte_body_is_413() {
     let app = TestApp::spawn().await;
