@@ -44,7 +44,7 @@ pub struct AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot open the database: {0}")]
-    Database(#[from] diesel::r2d2::PoolError),
+    Database(#[from] db::ConnectError),
     #[error("cannot prepare the database: {0}")]
     Setup(String),
 }

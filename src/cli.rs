@@ -68,11 +68,14 @@ pub fn main() -> ExitCode {
             Err(e) => fail(e),
         };
     }
+    // Logging first: reading the configuration may already warn (a generated JWT secret), and
+    // a warning an operator must see has to reach the log.
+    let _ = dotenvy::dotenv();
+    init_tracing(LogFormat::from_env_lenient());
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => return fail(e),
     };
-    init_tracing(config.log_format);
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Migrate => migrate(&config),

@@ -23,6 +23,17 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// `LOG_FORMAT` as far as it can be read before the configuration is checked (which then
+    /// refuses a bad value with an error).
+    pub fn from_env_lenient() -> Self {
+        match std::env::var("LOG_FORMAT").as_deref().map(str::trim) {
+            Ok("json") => Self::Json,
+            _ => Self::Pretty,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub database_url: String,
@@ -181,9 +192,29 @@ fn generated_secret(data_dir: &std::path::Path) -> Result<Vec<u8>, ConfigError> 
     rand::rng().fill_bytes(&mut bytes);
     let secret = hex::encode(bytes);
     std::fs::create_dir_all(data_dir).map_err(io_err)?;
-    std::fs::write(&path, &secret).map_err(io_err)?;
+    write_private(&path, secret.as_bytes()).map_err(io_err)?;
     tracing::warn!(path = %path.display(), "JWT_SECRET is not set; generated one and kept it in the data directory. Set JWT_SECRET in production.");
     Ok(secret.into_bytes())
+}
+
+/// Writes a secret readable by its owner only (0600), also when the file already existed with
+/// wider permissions.
+pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let mut file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(contents)
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path)?.write_all(contents)
+    }
 }
 
 #[cfg(test)]

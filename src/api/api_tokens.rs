@@ -35,6 +35,7 @@ pub struct CreateApiToken {
     )]
     pub name: String,
     /// Optional expiry, in the future; without it the token lives until revoked.
+    #[serde(default, deserialize_with = "super::bounds::optional_instant")]
     pub expires_at: Option<DateTime<Utc>>,
 }
 

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiQuery, OptionalJson, Page, calendars, created, utc};
+use super::{ApiJson, ApiQuery, OptionalJson, Page, bounds, calendars, created, utc};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Staff};
 use crate::config::Config;
@@ -129,6 +129,7 @@ pub struct CreateBooking {
     #[schema(example = 60, minimum = 5, maximum = 480, multiple_of = 5)]
     pub duration_minutes: u32,
     /// RFC 3339, any offset; must be an offered slot.
+    #[serde(deserialize_with = "super::bounds::instant")]
     pub start: DateTime<Utc>,
     #[schema(max_length = 1000)]
     pub notes: Option<String>,
@@ -147,6 +148,7 @@ pub struct CancelRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RescheduleRequest {
+    #[serde(deserialize_with = "super::bounds::instant")]
     pub start: DateTime<Utc>,
     /// Move to another therapist (who must offer the type and duration).
     #[schema(value_type = Option<String>, format = Uuid)]
@@ -211,8 +213,8 @@ fn place(
     let cal = calendars::load(
         conn,
         &[therapist_id.to_owned()],
-        start_naive - Duration::days(1),
-        start_naive + Duration::days(1),
+        bounds::shifted(start_naive, -Duration::days(1), "start")?,
+        bounds::shifted(start_naive, Duration::days(1), "start")?,
         exclude_booking,
         None,
     )?;
@@ -237,13 +239,17 @@ fn place(
             .and_then(|ids| ids.get(index))
             .cloned()
     });
-    let end = start_naive + Duration::minutes(i64::from(duration_minutes));
+    let end = bounds::shifted(
+        start_naive,
+        Duration::minutes(i64::from(duration_minutes)),
+        "start",
+    )?;
     Ok(Placement {
         location_id: location.to_string(),
         room_id,
         start: start_naive,
         end,
-        blocked_until: end + Duration::minutes(i64::from(buffer)),
+        blocked_until: bounds::shifted(end, Duration::minutes(i64::from(buffer)), "start")?,
     })
 }
 
@@ -673,9 +679,11 @@ pub struct BookingQuery {
     pub status: Option<Status>,
     /// Bookings starting on or after this date (UTC).
     #[param(value_type = Option<String>, format = Date)]
+    #[serde(default, deserialize_with = "super::bounds::optional_date")]
     pub from: Option<NaiveDate>,
     /// Bookings starting on or before this date (UTC).
     #[param(value_type = Option<String>, format = Date)]
+    #[serde(default, deserialize_with = "super::bounds::optional_date")]
     pub to: Option<NaiveDate>,
     pub therapist_id: Option<Uuid>,
     pub client_id: Option<Uuid>,

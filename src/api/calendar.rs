@@ -94,8 +94,10 @@ fn feed_bookings(
 ) -> Result<Vec<Booking>, ApiError> {
     let at = now();
     let filter = BookingFilter {
-        from: Some(at - Duration::days(30)),
-        to: Some(at + Duration::days(i64::from(state.config.booking_horizon_days) + 1)),
+        from: at.checked_sub_signed(Duration::days(30)),
+        to: at.checked_add_signed(Duration::days(
+            i64::from(state.config.booking_horizon_days) + 1,
+        )),
         therapist_id,
         client_id,
         ..Default::default()

@@ -5,6 +5,7 @@
 pub mod api_tokens;
 pub mod auth;
 pub mod bookings;
+pub mod bounds;
 pub mod calendar;
 pub mod calendars;
 pub mod catalog;
@@ -119,6 +120,8 @@ pub(crate) fn classify_body_error(
                 ApiError::validation(path, "is not a field that may be set")
             } else if message.starts_with("unknown variant") {
                 ApiError::validation(path, "is not one of the allowed values")
+            } else if let Some(why) = bounds::out_of_range_message(&message) {
+                ApiError::validation(path, why)
             } else {
                 ApiError::validation(path, "has an invalid value")
             }
@@ -247,6 +250,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
             .map_err(|e| {
                 let path = e.path().to_string();
                 let message = e.inner().to_string();
+                if let Some(why) = bounds::out_of_range_message(&message) {
+                    return ApiError::validation(path, why);
+                }
                 let field = if message.starts_with("missing field")
                     || message.starts_with("unknown field")
                 {

@@ -27,12 +27,12 @@ async fn health() -> web::Json<Status> {
     web::Json(Status { status: "ok" })
 }
 
-/// The database answers and every migration is applied.
+/// The database answers, takes writes, and every migration is applied.
 #[utoipa::path(
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Status),
-        (status = 503, description = "Database unreachable or migrations pending", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, not taking writes, or migrations pending", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/ready")]
@@ -40,7 +40,10 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .db
         .run(|conn| match db::has_pending_migrations(conn) {
-            Ok(false) => Ok(()),
+            Ok(false) => db::probe_write(conn).map_err(|e| match e {
+                ApiError::Unavailable(_) => e,
+                other => ApiError::Unavailable(format!("the database takes no writes: {other}")),
+            }),
             Ok(true) => Err(ApiError::Unavailable("migrations pending".to_owned())),
             Err(e) => Err(ApiError::Unavailable(e.to_string())),
         })

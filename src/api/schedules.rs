@@ -291,8 +291,10 @@ impl From<TimeOff> for TimeOffOut {
 #[serde(deny_unknown_fields)]
 pub struct CreateTimeOff {
     /// RFC 3339 instant, any offset.
+    #[serde(deserialize_with = "super::bounds::instant")]
     pub starts_at: DateTime<Utc>,
     /// After `starts_at`, at most 366 days later.
+    #[serde(deserialize_with = "super::bounds::instant")]
     pub ends_at: DateTime<Utc>,
     #[serde(default)]
     #[schema(max_length = 500)]

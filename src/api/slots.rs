@@ -1,13 +1,13 @@
 //! `GET /slots`: offered start times, computed by the pure engine in `scheduling`.
 
 use actix_web::{get, web};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ApiQuery, calendars};
+use super::{ApiQuery, bounds, calendars};
 use crate::app::AppState;
 use crate::error::{ApiError, Problem};
 use crate::models::therapist::{self, TherapistFilter};
@@ -28,9 +28,11 @@ pub struct SlotQuery {
     pub duration_minutes: u32,
     /// First date, inclusive, in each location's own zone (`YYYY-MM-DD`).
     #[param(value_type = String, format = Date)]
+    #[serde(deserialize_with = "super::bounds::date")]
     pub from: NaiveDate,
     /// Last date, inclusive; at most 31 days after `from`.
     #[param(value_type = String, format = Date)]
+    #[serde(deserialize_with = "super::bounds::date")]
     pub to: NaiveDate,
     pub therapist_id: Option<Uuid>,
     pub location_id: Option<Uuid>,
@@ -99,8 +101,12 @@ async fn list_slots(
                 return Ok(Vec::new());
             }
             // Local dates map to UTC within a day either side for every real zone.
-            let from = query.from.and_hms_opt(0, 0, 0).unwrap_or_default() - Duration::days(1);
-            let to = query.to.and_hms_opt(0, 0, 0).unwrap_or_default() + Duration::days(2);
+            let from = bounds::shifted(
+                query.from.and_time(NaiveTime::MIN),
+                -Duration::days(1),
+                "from",
+            )?;
+            let to = bounds::shifted(query.to.and_time(NaiveTime::MIN), Duration::days(2), "to")?;
             let location_id = query.location_id.map(|l| l.to_string());
             let cal =
                 calendars::load(conn, &therapist_ids, from, to, None, location_id.as_deref())?;

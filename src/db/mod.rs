@@ -48,13 +48,125 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = 
 pub struct Manager {
     backend: Backend,
     target: String,
+    /// The SQLite file as first opened; every later connection must find the same file.
+    sqlite_file: Option<SqliteFile>,
 }
 
 impl Manager {
-    pub fn new(database_url: &str) -> Self {
+    /// For SQLite, creates the database file (owner-only) if it does not exist yet and records
+    /// which file it is; connections then open it without the right to create it, so a file
+    /// removed under a running server is noticed instead of silently recreated empty.
+    pub fn new(database_url: &str) -> Result<Self, r2d2::Error> {
         let (backend, target) = parse_url(database_url);
-        Self { backend, target }
+        let sqlite_file = match backend {
+            Backend::Sqlite => Some(SqliteFile::create_or_open(&target)?),
+            Backend::Postgres => None,
+        };
+        Ok(Self {
+            backend,
+            target,
+            sqlite_file,
+        })
     }
+
+    /// Err when the SQLite file this pool serves has been removed or replaced since start.
+    pub fn check_file(&self) -> Result<(), FileGone> {
+        match &self.sqlite_file {
+            Some(file) => file.check(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The database file was removed or replaced under the running server.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the SQLite database file {0} was removed or replaced while the server was running")]
+pub struct FileGone(String);
+
+/// Identity (device, inode) of the SQLite database file, to detect its removal or replacement.
+#[derive(Debug, Clone)]
+struct SqliteFile {
+    path: std::path::PathBuf,
+    /// `file:` URI opening the existing file read-write without creating it.
+    uri: String,
+    identity: Option<(u64, u64)>,
+}
+
+impl SqliteFile {
+    fn create_or_open(target: &str) -> Result<Self, r2d2::Error> {
+        let path = std::path::PathBuf::from(target.split('?').next().unwrap_or(target));
+        let in_memory = target == ":memory:" || target.starts_with("file::memory:");
+        if in_memory {
+            return Ok(Self {
+                path,
+                uri: target.to_owned(),
+                identity: None,
+            });
+        }
+        let io = |e: std::io::Error| {
+            r2d2::Error::ConnectionError(ConnectionError::BadConnection(format!(
+                "cannot create the database file {}: {e}",
+                path.display()
+            )))
+        };
+        create_private_file(&path).map_err(io)?;
+        let identity = file_identity(&path).map_err(io)?;
+        Ok(Self {
+            uri: sqlite_uri(&path),
+            path,
+            identity,
+        })
+    }
+
+    fn check(&self) -> Result<(), FileGone> {
+        let Some(expected) = self.identity else {
+            return Ok(());
+        };
+        match file_identity(&self.path) {
+            Ok(Some(found)) if found == expected => Ok(()),
+            _ => Err(FileGone(self.path.display().to_string())),
+        }
+    }
+}
+
+/// Creates `path` readable and writable by its owner only, unless it exists already.
+pub fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(unix)]
+fn file_identity(path: &std::path::Path) -> std::io::Result<Option<(u64, u64)>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok(Some((meta.dev(), meta.ino())))
+}
+
+#[cfg(not(unix))]
+fn file_identity(path: &std::path::Path) -> std::io::Result<Option<(u64, u64)>> {
+    std::fs::metadata(path).map(|_| None)
+}
+
+/// `file:` URI for an existing file, opened read-write but never created (`mode=rw`).
+fn sqlite_uri(path: &std::path::Path) -> String {
+    let mut uri = String::from("file:");
+    for byte in path.display().to_string().bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'.' | b'-' | b'_' | b'~' => {
+                uri.push(char::from(byte));
+            }
+            other => uri.push_str(&format!("%{other:02X}")),
+        }
+    }
+    uri.push_str("?mode=rw");
+    uri
 }
 
 impl ManageConnection for Manager {
@@ -67,7 +179,18 @@ impl ManageConnection for Manager {
                 .map(DbConn::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
-                let mut conn = diesel::SqliteConnection::establish(&self.target)
+                let target = match &self.sqlite_file {
+                    Some(file) => {
+                        file.check().map_err(|e| {
+                            r2d2::Error::ConnectionError(ConnectionError::BadConnection(
+                                e.to_string(),
+                            ))
+                        })?;
+                        file.uri.as_str()
+                    }
+                    None => self.target.as_str(),
+                };
+                let mut conn = diesel::SqliteConnection::establish(target)
                     .map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(r2d2::Error::QueryError)?;
@@ -77,12 +200,22 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        use diesel::r2d2::R2D2Connection;
+        if conn.is_broken() {
+            return Err(r2d2::Error::QueryError(
+                diesel::result::Error::BrokenTransactionManager,
+            ));
+        }
         conn.batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection given back while unwinding from a panic, inside a transaction, or with its
+    /// transaction manager in an error state is closed, never reused: reusing it would run
+    /// later requests inside a transaction nobody commits.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking() || conn.is_broken() || self.check_file().is_err()
     }
 }
 
@@ -92,12 +225,22 @@ pub type Pool = r2d2::Pool<Manager>;
 pub struct Db {
     pool: Pool,
     backend: Backend,
+    sqlite_file: Option<SqliteFile>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{0}")]
+    Open(#[from] r2d2::Error),
+    #[error("{0}")]
+    Pool(#[from] r2d2::PoolError),
 }
 
 impl Db {
-    pub fn connect(database_url: &str) -> Result<Self, r2d2::PoolError> {
-        let manager = Manager::new(database_url);
+    pub fn connect(database_url: &str) -> Result<Self, ConnectError> {
+        let manager = Manager::new(database_url)?;
         let backend = manager.backend;
+        let sqlite_file = manager.sqlite_file.clone();
         let size = match backend {
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
@@ -107,15 +250,21 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(std::time::Duration::from_secs(5))
             .build(manager)?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_file,
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
+    /// A pooled connection; 503 at once (without waiting for the pool) when the SQLite file
+    /// has been removed or replaced, since writes to it would be lost.
     pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
-        Ok(self.pool.get()?)
+        checked_get(&self.pool, self.sqlite_file.as_ref())
     }
 
     pub fn state(&self) -> r2d2::State {
@@ -129,11 +278,37 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let file = self.sqlite_file.clone();
         actix_web::web::block(move || {
-            let mut conn = pool.get()?;
+            let mut conn = checked_get(&pool, file.as_ref())?;
             f(&mut conn)
         })
         .await?
+    }
+}
+
+fn checked_get(
+    pool: &Pool,
+    file: Option<&SqliteFile>,
+) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
+    if let Some(file) = file {
+        file.check()
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    Ok(pool.get()?)
+}
+
+/// Proves the database takes writes: a row written and rolled back (PostgreSQL also refuses it
+/// on a read-only standby), and on SQLite the file still being the one the pool opened.
+pub fn probe_write(conn: &mut DbConn) -> Result<(), ApiError> {
+    let written = conn.transaction::<(), ApiError, _>(|conn| {
+        diesel::sql_query("INSERT INTO readiness_probe (id) VALUES (1)").execute(conn)?;
+        Err(ApiError::Unavailable("probe rolled back".to_owned()))
+    });
+    match written {
+        Err(ApiError::Unavailable(message)) if message == "probe rolled back" => Ok(()),
+        Err(e) => Err(e),
+        Ok(()) => Ok(()),
     }
 }
 

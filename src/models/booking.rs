@@ -10,6 +10,12 @@ use crate::db::schema::{bookings, idempotency_keys};
 /// index scan on `start_at` from both sides.
 pub const MAX_BLOCKED_SPAN: Duration = Duration::hours(10);
 
+/// The earliest start a booking can have and still reach `from`; saturating, never panicking.
+fn before_span(from: NaiveDateTime) -> NaiveDateTime {
+    from.checked_sub_signed(MAX_BLOCKED_SPAN)
+        .unwrap_or(NaiveDateTime::MIN)
+}
+
 pub const CONFIRMED: &str = "confirmed";
 pub const CANCELLED: &str = "cancelled";
 pub const COMPLETED: &str = "completed";
@@ -64,7 +70,7 @@ pub fn busy_for_therapists(
         bookings::table
             .filter(bookings::status.eq(CONFIRMED))
             .filter(bookings::start_at.lt(to))
-            .filter(bookings::start_at.gt(from - MAX_BLOCKED_SPAN))
+            .filter(bookings::start_at.gt(before_span(from)))
             .filter(bookings::blocked_until.gt(from))
             .select((
                 bookings::therapist_id,
@@ -89,7 +95,7 @@ pub fn busy_for_rooms(
         bookings::table
             .filter(bookings::status.eq(CONFIRMED))
             .filter(bookings::start_at.lt(to))
-            .filter(bookings::start_at.gt(from - MAX_BLOCKED_SPAN))
+            .filter(bookings::start_at.gt(before_span(from)))
             .filter(bookings::blocked_until.gt(from))
             .select((
                 bookings::room_id,
@@ -113,7 +119,7 @@ pub fn confirmed_overlapping(
         .filter(bookings::therapist_id.eq(therapist_id.to_owned()))
         .filter(bookings::status.eq(CONFIRMED))
         .filter(bookings::start_at.lt(to))
-        .filter(bookings::start_at.gt(from - MAX_BLOCKED_SPAN))
+        .filter(bookings::start_at.gt(before_span(from)))
         .filter(bookings::end_at.gt(from))
         .order(bookings::start_at.asc())
         .load(conn)

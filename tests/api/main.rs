@@ -11,5 +11,6 @@ mod integrations;
 mod migrations;
 mod openapi;
 mod operations;
+mod reliability;
 mod schedules;
 mod slots;
