@@ -86,12 +86,26 @@ struct Failures {
 
 /// Failed logins per account (email), in this process's memory. After five failures in a row
 /// each further failure doubles the wait (1 s, 2 s, 4 s … up to 15 minutes); a success resets it.
-#[derive(Default)]
 pub struct LoginGuard {
     failures: Mutex<HashMap<String, Failures>>,
+    capacity: usize,
+}
+
+impl Default for LoginGuard {
+    fn default() -> Self {
+        Self::with_capacity(100_000)
+    }
 }
 
 impl LoginGuard {
+    /// A guard that tracks at most about `capacity` accounts.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            failures: Mutex::default(),
+            capacity,
+        }
+    }
+
     /// Err with the seconds to wait while the account is backed off.
     pub fn check(&self, email: &str) -> Result<(), ApiError> {
         let map = self
@@ -112,7 +126,7 @@ impl LoginGuard {
     pub fn failed(&self, email: &str) {
         if let Ok(mut map) = self.failures.lock() {
             // Bound memory under a flood of distinct emails: forget the oldest state wholesale.
-            if map.len() > 100_000 {
+            if map.len() > self.capacity {
                 map.clear();
             }
             let entry = map.entry(email.to_owned()).or_default();
