@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use inspine::limits::LoginGuard;
+
 use crate::helpers::{Options, PASSWORD, TestApp};
 
 const ADMIN_EMAIL: &str = "admin@inspine.example";
@@ -23,6 +25,16 @@ async fn limited(pairs: &[(&'static str, &str)]) -> TestApp {
     TestApp::spawn_with(env(pairs)).await
 }
 
+/// Rate limits on, and the login guard's clock stopped, so a back-off cannot run out while the
+/// test is still sending requests.
+async fn limited_frozen(pairs: &[(&'static str, &str)], capacity: usize) -> TestApp {
+    let frozen = std::time::Instant::now();
+    TestApp::spawn_adjusted(env(pairs), move |state| {
+        state.login_guard = LoginGuard::with_clock(capacity, move || frozen);
+    })
+    .await
+}
+
 fn login_body(email: &str, password: &str) -> Value {
     json!({"email": email, "password": password})
 }
@@ -31,7 +43,7 @@ fn login_body(email: &str, password: &str) -> Value {
 
 #[actix_web::test]
 async fn failed_logins_from_one_address_do_not_lock_the_owner_out() {
-    let app = limited(&[]).await;
+    let app = limited_frozen(&[], 100_000).await;
     app.admin().await;
     for _ in 0..5 {
         app.post("/api/v1/auth/login")
@@ -63,10 +75,7 @@ async fn failed_logins_from_one_address_do_not_lock_the_owner_out() {
 #[actix_web::test]
 async fn flooding_distinct_emails_does_not_erase_a_back_off() {
     // A small guard, so the test can fill it; the production one holds 100 000 entries.
-    let app = TestApp::spawn_adjusted(env(&[]), |state| {
-        state.login_guard = inspine::limits::LoginGuard::with_capacity(32);
-    })
-    .await;
+    let app = limited_frozen(&[], 32).await;
     app.admin().await;
     for _ in 0..5 {
         app.post("/api/v1/auth/login")
@@ -191,7 +200,10 @@ async fn a_spoofed_leftmost_forwarded_value_does_not_change_the_budget() {
         attempt(
             &app,
             PROXY,
-            Some(("Forwarded", r#"for="[2001:db8::9]:1234", for=198.51.100.1:4711"#))
+            Some((
+                "Forwarded",
+                r#"for="[2001:db8::9]:1234", for=198.51.100.1:4711"#
+            ))
         )
         .await,
         429
@@ -200,7 +212,10 @@ async fn a_spoofed_leftmost_forwarded_value_does_not_change_the_budget() {
         attempt(
             &app,
             PROXY,
-            Some(("Forwarded", r#"for=198.51.100.1;proto=https, for="[2001:db8::9]:1234""#))
+            Some((
+                "Forwarded",
+                r#"for=198.51.100.1;proto=https, for="[2001:db8::9]:1234""#
+            ))
         )
         .await,
         401
@@ -220,7 +235,7 @@ async fn ipv6_clients_in_one_64_share_a_budget() {
 
 #[actix_web::test]
 async fn login_back_off_follows_the_forwarded_client_address() {
-    let app = limited(&[("TRUSTED_PROXIES", "10.0.0.0/8")]).await;
+    let app = limited_frozen(&[("TRUSTED_PROXIES", "10.0.0.0/8")], 100_000).await;
     app.admin().await;
     for _ in 0..5 {
         app.post("/api/v1/auth/login")
@@ -300,7 +315,9 @@ async fn registration_refuses_blank_and_common_passwords() {
     .enumerate()
     {
         app.post("/api/v1/auth/register")
-            .json(json!({"email": format!("ok{i}@example.com"), "password": password, "name": "Ok"}))
+            .json(
+                json!({"email": format!("ok{i}@example.com"), "password": password, "name": "Ok"}),
+            )
             .send()
             .await
             .expect(201);
@@ -354,7 +371,14 @@ fn the_cli_refuses_a_common_password() {
     let dir = tempfile::tempdir().unwrap();
     let run = |password: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_inspine"))
-            .args(["user", "create", "--email", "root@example.com", "--role", "admin"])
+            .args([
+                "user",
+                "create",
+                "--email",
+                "root@example.com",
+                "--role",
+                "admin",
+            ])
             .env(
                 "DATABASE_URL",
                 format!("sqlite://{}", dir.path().join("cli.db").display()),
