@@ -127,16 +127,11 @@ pub fn check_email(email: &str) -> Result<(), ApiError> {
     }
 }
 
-pub fn check_password(password: &str) -> Result<(), ApiError> {
-    let len = password.chars().count();
-    if (8..=128).contains(&len) {
-        Ok(())
-    } else {
-        Err(ApiError::validation(
-            "password",
-            "must be between 8 and 128 characters",
-        ))
-    }
+/// The password policy (`auth::password::check_new`) as a field error; `user_inputs` are the
+/// account's email and name.
+pub fn check_password(password: &str, user_inputs: &[&str]) -> Result<(), ApiError> {
+    password::check_new(password, user_inputs)
+        .map_err(|weakness| ApiError::validation("password", weakness.message()))
 }
 
 pub fn check_phone(errors: &mut Vec<FieldError>, phone: Option<&str>) -> Option<String> {
@@ -245,7 +240,9 @@ async fn register(
     if let Err(ApiError::Validation { errors: e, .. }) = check_email(&email) {
         errors.extend(e);
     }
-    if let Err(ApiError::Validation { errors: e, .. }) = check_password(&body.password) {
+    if let Err(ApiError::Validation { errors: e, .. }) =
+        check_password(&body.password, &[&email, &body.name])
+    {
         errors.extend(e);
     }
     let name = text(&mut errors, "name", &body.name, 100);

@@ -20,6 +20,9 @@ use inspine::models::user::{self, User};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// A change to the state before the app is built.
+type Adjust<'a> = Box<dyn FnOnce(&mut AppState) + 'a>;
+
 type Call = Rc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = ServiceResponse<BoxBody>>>>>;
 
 enum DbGuard {
@@ -228,7 +231,7 @@ impl TestApp {
         database_url: String,
         guard: DbGuard,
         options: Options,
-        adjust: Option<Box<dyn FnOnce(&mut AppState) + '_>>,
+        adjust: Option<Adjust<'_>>,
     ) -> Self {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut env: HashMap<&'static str, String> = HashMap::from([
