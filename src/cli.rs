@@ -166,20 +166,21 @@ fn read_password() -> Result<String, Box<dyn std::error::Error>> {
         std::io::stdin().read_to_string(&mut input)?;
         input.lines().next().unwrap_or_default().to_owned()
     };
-    crate::api::auth::check_password(&password).map_err(|e| e.problem().detail)?;
     Ok(password)
 }
 
 fn create_user(config: &Config, email: &str, role: Role, name: Option<String>) -> CliResult {
     let email = user::normalize_email(email);
     crate::api::auth::check_email(&email).map_err(|e| e.problem().detail)?;
+    let name = name.unwrap_or_else(|| email.clone());
     let password = read_password()?;
+    crate::auth::password::check_new(&password, &[&email, &name])?;
     let db = open(config)?;
     let mut conn = db.get()?;
     let at = now();
     let new = User {
         id: new_id(),
-        name: name.unwrap_or_else(|| email.clone()),
+        name,
         email,
         password_hash: crate::auth::password::hash(&password).map_err(|e| e.to_string())?,
         phone: None,

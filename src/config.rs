@@ -49,6 +49,8 @@ pub struct Config {
     pub rate_limit_enabled: bool,
     pub webhook_allow_private_targets: bool,
     pub cors_allowed_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` name the client (empty: none).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub log_format: LogFormat,
     pub data_dir: PathBuf,
 }
@@ -108,6 +110,7 @@ impl Config {
                 });
             }
         };
+        let trusted_proxies = trusted_proxies(get("TRUSTED_PROXIES").as_deref())?;
         Ok(Self {
             database_url,
             bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
@@ -133,6 +136,7 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            trusted_proxies,
             log_format,
             data_dir,
         })
@@ -155,6 +159,28 @@ fn number(
             reason: format!("expected a whole number of at least {min}, got `{raw}`"),
         }),
     }
+}
+
+/// A comma-separated list of CIDR blocks (a bare address is its own /32 or /128).
+fn trusted_proxies(raw: Option<&str>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| ConfigError::Invalid {
+                    name: "TRUSTED_PROXIES",
+                    reason: format!(
+                        "expected comma-separated CIDR blocks such as `10.0.0.0/8, ::1/128`, got `{item}`"
+                    ),
+                })
+        })
+        .collect()
 }
 
 fn boolean(
@@ -264,6 +290,7 @@ mod tests {
             (24, 5)
         );
         assert!(c.rate_limit_enabled && !c.webhook_allow_private_targets);
+        assert!(c.trusted_proxies.is_empty());
         assert_eq!(c.log_format, LogFormat::Pretty);
     }
 
@@ -297,5 +324,24 @@ mod tests {
             c.cors_allowed_origins,
             ["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_cidr_list() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let c = config(&[
+            secret,
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7 ,fd00::/8,::1"),
+        ])
+        .unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8", "::1/128"]
+        );
+        for bad in ["10.0.0.0/33", "proxy.internal", "10.0.0.0/8; 10.1.0.0/16"] {
+            let err = config(&[secret, ("TRUSTED_PROXIES", bad)]).unwrap_err();
+            assert!(err.to_string().contains("TRUSTED_PROXIES"), "{err}");
+        }
     }
 }

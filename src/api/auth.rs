@@ -1,7 +1,7 @@
 //! Register, log in, refresh (rotating, with reuse detection), log out, and `/me`.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,6 +13,7 @@ use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::auth::{AuthUser, password};
 use crate::db::{DbConn, write_transaction};
 use crate::error::{ApiError, FieldError, Problem};
+use crate::limits::client_key;
 use crate::models::token::{self, RefreshToken};
 use crate::models::user::{self, Role, User};
 use crate::models::{new_id, now};
@@ -126,16 +127,11 @@ pub fn check_email(email: &str) -> Result<(), ApiError> {
     }
 }
 
-pub fn check_password(password: &str) -> Result<(), ApiError> {
-    let len = password.chars().count();
-    if (8..=128).contains(&len) {
-        Ok(())
-    } else {
-        Err(ApiError::validation(
-            "password",
-            "must be between 8 and 128 characters",
-        ))
-    }
+/// The password policy (`auth::password::check_new`) as a field error; `user_inputs` are the
+/// account's email and name.
+pub fn check_password(password: &str, user_inputs: &[&str]) -> Result<(), ApiError> {
+    password::check_new(password, user_inputs)
+        .map_err(|weakness| ApiError::validation("password", weakness.message()))
 }
 
 pub fn check_phone(errors: &mut Vec<FieldError>, phone: Option<&str>) -> Option<String> {
@@ -244,7 +240,9 @@ async fn register(
     if let Err(ApiError::Validation { errors: e, .. }) = check_email(&email) {
         errors.extend(e);
     }
-    if let Err(ApiError::Validation { errors: e, .. }) = check_password(&body.password) {
+    if let Err(ApiError::Validation { errors: e, .. }) =
+        check_password(&body.password, &[&email, &body.name])
+    {
         errors.extend(e);
     }
     let name = text(&mut errors, "name", &body.name, 100);
@@ -295,12 +293,18 @@ async fn register(
 )]
 #[post("/login")]
 async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = user::normalize_email(&body.email);
+    let client = client_key(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        &state.config.trusted_proxies,
+    );
     if state.config.rate_limit_enabled {
-        state.login_guard.check(&email)?;
+        state.login_guard.check(&email, client)?;
     }
     let lookup = email.clone();
     let found = state
@@ -316,11 +320,11 @@ async fn login(
     let user = match found {
         Some(user) if password_ok => user,
         _ => {
-            state.login_guard.failed(&email);
+            state.login_guard.failed(&email, client);
             return Err(ApiError::Unauthorized(BAD_LOGIN));
         }
     };
-    state.login_guard.succeeded(&email);
+    state.login_guard.succeeded(&email, client);
     let state2 = state.clone();
     let response = state
         .db

@@ -41,7 +41,7 @@ pub const MAX_PAGE: u32 = 100;
 pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimit>) {
     let limiter = auth_limit
         .cloned()
-        .unwrap_or_else(crate::limits::auth_limit);
+        .unwrap_or_else(|| crate::limits::auth_limit(&[]));
     cfg.service(
         utoipa_actix_web::scope("/auth")
             .wrap(actix_web::middleware::Condition::new(

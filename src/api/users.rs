@@ -134,7 +134,10 @@ async fn create_user(
     let mut errors = Vec::new();
     let email = user::normalize_email(&body.email);
     validation_errors(check_email(&email), &mut errors);
-    validation_errors(check_password(&body.password), &mut errors);
+    validation_errors(
+        check_password(&body.password, &[&email, &body.name]),
+        &mut errors,
+    );
     let name = text(&mut errors, "name", &body.name, 100);
     let phone = check_phone(&mut errors, body.phone.as_deref());
     check(errors)?;
@@ -222,7 +225,20 @@ async fn update_user(
         validation_errors(check_email(email), &mut errors);
     }
     if let Some(password) = &body.password {
-        validation_errors(check_password(password), &mut errors);
+        // The account's own words count as common: the new email and name if they change,
+        // and the current ones.
+        let lookup = id.clone();
+        let current = state
+            .db
+            .run(move |conn| Ok(user::find(conn, &lookup).ok()))
+            .await?;
+        let mut inputs: Vec<&str> = Vec::new();
+        inputs.extend(email.as_deref());
+        inputs.extend(body.name.as_deref());
+        if let Some(current) = &current {
+            inputs.extend([current.email.as_str(), current.name.as_str()]);
+        }
+        validation_errors(check_password(password, &inputs), &mut errors);
     }
     let name = body
         .name

@@ -12,6 +12,81 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
+/// Why a new password is refused. NIST SP 800-63B: at least 8 characters, at most 128 here,
+/// no composition rules, and not a blank, common or easily guessed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weakness {
+    Length,
+    Blank,
+    TooCommon,
+}
+
+impl Weakness {
+    /// The field error's message (after the field name `password`).
+    pub fn message(self) -> &'static str {
+        match self {
+            Weakness::Length => "must be between 8 and 128 characters",
+            Weakness::Blank => "is blank (only white space)",
+            Weakness::TooCommon => "is too common or too easy to guess (try a few unrelated words)",
+        }
+    }
+}
+
+impl std::fmt::Display for Weakness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "password {}", self.message())
+    }
+}
+
+impl std::error::Error for Weakness {}
+
+pub const MIN_LENGTH: usize = 8;
+pub const MAX_LENGTH: usize = 128;
+/// zxcvbn's scale: 2 means more than 10^6 guesses, past the lists attackers try first
+/// (`password`, `12345678`, keyboard walks, a name with a year, the user's own email).
+const MIN_SCORE: u8 = 2;
+
+/// The rule for every password a person sets (registration, admin changes, the CLI).
+/// `user_inputs` are the account's own words (email, name): a password made of them is guessed
+/// early, so they count as common.
+pub fn check_new(password: &str, user_inputs: &[&str]) -> Result<(), Weakness> {
+    let length = password.chars().count();
+    if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
+        return Err(Weakness::Length);
+    }
+    if password.chars().all(char::is_whitespace) {
+        return Err(Weakness::Blank);
+    }
+    // The email's local part, the words of the email and the name, and those words run
+    // together, so that neither `ana.lopez` nor `analopez1` is the password of ana.lopez@….
+    let mut words: Vec<String> = Vec::new();
+    for input in user_inputs {
+        let input = input.to_lowercase();
+        let local = input
+            .split_once('@')
+            .map_or(input.as_str(), |(local, _)| local);
+        let parts: Vec<&str> = local
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.push(parts.concat());
+        words.extend(
+            input
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.chars().count() >= 3)
+                .map(str::to_owned),
+        );
+        words.push(local.to_owned());
+        words.push(input.clone());
+    }
+    let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let score: u8 = zxcvbn::zxcvbn(password, &inputs).score().into();
+    if score < MIN_SCORE {
+        return Err(Weakness::TooCommon);
+    }
+    Ok(())
+}
+
 fn params() -> Params {
     Params::new(19 * 1024, 2, 1, None).unwrap_or_default()
 }
@@ -133,6 +208,40 @@ mod tests {
     use argon2::PasswordVerifier;
 
     use super::*;
+
+    #[test]
+    fn blank_common_and_personal_passwords_are_refused_passphrases_are_not() {
+        let ana = ["ana.lopez@example.com", "Ana Lopez"];
+        for (password, why) in [
+            ("short", Weakness::Length),
+            (&"x".repeat(129)[..], Weakness::Length),
+            ("        ", Weakness::Blank),
+            ("\t\n \u{a0}\u{3000}    ", Weakness::Blank),
+            ("password", Weakness::TooCommon),
+            ("12345678", Weakness::TooCommon),
+            ("password1", Weakness::TooCommon),
+            ("qwertyuiop", Weakness::TooCommon),
+            ("aaaaaaaaaaaa", Weakness::TooCommon),
+            ("summer2024", Weakness::TooCommon),
+            ("ana.lopez", Weakness::TooCommon),
+            ("analopez1", Weakness::TooCommon),
+        ] {
+            assert_eq!(check_new(password, &ana), Err(why), "{password:?}");
+        }
+        for password in [
+            "correct horse battery",
+            "a long password",
+            "a-long-password",
+            "conformance-client",
+            "conformance-therapist",
+            "conformance-admin-password",
+            "soak-password",
+            "Tr0ub4dor&3",
+            &"orange tugboat lantern ".repeat(6)[..128],
+        ] {
+            assert_eq!(check_new(password, &ana), Ok(()), "{password:?}");
+        }
+    }
 
     #[test]
     fn hashes_verify_both_ways_with_the_reference_implementation() {

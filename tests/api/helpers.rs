@@ -20,6 +20,9 @@ use inspine::models::user::{self, User};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// A change to the state before the app is built.
+type Adjust<'a> = Box<dyn FnOnce(&mut AppState) + 'a>;
+
 type Call = Rc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = ServiceResponse<BoxBody>>>>>;
 
 enum DbGuard {
@@ -117,6 +120,12 @@ impl Req<'_> {
         self
     }
 
+    /// The TCP peer the request comes from, e.g. "203.0.113.7:4000" or "[2001:db8::1]:4000".
+    pub fn peer(mut self, addr: &str) -> Self {
+        self.inner = self.inner.peer_addr(addr.parse().expect("socket address"));
+        self
+    }
+
     pub fn json(mut self, body: Value) -> Self {
         self.inner = self.inner.set_json(body);
         self
@@ -208,10 +217,22 @@ impl TestApp {
 
     pub async fn spawn_with(options: Options) -> Self {
         let (database_url, guard) = create_database().await;
-        Self::start(database_url, guard, options).await
+        Self::start(database_url, guard, options, None).await
     }
 
-    async fn start(database_url: String, guard: DbGuard, options: Options) -> Self {
+    /// Like `spawn_with`, with a chance to adjust the state before the app is built (e.g. a
+    /// smaller login-guard capacity, so a test can fill it).
+    pub async fn spawn_adjusted(options: Options, adjust: impl FnOnce(&mut AppState)) -> Self {
+        let (database_url, guard) = create_database().await;
+        Self::start(database_url, guard, options, Some(Box::new(adjust))).await
+    }
+
+    async fn start(
+        database_url: String,
+        guard: DbGuard,
+        options: Options,
+        adjust: Option<Adjust<'_>>,
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut env: HashMap<&'static str, String> = HashMap::from([
             ("DATABASE_URL", database_url.clone()),
@@ -228,6 +249,14 @@ impl TestApp {
             .await
             .expect("blocking")
             .expect("app state");
+        let state = match adjust {
+            Some(adjust) => {
+                let mut shared = state.into_inner();
+                adjust(std::sync::Arc::get_mut(&mut shared).expect("state not yet shared"));
+                actix_web::web::Data::from(shared)
+            }
+            None => state,
+        };
         let service = Rc::new(test::init_service(app::build(state.clone())).await);
         let call: Call = Rc::new(move |req: Request| {
             let service = service.clone();
@@ -529,6 +558,6 @@ impl TestApp {
         )]
         .into();
         drop(state);
-        TestApp::start(database_url, _guard, Options { env }).await
+        TestApp::start(database_url, _guard, Options { env }, None).await
     }
 }

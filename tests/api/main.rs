@@ -13,4 +13,5 @@ mod openapi;
 mod operations;
 mod reliability;
 mod schedules;
+mod security_auth;
 mod slots;
