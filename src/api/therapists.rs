@@ -315,6 +315,12 @@ async fn update_therapist(
                     _ => None,
                 };
                 check_links(conn, type_ids.as_deref(), new_user)?;
+                let link_changes = user_id
+                    .as_ref()
+                    .is_some_and(|u| u.as_deref() != current.user_id.as_deref());
+                if link_changes && let Some(old_login) = current.user_id.as_deref() {
+                    super::calendar::end_login_feeds(conn, old_login, Some(&id))?;
+                }
                 therapist::update(conn, &id, &changes)?;
                 if let Some(type_ids) = &type_ids {
                     therapist::set_massage_types(conn, &id, type_ids)?;

@@ -7,13 +7,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::auth::{UserOut, check_email, check_password, check_phone, hash_password};
+use super::calendar::end_login_feeds;
 use super::{ApiJson, ApiQuery, Page, check, created, double_option, into_page, page_params, text};
 use crate::app::AppState;
 use crate::auth::Admin;
 use crate::db::write_transaction;
 use crate::error::{ApiError, Problem};
 use crate::models::user::{self, Role, User, UserChanges};
-use crate::models::{new_id, now};
+use crate::models::{new_id, now, therapist, token};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_users)
@@ -268,7 +269,14 @@ async fn update_user(
                     role: role.map(|r| r.as_str().to_owned()),
                     updated_at: Some(now()),
                 };
+                // A new password or role ends every login made under the old one.
+                let role_changes = changes.role.as_ref().is_some_and(|r| *r != current.role);
+                let ends_logins = changes.password_hash.is_some() || role_changes;
+                let at = now();
                 user::update(conn, &id, &changes)?;
+                if ends_logins {
+                    token::revoke_user(conn, &id, at)?;
+                }
                 Ok(user::find(conn, &id)?)
             })
         })
@@ -305,9 +313,16 @@ async fn delete_user(
     state
         .db
         .run(move |conn| {
-            write_transaction(conn, |conn| match user::delete(conn, &id)? {
-                0 => Err(ApiError::NotFound),
-                _ => Ok(()),
+            write_transaction(conn, |conn| {
+                // The login's feeds go with it, including a therapist feed it may have minted.
+                let profile = therapist::find_by_user(conn, &id)?;
+                match user::delete(conn, &id)? {
+                    0 => Err(ApiError::NotFound),
+                    _ => {
+                        end_login_feeds(conn, &id, profile.as_ref().map(|t| t.id.as_str()))?;
+                        Ok(())
+                    }
+                }
             })
         })
         .await?;
