@@ -44,7 +44,11 @@ pub struct CreateUserRequest {
     pub email: String,
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     #[schema(max_length = 32, pattern = "^[0-9 +().-]*$")]
     pub phone: Option<String>,
@@ -58,7 +62,11 @@ pub struct UpdateUserRequest {
     pub email: Option<String>,
     #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 32, pattern = "^[0-9 +().-]*$")]
@@ -134,7 +142,7 @@ async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
     let email = user::normalize_email(&body.email);
-    validation_errors(check_email(&email), &mut errors);
+    validation_errors(check_email(&body.email), &mut errors);
     validation_errors(check_password(&body.password), &mut errors);
     let name = text(&mut errors, "name", &body.name, 100);
     let phone = check_phone(&mut errors, body.phone.as_deref());
@@ -219,7 +227,7 @@ async fn update_user(
     let id = id.into_inner().to_string();
     let mut errors = Vec::new();
     let email = body.email.as_deref().map(user::normalize_email);
-    if let Some(email) = &email {
+    if let Some(email) = &body.email {
         validation_errors(check_email(email), &mut errors);
     }
     if let Some(password) = &body.password {

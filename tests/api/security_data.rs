@@ -188,3 +188,261 @@ async fn deleting_a_login_ends_its_feeds() {
     app.get(&minted_by_login).send().await.expect(404);
     assert_eq!(app.count("calendar_tokens").await, 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Text hygiene
+// ---------------------------------------------------------------------------------------------
+
+/// CR, NUL, ESC and a right-to-left override: none may be stored in any text.
+const BAD: [&str; 4] = ["\r", "\0", "\u{1b}", "\u{202e}"];
+
+#[track_caller]
+fn names_field(resp: &crate::helpers::Resp, field: &str) {
+    let body = resp.expect(422);
+    assert!(
+        body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["field"] == field),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn control_and_bidi_characters_are_refused_in_texts() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let client = app.client_token("client@example.com").await;
+    let booked = app
+        .post("/api/v1/bookings")
+        .token(&client)
+        .json(json!({"therapist_id": clinic.therapist_id, "massage_type_id": clinic.swedish["id"], "duration_minutes": 60, "start": at(local_date(7), 10, 0)}))
+        .send()
+        .await;
+    let booking_id = booked.expect(201)["id"].as_str().unwrap().to_owned();
+    for (i, bad) in BAD.iter().enumerate() {
+        let resp = app
+            .post("/api/v1/auth/register")
+            .json(json!({"email": format!("r{i}@example.com"), "password": PASSWORD, "name": format!("Ana{bad}Evil")}))
+            .send()
+            .await;
+        names_field(&resp, "name");
+        let resp = app
+            .post("/api/v1/auth/register")
+            .json(json!({"email": format!("p{i}@example.com"), "password": PASSWORD, "name": "Ana", "phone": format!("{bad}604 555 0100")}))
+            .send()
+            .await;
+        names_field(&resp, "phone");
+        let resp = app
+            .post("/api/v1/bookings")
+            .token(&client)
+            .json(json!({"therapist_id": clinic.therapist_id, "massage_type_id": clinic.swedish["id"], "duration_minutes": 60, "start": at(local_date(8), 10, 0), "notes": format!("side{bad}door")}))
+            .send()
+            .await;
+        names_field(&resp, "notes");
+        let resp = app
+            .post(&format!("/api/v1/bookings/{booking_id}/cancel"))
+            .token(&client)
+            .json(json!({"reason": format!("ill{bad}")}))
+            .send()
+            .await;
+        names_field(&resp, "reason");
+        let resp = app
+            .post("/api/v1/api-tokens")
+            .token(&clinic.admin)
+            .json(json!({"name": format!("{bad}backup script")}))
+            .send()
+            .await;
+        names_field(&resp, "name");
+        let resp = app
+            .patch(&format!("/api/v1/therapists/{}", clinic.therapist_id))
+            .token(&clinic.admin)
+            .json(json!({"bio": format!("Deep tissue.{bad}")}))
+            .send()
+            .await;
+        names_field(&resp, "bio");
+    }
+    // Nothing was stored, and the booking is still confirmed.
+    assert_eq!(app.count("bookings").await, 1);
+    assert_eq!(app.count("api_tokens").await, 0);
+    let booking = app
+        .get(&format!("/api/v1/bookings/{booking_id}"))
+        .token(&client)
+        .send()
+        .await;
+    assert_eq!(booking.expect(200)["status"], "confirmed");
+}
+
+#[actix_web::test]
+async fn free_texts_may_break_lines_with_lf_only_and_names_not_at_all() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let client = app.client_token("client@example.com").await;
+    let booked = app
+        .post("/api/v1/bookings")
+        .token(&client)
+        .json(json!({"therapist_id": clinic.therapist_id, "massage_type_id": clinic.swedish["id"], "duration_minutes": 60, "start": at(local_date(7), 10, 0), "notes": "Side door.\nBring a towel."}))
+        .send()
+        .await;
+    assert_eq!(booked.expect(201)["notes"], "Side door.\nBring a towel.");
+    let resp = app
+        .post("/api/v1/bookings")
+        .token(&client)
+        .json(json!({"therapist_id": clinic.therapist_id, "massage_type_id": clinic.swedish["id"], "duration_minutes": 60, "start": at(local_date(8), 10, 0), "notes": "Side door.\r\nBring a towel."}))
+        .send()
+        .await;
+    names_field(&resp, "notes");
+    let resp = app
+        .post("/api/v1/auth/register")
+        .json(json!({"email": "lf@example.com", "password": PASSWORD, "name": "Ana\nEvil"}))
+        .send()
+        .await;
+    names_field(&resp, "name");
+    let resp = app
+        .post("/api/v1/locations")
+        .token(&clinic.admin)
+        .json(json!({"name": "Annex", "address": "1 Main St\nSuite 2", "timezone": "America/Vancouver"}))
+        .send()
+        .await;
+    names_field(&resp, "address");
+}
+
+#[actix_web::test]
+async fn a_nul_is_a_422_on_every_backend_never_a_500() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let resp = app
+        .post("/api/v1/massage-types")
+        .token(&admin)
+        .json(json!({"slug": "nul", "name": "Nul", "description": "a\u{0}b", "options": [{"duration_minutes": 60, "price_cents": 100, "currency": "CAD"}]}))
+        .send()
+        .await;
+    names_field(&resp, "description");
+    let resp = app
+        .post("/api/v1/webhooks")
+        .token(&admin)
+        .json(json!({"url": "https://example.com/\u{0}", "events": ["booking.created"]}))
+        .send()
+        .await;
+    names_field(&resp, "url");
+    app.post("/api/v1/auth/login")
+        .json(json!({"email": "admin\u{0}@inspine.example", "password": PASSWORD}))
+        .send()
+        .await
+        .expect(401);
+}
+
+#[actix_web::test]
+async fn the_feed_never_carries_a_bare_cr_from_data() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let client = app.register("client@example.com").await;
+    let token = client["access_token"].as_str().unwrap();
+    // A name with a CR is refused at the door...
+    app.patch(&format!(
+        "/api/v1/users/{}",
+        client["user"]["id"].as_str().unwrap()
+    ))
+    .token(&clinic.admin)
+    .json(json!({"name": "Ana\rEND:VEVENT"}))
+    .send()
+    .await
+    .expect(422);
+    app.post("/api/v1/bookings")
+        .token(token)
+        .json(json!({"therapist_id": clinic.therapist_id, "massage_type_id": clinic.swedish["id"], "duration_minutes": 60, "start": at(local_date(7), 10, 0)}))
+        .send()
+        .await
+        .expect(201);
+    // ...and one stored before that rule does not reach the feed as a bare CR.
+    app.sql(format!(
+        "UPDATE users SET name = 'Ana\rEND:VEVENT\u{1b}' WHERE id = '{}'",
+        client["user"]["id"].as_str().unwrap()
+    ))
+    .await;
+    let url = feed_url(
+        &app,
+        &format!("/api/v1/therapists/{}/calendar-token", clinic.therapist_id),
+        &clinic.admin,
+    )
+    .await;
+    let feed = app.get(&url).send().await;
+    feed.expect(200);
+    let raw = String::from_utf8(feed.raw.clone()).unwrap();
+    assert!(raw.contains("Ana END:VEVENT"), "{raw}");
+    for (i, c) in raw.char_indices() {
+        assert!(c != '\u{1b}', "{raw:?}");
+        if c == '\r' {
+            assert_eq!(raw[i + 1..].chars().next(), Some('\n'), "bare CR: {raw:?}");
+        }
+    }
+}
+
+/// Every text a request body may carry is constrained in the spec as the server constrains it:
+/// a required text by the required-text pattern, a free text by the multi-line pattern, and
+/// anything else by a format, an enum or a narrower pattern. Passwords and tokens sent back to
+/// us are secrets, compared and never stored or shown, and stay free.
+#[actix_web::test]
+async fn the_spec_constrains_every_request_text_as_the_server_does() {
+    let spec = serde_json::to_value(inspine::app::openapi()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let mut requests = std::collections::BTreeSet::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            if let Some(r) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .or_else(|| {
+                    op["requestBody"]["content"]["application/json"]["schema"]["oneOf"][1]["$ref"]
+                        .as_str()
+                })
+            {
+                requests.insert(r.trim_start_matches("#/components/schemas/").to_owned());
+            }
+        }
+    }
+    assert!(requests.contains("CreateBooking"), "{requests:?}");
+    // A login only compares what it is sent (an address no account has is a 401).
+    requests.remove("LoginRequest");
+    let required = inspine::api::REQUIRED_TEXT_PATTERN;
+    let multi = inspine::api::MULTI_LINE_PATTERN;
+    let mut seen = (0, 0);
+    let mut stack: Vec<&Value> = requests.iter().map(|n| &schemas[n.as_str()]).collect();
+    while let Some(schema) = stack.pop() {
+        let Some(props) = schema["properties"].as_object() else {
+            continue;
+        };
+        for (name, prop) in props {
+            if let Some(r) = prop["$ref"].as_str() {
+                stack.push(&schemas[r.trim_start_matches("#/components/schemas/")]);
+                continue;
+            }
+            if prop["items"]["$ref"].is_string() {
+                let r = prop["items"]["$ref"].as_str().unwrap();
+                stack.push(&schemas[r.trim_start_matches("#/components/schemas/")]);
+                continue;
+            }
+            let is_string = prop["type"] == "string"
+                || prop["type"]
+                    .as_array()
+                    .is_some_and(|t| t.contains(&json!("string")));
+            // Secrets and look-up keys are compared, never stored or shown.
+            if !is_string || name.contains("password") || name.ends_with("_token") {
+                continue;
+            }
+            let pattern = prop["pattern"].as_str();
+            if ["notes", "reason", "bio", "description"].contains(&name.as_str()) {
+                assert_eq!(pattern, Some(multi), "{name}");
+                seen.1 += 1;
+            } else if pattern == Some(required) {
+                seen.0 += 1;
+            } else {
+                assert!(
+                    prop["format"].is_string() || prop["enum"].is_array() || pattern.is_some(),
+                    "{name} is unconstrained: {prop}"
+                );
+            }
+        }
+    }
+    assert!(seen.0 >= 8 && seen.1 >= 6, "{seen:?}");
+}
