@@ -31,7 +31,7 @@ pub struct CreateApiToken {
         example = "nightly schedule import",
         min_length = 1,
         max_length = 100,
-        pattern = "[^\\s\\u0085]"
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
     )]
     pub name: String,
     /// Optional expiry, in the future; without it the token lives until revoked.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{ApiJson, check, text, utc};
+use super::{ApiJson, Lines, check, clean_text, is_forbidden, text, utc};
 use crate::app::AppState;
 use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::auth::{AuthUser, password};
@@ -74,7 +74,11 @@ pub struct RegisterRequest {
     /// 8 to 128 characters.
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     #[schema(max_length = 32, pattern = "^[0-9 +().-]*$")]
     pub phone: Option<String>,
@@ -96,6 +100,12 @@ pub struct RefreshRequest {
 /// The same rule as the spec's pattern: an ASCII dot-atom local part, `@`, and a domain of two or
 /// more labels of letters, digits and inner hyphens.
 pub fn check_email(email: &str) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    if !clean_text(&mut errors, "email", email, Lines::One) {
+        return Err(ApiError::validation_many(errors));
+    }
+    let email = user::normalize_email(email);
+    let email = email.as_str();
     const LOCAL_SPECIALS: &str = "!#$%&'*+/=?^_`{|}~-";
     let atom = |part: &str| {
         !part.is_empty()
@@ -135,6 +145,11 @@ pub fn check_password(password: &str, user_inputs: &[&str]) -> Result<(), ApiErr
 }
 
 pub fn check_phone(errors: &mut Vec<FieldError>, phone: Option<&str>) -> Option<String> {
+    if let Some(raw) = phone
+        && !clean_text(errors, "phone", raw, Lines::One)
+    {
+        return None;
+    }
     let phone = phone.map(str::trim).filter(|p| !p.is_empty())?;
     let ok = phone.len() <= 32
         && phone
@@ -237,7 +252,7 @@ async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
     let email = user::normalize_email(&body.email);
-    if let Err(ApiError::Validation { errors: e, .. }) = check_email(&email) {
+    if let Err(ApiError::Validation { errors: e, .. }) = check_email(&body.email) {
         errors.extend(e);
     }
     if let Err(ApiError::Validation { errors: e, .. }) =
@@ -307,10 +322,16 @@ async fn login(
         state.login_guard.check(&email, client)?;
     }
     let lookup = email.clone();
-    let found = state
-        .db
-        .run(move |conn| Ok(user::find_by_email(conn, &lookup)?))
-        .await?;
+    // No account has an address with control characters (and PostgreSQL cannot even compare a
+    // NUL): such an address is simply unknown.
+    let found = if !body.email.chars().any(|c| is_forbidden(c, Lines::One)) {
+        state
+            .db
+            .run(move |conn| Ok(user::find_by_email(conn, &lookup)?))
+            .await?
+    } else {
+        None
+    };
     // Unknown emails still pay for one verification, so timing does not reveal accounts.
     let hash = found.as_ref().map_or_else(
         || state.dummy_password_hash.clone(),

@@ -14,7 +14,9 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiQuery, OptionalJson, Page, bounds, calendars, created, utc};
+use super::{
+    ApiJson, ApiQuery, OptionalJson, Page, bounds, calendars, check, created, free_text, utc,
+};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Staff};
 use crate::config::Config;
@@ -131,7 +133,10 @@ pub struct CreateBooking {
     /// RFC 3339, any offset; must be an offered slot.
     #[serde(deserialize_with = "super::bounds::instant")]
     pub start: DateTime<Utc>,
-    #[schema(max_length = 1000)]
+    #[schema(
+        max_length = 1000,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub notes: Option<String>,
     /// Admins and therapists book on a client's behalf; clients may not set it.
     #[schema(value_type = Option<String>, format = Uuid)]
@@ -141,7 +146,10 @@ pub struct CreateBooking {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
-    #[schema(max_length = 500)]
+    #[schema(
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -518,14 +526,14 @@ async fn create_booking(
     ApiJson(body): ApiJson<CreateBooking>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let sent = body.notes.as_deref().unwrap_or_default();
-    let notes = sent.trim().to_owned();
-    if sent.chars().count() > 1000 {
-        return Err(ApiError::validation(
-            "notes",
-            "must be at most 1000 characters",
-        ));
-    }
+    let mut errors = Vec::new();
+    let notes = free_text(
+        &mut errors,
+        "notes",
+        body.notes.as_deref().unwrap_or_default(),
+        1000,
+    );
+    check(errors)?;
     let client_id = match (caller.role, body.client_id) {
         (Role::Client, None) => caller.id().to_owned(),
         (Role::Client, Some(_)) => {
@@ -874,20 +882,12 @@ async fn cancel_booking(
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let id = id.into_inner().to_string();
     // The limit counts the text as sent, as the spec's maxLength does; it is stored trimmed.
-    if body
-        .reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > 500)
-    {
-        return Err(ApiError::validation(
-            "reason",
-            "must be at most 500 characters",
-        ));
-    }
+    let mut errors = Vec::new();
     let reason = body
         .reason
-        .map(|r| r.trim().to_owned())
+        .map(|r| free_text(&mut errors, "reason", &r, 500))
         .filter(|r| !r.is_empty());
+    check(errors)?;
     let config = state.config.clone();
     let updated = state
         .db

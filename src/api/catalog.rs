@@ -8,7 +8,10 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, text};
+use super::{
+    ApiJson, ApiQuery, Lines, Page, PageQuery, check, clean_text, created, free_text, into_page,
+    page_params, text,
+};
 use crate::app::AppState;
 use crate::auth::Admin;
 use crate::db::{DbConn, write_transaction};
@@ -65,9 +68,17 @@ impl From<Location> for LocationOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLocation {
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: String,
-    #[schema(min_length = 1, max_length = 300, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub address: String,
     /// IANA time zone name.
     #[schema(schema_with = crate::api::timezone_schema)]
@@ -77,9 +88,17 @@ pub struct CreateLocation {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLocation {
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
-    #[schema(min_length = 1, max_length = 300, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub address: Option<String>,
     #[schema(schema_with = crate::api::optional_timezone_schema)]
     pub timezone: Option<String>,
@@ -305,7 +324,11 @@ impl From<Room> for RoomOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoom {
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     /// Defaults to true.
     pub active: Option<bool>,
@@ -314,7 +337,11 @@ pub struct CreateRoom {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoom {
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
     pub active: Option<bool>,
 }
@@ -542,10 +569,17 @@ pub struct CreateMassageType {
         pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"
     )]
     pub slug: String,
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     #[serde(default)]
-    #[schema(max_length = 2000)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub description: String,
     #[serde(default)]
     #[schema(minimum = 0, maximum = 120)]
@@ -565,9 +599,16 @@ pub struct UpdateMassageType {
         pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"
     )]
     pub slug: Option<String>,
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
-    #[schema(max_length = 2000)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub description: Option<String>,
     #[schema(minimum = 0, maximum = 120)]
     pub buffer_minutes: Option<i32>,
@@ -591,6 +632,9 @@ pub struct MassageTypeQuery {
 }
 
 fn check_slug(errors: &mut Vec<FieldError>, slug: &str) -> String {
+    if !clean_text(errors, "slug", slug, Lines::One) {
+        return slug.to_owned();
+    }
     let slug = slug.trim();
     let ok = !slug.is_empty()
         && slug.len() <= 50
@@ -761,12 +805,7 @@ async fn create_massage_type(
     let id = new_id();
     let slug = check_slug(&mut errors, &body.slug);
     let name = text(&mut errors, "name", &body.name, 100);
-    if body.description.chars().count() > 2000 {
-        errors.push(FieldError::new(
-            "description",
-            "must be at most 2000 characters",
-        ));
-    }
+    let description = free_text(&mut errors, "description", &body.description, 2000);
     let buffer_minutes = check_buffer(&mut errors, body.buffer_minutes);
     let options = check_options(&mut errors, &id, &body.options);
     check(errors)?;
@@ -775,7 +814,7 @@ async fn create_massage_type(
         id,
         slug,
         name,
-        description: body.description.trim().to_owned(),
+        description,
         buffer_minutes,
         active: body.active.unwrap_or(true),
         created_at: at,
@@ -845,20 +884,12 @@ async fn update_massage_type(
 ) -> Result<web::Json<MassageTypeOut>, ApiError> {
     let id = id.into_inner().to_string();
     let mut errors = Vec::new();
-    if body
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 2000)
-    {
-        errors.push(FieldError::new(
-            "description",
-            "must be at most 2000 characters",
-        ));
-    }
     let changes = MassageTypeChanges {
         slug: body.slug.map(|s| check_slug(&mut errors, &s)),
         name: body.name.map(|n| text(&mut errors, "name", &n, 100)),
-        description: body.description.map(|d| d.trim().to_owned()),
+        description: body
+            .description
+            .map(|d| free_text(&mut errors, "description", &d, 2000)),
         buffer_minutes: body.buffer_minutes.map(|b| check_buffer(&mut errors, b)),
         active: body.active,
         updated_at: Some(now()),

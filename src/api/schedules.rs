@@ -7,7 +7,9 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, utc};
+use super::{
+    ApiJson, ApiQuery, Page, PageQuery, check, created, free_text, into_page, page_params, utc,
+};
 use crate::app::AppState;
 use crate::auth::Staff;
 use crate::db::{DbConn, write_transaction};
@@ -297,7 +299,10 @@ pub struct CreateTimeOff {
     #[serde(deserialize_with = "super::bounds::instant")]
     pub ends_at: DateTime<Utc>,
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub reason: String,
 }
 
@@ -377,16 +382,14 @@ async fn create_time_off(
             "must be at most 366 days after starts_at",
         ));
     }
-    if body.reason.chars().count() > 500 {
-        errors.push(FieldError::new("reason", "must be at most 500 characters"));
-    }
+    let reason = free_text(&mut errors, "reason", &body.reason, 500);
     check(errors)?;
     let entry = TimeOff {
         id: new_id(),
         therapist_id,
         starts_at: body.starts_at.naive_utc(),
         ends_at: body.ends_at.naive_utc(),
-        reason: body.reason.trim().to_owned(),
+        reason,
         created_at: now(),
     };
     let entry = state

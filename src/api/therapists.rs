@@ -6,7 +6,9 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiQuery, Page, check, created, double_option, into_page, page_params, text};
+use super::{
+    ApiJson, ApiQuery, Page, check, created, double_option, free_text, into_page, page_params, text,
+};
 use crate::app::AppState;
 use crate::auth::Admin;
 use crate::db::{DbConn, write_transaction};
@@ -41,10 +43,17 @@ pub struct TherapistOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTherapist {
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     #[serde(default)]
-    #[schema(max_length = 2000)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub bio: String,
     #[serde(default)]
     pub massage_type_ids: Vec<Uuid>,
@@ -57,9 +66,16 @@ pub struct CreateTherapist {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTherapist {
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
-    #[schema(max_length = 2000)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub bio: Option<String>,
     /// Replaces the offered massage types when given.
     pub massage_type_ids: Option<Vec<Uuid>>,
@@ -217,16 +233,14 @@ async fn create_therapist(
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
     let name = text(&mut errors, "name", &body.name, 100);
-    if body.bio.chars().count() > 2000 {
-        errors.push(FieldError::new("bio", "must be at most 2000 characters"));
-    }
+    let bio = free_text(&mut errors, "bio", &body.bio, 2000);
     check(errors)?;
     let type_ids = dedup(body.massage_type_ids);
     let at = now();
     let row = Therapist {
         id: new_id(),
         name,
-        bio: body.bio.trim().to_owned(),
+        bio,
         active: body.active.unwrap_or(true),
         user_id: body.user_id.map(|u| u.to_string()),
         created_at: at,
@@ -290,15 +304,13 @@ async fn update_therapist(
     let id = id.into_inner().to_string();
     let mut errors = Vec::new();
     let name = body.name.map(|n| text(&mut errors, "name", &n, 100));
-    if body.bio.as_ref().is_some_and(|b| b.chars().count() > 2000) {
-        errors.push(FieldError::new("bio", "must be at most 2000 characters"));
-    }
+    let bio = body.bio.map(|b| free_text(&mut errors, "bio", &b, 2000));
     check(errors)?;
     let type_ids = body.massage_type_ids.map(dedup);
     let user_id = body.user_id.map(|u| u.map(|u| u.to_string()));
     let changes = TherapistChanges {
         name,
-        bio: body.bio.map(|b| b.trim().to_owned()),
+        bio,
         active: body.active,
         user_id: user_id.clone(),
         updated_at: Some(now()),
@@ -315,6 +327,12 @@ async fn update_therapist(
                     _ => None,
                 };
                 check_links(conn, type_ids.as_deref(), new_user)?;
+                let link_changes = user_id
+                    .as_ref()
+                    .is_some_and(|u| u.as_deref() != current.user_id.as_deref());
+                if link_changes && let Some(old_login) = current.user_id.as_deref() {
+                    super::calendar::end_login_feeds(conn, old_login, Some(&id))?;
+                }
                 therapist::update(conn, &id, &changes)?;
                 if let Some(type_ids) = &type_ids {
                     therapist::set_massage_types(conn, &id, type_ids)?;

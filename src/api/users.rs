@@ -7,13 +7,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::auth::{UserOut, check_email, check_password, check_phone, hash_password};
+use super::calendar::end_login_feeds;
 use super::{ApiJson, ApiQuery, Page, check, created, double_option, into_page, page_params, text};
 use crate::app::AppState;
 use crate::auth::Admin;
 use crate::db::write_transaction;
 use crate::error::{ApiError, Problem};
 use crate::models::user::{self, Role, User, UserChanges};
-use crate::models::{new_id, now};
+use crate::models::{new_id, now, therapist, token};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_users)
@@ -43,7 +44,11 @@ pub struct CreateUserRequest {
     pub email: String,
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     #[schema(max_length = 32, pattern = "^[0-9 +().-]*$")]
     pub phone: Option<String>,
@@ -57,7 +62,11 @@ pub struct UpdateUserRequest {
     pub email: Option<String>,
     #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
-    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 32, pattern = "^[0-9 +().-]*$")]
@@ -133,7 +142,7 @@ async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
     let email = user::normalize_email(&body.email);
-    validation_errors(check_email(&email), &mut errors);
+    validation_errors(check_email(&body.email), &mut errors);
     validation_errors(
         check_password(&body.password, &[&email, &body.name]),
         &mut errors,
@@ -221,7 +230,7 @@ async fn update_user(
     let id = id.into_inner().to_string();
     let mut errors = Vec::new();
     let email = body.email.as_deref().map(user::normalize_email);
-    if let Some(email) = &email {
+    if let Some(email) = &body.email {
         validation_errors(check_email(email), &mut errors);
     }
     if let Some(password) = &body.password {
@@ -284,7 +293,14 @@ async fn update_user(
                     role: role.map(|r| r.as_str().to_owned()),
                     updated_at: Some(now()),
                 };
+                // A new password or role ends every login made under the old one.
+                let role_changes = changes.role.as_ref().is_some_and(|r| *r != current.role);
+                let ends_logins = changes.password_hash.is_some() || role_changes;
+                let at = now();
                 user::update(conn, &id, &changes)?;
+                if ends_logins {
+                    token::revoke_user(conn, &id, at)?;
+                }
                 Ok(user::find(conn, &id)?)
             })
         })
@@ -321,9 +337,16 @@ async fn delete_user(
     state
         .db
         .run(move |conn| {
-            write_transaction(conn, |conn| match user::delete(conn, &id)? {
-                0 => Err(ApiError::NotFound),
-                _ => Ok(()),
+            write_transaction(conn, |conn| {
+                // The login's feeds go with it, including a therapist feed it may have minted.
+                let profile = therapist::find_by_user(conn, &id)?;
+                match user::delete(conn, &id)? {
+                    0 => Err(ApiError::NotFound),
+                    _ => {
+                        end_login_feeds(conn, &id, profile.as_ref().map(|t| t.id.as_str()))?;
+                        Ok(())
+                    }
+                }
             })
         })
         .await?;

@@ -145,10 +145,12 @@ async fn create_webhook(
         errors.push(FieldError::new("events", "must name at least one event"));
     }
     let url = body.url.trim().to_owned();
-    let allow_private = state.config.webhook_allow_private_targets;
-    let checked = url.clone();
-    if let Err(reason) = web::block(move || check_target(&checked, allow_private)).await? {
-        errors.push(FieldError::new("url", reason));
+    if super::clean_text(&mut errors, "url", &body.url, super::Lines::One) {
+        let allow_private = state.config.webhook_allow_private_targets;
+        let checked = url.clone();
+        if let Err(reason) = web::block(move || check_target(&checked, allow_private)).await? {
+            errors.push(FieldError::new("url", reason));
+        }
     }
     check(errors)?;
     let hook = Webhook {

@@ -22,6 +22,21 @@ pub struct Names {
     pub therapists: HashMap<String, String>,
 }
 
+/// Texts in a feed are single lines of printable text: requests cannot store control or bidi
+/// characters any more, but rows written before that rule may hold them, and a bare CR or a NUL
+/// would break the calendar apps that read the feed. Each such character becomes a space.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if crate::api::is_forbidden(c, crate::api::Lines::One) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 fn event(booking: &Booking, names: &Names) -> icalendar::Event {
     let type_name = names
         .massage_types
@@ -44,8 +59,8 @@ fn event(booking: &Booking, names: &Names) -> icalendar::Event {
         .timestamp(booking.updated_at.and_utc())
         .starts(booking.start_at.and_utc())
         .ends(booking.end_at.and_utc())
-        .summary(&summary)
-        .location(&location)
+        .summary(&one_line(&summary))
+        .location(&one_line(&location))
         .sequence(u32::try_from(booking.sequence).unwrap_or(0))
         .status(if booking.status == booking::CANCELLED {
             EventStatus::Cancelled
@@ -57,7 +72,7 @@ fn event(booking: &Booking, names: &Names) -> icalendar::Event {
 
 pub fn render(name: &str, bookings: &[Booking], names: &Names) -> String {
     let mut calendar = Calendar::new();
-    calendar.name(name);
+    calendar.name(&one_line(name));
     for booking in bookings {
         calendar.push(event(booking, names));
     }

@@ -156,3 +156,9 @@ pub fn calendar_subject(conn: &mut DbConn, hash: &str) -> QueryResult<Option<Str
         .first(conn)
         .optional()
 }
+
+/// Deletes the feed tokens of these subjects; their URLs stop working at once.
+pub fn delete_calendar_tokens(conn: &mut DbConn, subjects: &[String]) -> QueryResult<usize> {
+    diesel::delete(calendar_tokens::table.filter(calendar_tokens::subject.eq_any(subjects)))
+        .execute(conn)
+}

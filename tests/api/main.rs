@@ -14,4 +14,5 @@ mod operations;
 mod reliability;
 mod schedules;
 mod security_auth;
+mod security_data;
 mod slots;
