@@ -60,10 +60,8 @@ impl Metrics {
         })
     }
 
-    pub fn booking_event(&self, event: &str) {
-        self.bookings
-            .with_label_values(&[event.trim_start_matches("booking.")])
-            .inc();
+    pub fn booking_event(&self, event: crate::booking::BookingEvent) {
+        self.bookings.with_label_values(&[event.label()]).inc();
     }
 
     /// Prometheus text format, with the gauges read now.

@@ -19,6 +19,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::auth::{AuthUser, Staff};
+use crate::booking::{BookingEvent, BookingStatus};
 use crate::config::Config;
 use crate::db::{DbConn, write_transaction};
 use crate::error::{ApiError, Problem};
@@ -37,36 +38,6 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(reschedule_booking)
         .service(complete_booking)
         .service(no_show_booking);
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = BookingStatus)]
-pub enum Status {
-    Confirmed,
-    Cancelled,
-    Completed,
-    NoShow,
-}
-
-impl Status {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Confirmed => booking::CONFIRMED,
-            Self::Cancelled => booking::CANCELLED,
-            Self::Completed => booking::COMPLETED,
-            Self::NoShow => booking::NO_SHOW,
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            booking::CANCELLED => Self::Cancelled,
-            booking::COMPLETED => Self::Completed,
-            booking::NO_SHOW => Self::NoShow,
-            _ => Self::Confirmed,
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,7 +59,7 @@ pub struct BookingOut {
     pub duration_minutes: i32,
     pub price_cents: i64,
     pub currency: String,
-    pub status: Status,
+    pub status: BookingStatus,
     pub notes: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -99,7 +70,7 @@ pub struct BookingOut {
 impl From<Booking> for BookingOut {
     fn from(b: Booking) -> Self {
         Self {
-            status: Status::parse(&b.status),
+            status: b.status,
             id: b.id,
             client_id: b.client_id,
             therapist_id: b.therapist_id,
@@ -627,7 +598,7 @@ async fn create_booking(
                     duration_minutes: option.duration_minutes,
                     price_cents: option.price_cents,
                     currency: option.currency,
-                    status: booking::CONFIRMED.to_owned(),
+                    status: BookingStatus::Confirmed,
                     notes,
                     sequence: 0,
                     created_at: at,
@@ -637,7 +608,7 @@ async fn create_booking(
                 };
                 booking::insert(conn, &row).map_err(overlap_is_conflict)?;
                 let out = BookingOut::from(row);
-                webhooks::enqueue(conn, "booking.created", &out)?;
+                webhooks::enqueue(conn, BookingEvent::Created, &out)?;
                 if let Some(key) = &key2 {
                     let json = serde_json::to_string(&out).map_err(ApiError::internal)?;
                     booking::complete_key(conn, &user2, key, 201, &json)?;
@@ -649,7 +620,7 @@ async fn create_booking(
 
     match outcome {
         Ok(out) => {
-            state.metrics.booking_event("created");
+            state.metrics.booking_event(BookingEvent::Created);
             Ok(created(format!("/api/v1/bookings/{}", out.id)).json(out))
         }
         Err(error) => {
@@ -684,7 +655,7 @@ async fn create_booking(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BookingQuery {
-    pub status: Option<Status>,
+    pub status: Option<BookingStatus>,
     /// Bookings starting on or after this date (UTC).
     #[param(value_type = Option<String>, format = Date)]
     #[serde(default, deserialize_with = "super::bounds::optional_date")]
@@ -742,7 +713,7 @@ async fn list_bookings(
         None => None,
     };
     let mut filter = BookingFilter {
-        status: query.status.map(|s| s.as_str().to_owned()),
+        status: query.status,
         from: query.from.map(|d| d.and_time(chrono::NaiveTime::MIN)),
         to: query
             .to
@@ -821,27 +792,30 @@ fn not_confirmed(found: &Booking) -> ApiError {
 
 /// Moves a confirmed booking the caller may see to a new state, after `check`; the update is
 /// conditional on the booking still being confirmed, so concurrent changes cannot both win.
-fn change_confirmed(
+/// Moves a booking to `next` if the transition table allows it from its current status, with a
+/// conditional update so that concurrent changes cannot both win; queues the move's event.
+fn change_status(
     conn: &mut DbConn,
     caller: &AuthUser,
     id: &str,
-    event: &str,
-    check: impl FnOnce(&Booking) -> Result<(), ApiError>,
-    changes: impl FnOnce(&Booking) -> BookingChanges,
-) -> Result<Booking, ApiError> {
+    next: BookingStatus,
+    prepare: impl FnOnce(&mut DbConn, &Booking) -> Result<BookingChanges, ApiError>,
+) -> Result<(Booking, BookingEvent), ApiError> {
     let found = visible_booking(conn, caller, id)?;
-    if found.status != booking::CONFIRMED {
+    let Some(event) = found.status.transition(next) else {
         return Err(not_confirmed(&found));
-    }
-    check(&found)?;
-    if !booking::update_if_status(conn, id, booking::CONFIRMED, &changes(&found))
-        .map_err(overlap_is_conflict)?
-    {
+    };
+    let changes = BookingChanges {
+        status: Some(next),
+        sequence: Some(found.sequence + 1),
+        ..prepare(conn, &found)?
+    };
+    if !booking::update_if_status(conn, id, found.status, &changes).map_err(overlap_is_conflict)? {
         return Err(not_confirmed(&booking::find(conn, id)?));
     }
     let changed = booking::find(conn, id)?;
     webhooks::enqueue(conn, event, &BookingOut::from(changed.clone()))?;
-    Ok(changed)
+    Ok((changed, event))
 }
 
 fn check_window(config: &Config, caller: &AuthUser, found: &Booking) -> Result<(), ApiError> {
@@ -889,30 +863,24 @@ async fn cancel_booking(
         .filter(|r| !r.is_empty());
     check(errors)?;
     let config = state.config.clone();
-    let updated = state
+    let (updated, _) = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let at = now();
-                change_confirmed(
-                    conn,
-                    &caller,
-                    &id,
-                    "booking.cancelled",
-                    |found| check_window(&config, &caller, found),
-                    |found| BookingChanges {
-                        status: Some(booking::CANCELLED.to_owned()),
-                        sequence: Some(found.sequence + 1),
+                change_status(conn, &caller, &id, BookingStatus::Cancelled, |_, found| {
+                    check_window(&config, &caller, found)?;
+                    Ok(BookingChanges {
                         updated_at: Some(at),
                         cancelled_at: Some(Some(at)),
                         cancel_reason: Some(reason),
                         ..Default::default()
-                    },
-                )
+                    })
+                })
             })
         })
         .await?;
-    state.metrics.booking_event("cancelled");
+    state.metrics.booking_event(BookingEvent::Cancelled);
     Ok(web::Json(updated.into()))
 }
 
@@ -942,66 +910,57 @@ async fn reschedule_booking(
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let id = id.into_inner().to_string();
     let config = state.config.clone();
-    let updated = state
+    let (updated, _) = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let found = visible_booking(conn, &caller, &id)?;
-                if found.status != booking::CONFIRMED {
-                    return Err(not_confirmed(&found));
-                }
-                check_window(&config, &caller, &found)?;
-                let therapist_named = body.therapist_id.is_some();
-                let therapist_id = body
-                    .therapist_id
-                    .map_or_else(|| found.therapist_id.clone(), |t| t.to_string());
-                if caller.role == Role::Therapist && therapist_id != found.therapist_id {
-                    return Err(ApiError::Forbidden);
-                }
-                let duration = found.duration_minutes.max(0) as u32;
-                let (massage_type, _) = bookable(
+                change_status(
                     conn,
-                    &therapist_id,
-                    &found.massage_type_id,
-                    duration,
-                    Asked::Reschedule { therapist_named },
-                )?;
-                let placement = place(
-                    conn,
-                    &config,
-                    &therapist_id,
-                    &massage_type,
-                    duration,
-                    body.start,
-                    Some(&found.id),
-                )?;
-                let changes = BookingChanges {
-                    therapist_id: Some(therapist_id),
-                    location_id: Some(placement.location_id),
-                    room_id: Some(placement.room_id),
-                    start_at: Some(placement.start),
-                    end_at: Some(placement.end),
-                    blocked_until: Some(placement.blocked_until),
-                    sequence: Some(found.sequence + 1),
-                    updated_at: Some(now()),
-                    ..Default::default()
-                };
-                if !booking::update_if_status(conn, &id, booking::CONFIRMED, &changes)
-                    .map_err(overlap_is_conflict)?
-                {
-                    return Err(not_confirmed(&booking::find(conn, &id)?));
-                }
-                let moved = booking::find(conn, &id)?;
-                webhooks::enqueue(
-                    conn,
-                    "booking.rescheduled",
-                    &BookingOut::from(moved.clone()),
-                )?;
-                Ok(moved)
+                    &caller,
+                    &id,
+                    BookingStatus::Confirmed,
+                    |conn, found| {
+                        check_window(&config, &caller, found)?;
+                        let therapist_named = body.therapist_id.is_some();
+                        let therapist_id = body
+                            .therapist_id
+                            .map_or_else(|| found.therapist_id.clone(), |t| t.to_string());
+                        if caller.role == Role::Therapist && therapist_id != found.therapist_id {
+                            return Err(ApiError::Forbidden);
+                        }
+                        let duration = found.duration_minutes.max(0) as u32;
+                        let (massage_type, _) = bookable(
+                            conn,
+                            &therapist_id,
+                            &found.massage_type_id,
+                            duration,
+                            Asked::Reschedule { therapist_named },
+                        )?;
+                        let placement = place(
+                            conn,
+                            &config,
+                            &therapist_id,
+                            &massage_type,
+                            duration,
+                            body.start,
+                            Some(&found.id),
+                        )?;
+                        Ok(BookingChanges {
+                            therapist_id: Some(therapist_id),
+                            location_id: Some(placement.location_id),
+                            room_id: Some(placement.room_id),
+                            start_at: Some(placement.start),
+                            end_at: Some(placement.end),
+                            blocked_until: Some(placement.blocked_until),
+                            updated_at: Some(now()),
+                            ..Default::default()
+                        })
+                    },
+                )
             })
         })
         .await?;
-    state.metrics.booking_event("rescheduled");
+    state.metrics.booking_event(BookingEvent::Rescheduled);
     Ok(web::Json(updated.into()))
 }
 
@@ -1009,38 +968,24 @@ async fn finish(
     caller: AuthUser,
     state: web::Data<AppState>,
     id: String,
-    status: &'static str,
+    status: BookingStatus,
 ) -> Result<web::Json<BookingOut>, ApiError> {
-    let event = if status == booking::COMPLETED {
-        "booking.completed"
-    } else {
-        "booking.no_show"
-    };
-    let updated = state
+    let (updated, event) = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                change_confirmed(
-                    conn,
-                    &caller,
-                    &id,
-                    event,
-                    |found| {
-                        if now() < found.start_at {
-                            return Err(ApiError::conflict(
-                                "not-started",
-                                "A booking can be marked only after its start.",
-                            ));
-                        }
-                        Ok(())
-                    },
-                    |found| BookingChanges {
-                        status: Some(status.to_owned()),
-                        sequence: Some(found.sequence + 1),
+                change_status(conn, &caller, &id, status, |_, found| {
+                    if now() < found.start_at {
+                        return Err(ApiError::conflict(
+                            "not-started",
+                            "A booking can be marked only after its start.",
+                        ));
+                    }
+                    Ok(BookingChanges {
                         updated_at: Some(now()),
                         ..Default::default()
-                    },
-                )
+                    })
+                })
             })
         })
         .await?;
@@ -1071,7 +1016,7 @@ async fn complete_booking(
         caller,
         state,
         id.into_inner().to_string(),
-        booking::COMPLETED,
+        BookingStatus::Completed,
     )
     .await
 }
@@ -1095,5 +1040,11 @@ async fn no_show_booking(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<web::Json<BookingOut>, ApiError> {
-    finish(caller, state, id.into_inner().to_string(), booking::NO_SHOW).await
+    finish(
+        caller,
+        state,
+        id.into_inner().to_string(),
+        BookingStatus::NoShow,
+    )
+    .await
 }

@@ -13,8 +13,9 @@ use uuid::Uuid;
 use super::{ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, utc};
 use crate::app::AppState;
 use crate::auth::Admin;
+use crate::booking::BookingEvent;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::integrations::webhooks::{EVENTS, check_target, new_secret};
+use crate::integrations::webhooks::{check_target, new_secret};
 use crate::models::webhook::{self, Delivery, Webhook};
 use crate::models::{new_id, now};
 
@@ -37,33 +38,7 @@ pub struct CreateWebhook {
     pub url: String,
     /// The events to receive.
     #[schema(min_items = 1)]
-    pub events: Vec<WebhookEvent>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-pub enum WebhookEvent {
-    #[serde(rename = "booking.created")]
-    Created,
-    #[serde(rename = "booking.cancelled")]
-    Cancelled,
-    #[serde(rename = "booking.rescheduled")]
-    Rescheduled,
-    #[serde(rename = "booking.completed")]
-    Completed,
-    #[serde(rename = "booking.no_show")]
-    NoShow,
-}
-
-impl WebhookEvent {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => EVENTS[0],
-            Self::Cancelled => EVENTS[1],
-            Self::Rescheduled => EVENTS[2],
-            Self::Completed => EVENTS[3],
-            Self::NoShow => EVENTS[4],
-        }
-    }
+    pub events: Vec<BookingEvent>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

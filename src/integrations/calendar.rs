@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use icalendar::{Calendar, Component, EventLike, EventStatus};
 
-use crate::models::booking::{self, Booking};
+use crate::models::booking::Booking;
 use crate::models::catalog::{Location, MassageType};
 
 /// UIDs must be globally unique and stable: the booking id at a domain of ours.
@@ -62,11 +62,13 @@ fn event(booking: &Booking, names: &Names) -> icalendar::Event {
         .summary(&one_line(&summary))
         .location(&one_line(&location))
         .sequence(u32::try_from(booking.sequence).unwrap_or(0))
-        .status(if booking.status == booking::CANCELLED {
-            EventStatus::Cancelled
-        } else {
-            EventStatus::Confirmed
-        });
+        .status(
+            if booking.status == crate::booking::BookingStatus::Cancelled {
+                EventStatus::Cancelled
+            } else {
+                EventStatus::Confirmed
+            },
+        );
     event.done()
 }
 

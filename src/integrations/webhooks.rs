@@ -13,18 +13,11 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use crate::app::AppState;
+use crate::booking::BookingEvent;
 use crate::db::{DbConn, write_transaction};
 use crate::error::ApiError;
 use crate::models::webhook::{self, Attempt, Delivery, DeliveryOutcome};
 use crate::models::{new_id, now};
-
-pub const EVENTS: [&str; 5] = [
-    "booking.created",
-    "booking.cancelled",
-    "booking.rescheduled",
-    "booking.completed",
-    "booking.no_show",
-];
 
 /// Delays after each failed attempt (Standard Webhooks' suggested schedule): the last attempt
 /// is made about 27.6 hours after the first, then the delivery is marked failed.
@@ -42,7 +35,12 @@ struct Envelope<'a, T: Serialize> {
 
 /// Queues `event` for every endpoint subscribed to it; call inside the transaction that makes
 /// the change, so the event exists exactly when the change does.
-pub fn enqueue<T: Serialize>(conn: &mut DbConn, event: &str, data: &T) -> Result<(), ApiError> {
+pub fn enqueue<T: Serialize>(
+    conn: &mut DbConn,
+    event: BookingEvent,
+    data: &T,
+) -> Result<(), ApiError> {
+    let event = event.as_str();
     let hooks = webhook::all(conn)?;
     let subscribed: Vec<_> = hooks
         .iter()

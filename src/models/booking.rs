@@ -3,6 +3,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
+use crate::booking::BookingStatus;
 use crate::db::DbConn;
 use crate::db::schema::{bookings, idempotency_keys};
 
@@ -15,11 +16,6 @@ fn before_span(from: NaiveDateTime) -> NaiveDateTime {
     from.checked_sub_signed(MAX_BLOCKED_SPAN)
         .unwrap_or(NaiveDateTime::MIN)
 }
-
-pub const CONFIRMED: &str = "confirmed";
-pub const CANCELLED: &str = "cancelled";
-pub const COMPLETED: &str = "completed";
-pub const NO_SHOW: &str = "no_show";
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
 #[diesel(table_name = bookings)]
@@ -36,7 +32,7 @@ pub struct Booking {
     pub duration_minutes: i32,
     pub price_cents: i64,
     pub currency: String,
-    pub status: String,
+    pub status: BookingStatus,
     pub notes: String,
     pub sequence: i32,
     pub created_at: NaiveDateTime,
@@ -68,7 +64,7 @@ pub fn busy_for_therapists(
 ) -> QueryResult<Vec<(String, NaiveDateTime, NaiveDateTime, String)>> {
     load_where_in!(
         bookings::table
-            .filter(bookings::status.eq(CONFIRMED))
+            .filter(bookings::status.eq(BookingStatus::Confirmed))
             .filter(bookings::start_at.lt(to))
             .filter(bookings::start_at.gt(before_span(from)))
             .filter(bookings::blocked_until.gt(from))
@@ -93,7 +89,7 @@ pub fn busy_for_rooms(
 ) -> QueryResult<Vec<RoomBusy>> {
     load_where_in!(
         bookings::table
-            .filter(bookings::status.eq(CONFIRMED))
+            .filter(bookings::status.eq(BookingStatus::Confirmed))
             .filter(bookings::start_at.lt(to))
             .filter(bookings::start_at.gt(before_span(from)))
             .filter(bookings::blocked_until.gt(from))
@@ -117,7 +113,7 @@ pub fn confirmed_overlapping(
 ) -> QueryResult<Vec<Booking>> {
     bookings::table
         .filter(bookings::therapist_id.eq(therapist_id.to_owned()))
-        .filter(bookings::status.eq(CONFIRMED))
+        .filter(bookings::status.eq(BookingStatus::Confirmed))
         .filter(bookings::start_at.lt(to))
         .filter(bookings::start_at.gt(before_span(from)))
         .filter(bookings::end_at.gt(from))
@@ -132,7 +128,7 @@ pub fn count_upcoming_for_client(
 ) -> QueryResult<i64> {
     bookings::table
         .filter(bookings::client_id.eq(client_id.to_owned()))
-        .filter(bookings::status.eq(CONFIRMED))
+        .filter(bookings::status.eq(BookingStatus::Confirmed))
         .filter(bookings::start_at.gt(now))
         .count()
         .get_result(conn)
@@ -140,7 +136,7 @@ pub fn count_upcoming_for_client(
 
 #[derive(Debug, Default)]
 pub struct BookingFilter {
-    pub status: Option<String>,
+    pub status: Option<BookingStatus>,
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
     pub therapist_id: Option<String>,
@@ -152,7 +148,7 @@ pub struct BookingFilter {
 pub fn list(conn: &mut DbConn, filter: &BookingFilter, limit: i64) -> QueryResult<Vec<Booking>> {
     let mut query = bookings::table.into_boxed();
     if let Some(status) = &filter.status {
-        query = query.filter(bookings::status.eq(status.clone()));
+        query = query.filter(bookings::status.eq(*status));
     }
     if let Some(from) = filter.from {
         query = query.filter(bookings::start_at.ge(from));
@@ -188,7 +184,7 @@ pub struct BookingChanges {
     pub start_at: Option<NaiveDateTime>,
     pub end_at: Option<NaiveDateTime>,
     pub blocked_until: Option<NaiveDateTime>,
-    pub status: Option<String>,
+    pub status: Option<BookingStatus>,
     pub sequence: Option<i32>,
     pub updated_at: Option<NaiveDateTime>,
     pub cancelled_at: Option<Option<NaiveDateTime>>,
@@ -200,13 +196,13 @@ pub struct BookingChanges {
 pub fn update_if_status(
     conn: &mut DbConn,
     id: &str,
-    expected_status: &str,
+    expected_status: BookingStatus,
     changes: &BookingChanges,
 ) -> QueryResult<bool> {
     diesel::update(
         bookings::table
             .find(id)
-            .filter(bookings::status.eq(expected_status.to_owned())),
+            .filter(bookings::status.eq(expected_status)),
     )
     .set(changes)
     .execute(conn)
