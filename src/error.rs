@@ -268,8 +268,6 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
-
 #[cfg(test)]
 mod tests {
     use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};

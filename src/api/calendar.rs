@@ -92,9 +92,9 @@ fn names_for(
         ids.sort();
         ids.dedup();
         for id in ids {
-            if let Ok(t) = therapist::find(conn, &id) {
-                names.therapists.insert(t.id, t.name);
-            }
+            // A booking's therapist always exists (foreign key); any error is a real one.
+            let t = therapist::find(conn, &id)?;
+            names.therapists.insert(t.id, t.name);
         }
     }
     Ok(names)

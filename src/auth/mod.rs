@@ -8,6 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use diesel::OptionalExtension;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -24,10 +25,6 @@ pub struct AuthUser {
 impl AuthUser {
     pub fn id(&self) -> &str {
         &self.user.id
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
     }
 }
 
@@ -68,7 +65,7 @@ async fn authenticate(req: HttpRequest) -> Result<AuthUser, ApiError> {
                 let Some(script) = token::live_api_token(conn, &hash, at)? else {
                     return Ok(None);
                 };
-                Ok(user::find(conn, &script.user_id).ok())
+                Ok(user::find(conn, &script.user_id).optional()?)
             })
             .await?
     } else {
@@ -80,7 +77,7 @@ async fn authenticate(req: HttpRequest) -> Result<AuthUser, ApiError> {
         // takes effect on the next request.
         state
             .db
-            .run(move |conn| Ok(user::find(conn, &claims.sub).ok()))
+            .run(move |conn| Ok(user::find(conn, &claims.sub).optional()?))
             .await?
     };
     let user = found.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;

@@ -224,7 +224,6 @@ pub type Pool = r2d2::Pool<Manager>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
-    backend: Backend,
     sqlite_file: Option<SqliteFile>,
 }
 
@@ -250,15 +249,7 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(std::time::Duration::from_secs(5))
             .build(manager)?;
-        Ok(Self {
-            pool,
-            backend,
-            sqlite_file,
-        })
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
+        Ok(Self { pool, sqlite_file })
     }
 
     /// A pooled connection; 503 at once (without waiting for the pool) when the SQLite file

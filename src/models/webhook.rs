@@ -93,10 +93,6 @@ pub fn insert_delivery(conn: &mut DbConn, delivery: &Delivery) -> QueryResult<()
         .map(|_| ())
 }
 
-pub fn find_delivery(conn: &mut DbConn, id: &str) -> QueryResult<Delivery> {
-    webhook_deliveries::table.find(id).first(conn)
-}
-
 /// Claims up to `limit` due deliveries by setting a lease (`locked_until`), so that several
 /// server processes never send the same attempt twice: on PostgreSQL with
 /// `FOR UPDATE SKIP LOCKED`, on SQLite under the database write lock.

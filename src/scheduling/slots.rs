@@ -131,33 +131,6 @@ pub enum Rejection {
     NoRoom,
 }
 
-impl Rejection {
-    /// Stable snake_case code, e.g. for an API error body.
-    pub fn code(self) -> &'static str {
-        match self {
-            Rejection::OffGrid => "off_grid",
-            Rejection::OutsideSchedule => "outside_schedule",
-            Rejection::TooSoon => "too_soon",
-            Rejection::TooFarAhead => "too_far_ahead",
-            Rejection::TimeOff => "time_off",
-            Rejection::Taken => "taken",
-            Rejection::NoRoom => "no_room",
-        }
-    }
-
-    /// `true` for rejections caused by the current state of the calendars
-    /// (something else occupies the time: `TimeOff`, `Taken`, `NoRoom`),
-    /// suggested as 409 Conflict; `false` for requests that can never be
-    /// valid as asked (`OffGrid`, `OutsideSchedule`, `TooSoon`,
-    /// `TooFarAhead`), suggested as 422.
-    pub fn is_conflict(self) -> bool {
-        matches!(
-            self,
-            Rejection::TimeOff | Rejection::Taken | Rejection::NoRoom
-        )
-    }
-}
-
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let msg = match self {
