@@ -306,6 +306,11 @@ pub fn build(
                 Ok(response)
             }
         })
+        // Inside the metrics middleware, so made-up methods are counted as one label value.
+        .wrap_fn(|mut req, srv| {
+            crate::metrics::fold_unknown_method(&mut req);
+            srv.call(req)
+        })
         .wrap(http_metrics)
         .wrap(tracing_actix_web::TracingLogger::default())
 }

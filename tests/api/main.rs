@@ -12,4 +12,5 @@ mod migrations;
 mod openapi;
 mod operations;
 mod schedules;
+mod security_net;
 mod slots;
