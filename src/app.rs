@@ -178,8 +178,8 @@ async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// Answers every operation can give, added to each operation of the spec so that clients
-/// (and schemathesis) see them: body errors where there is a body, rate limiting everywhere,
-/// and 503 when the database is busy.
+/// (and schemathesis) see them: body errors and the body timeout where there is a body, rate
+/// limiting everywhere, and 503 when the database is busy.
 fn add_common_responses(spec: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let problem = |description: &str| {
@@ -206,6 +206,10 @@ fn add_common_responses(spec: &mut utoipa::openapi::OpenApi) {
             if operation.request_body.is_some() {
                 for (code, description) in [
                     ("400", "Malformed body"),
+                    (
+                        "408",
+                        "Body not received within `REQUEST_BODY_TIMEOUT_SECS`; the connection is closed",
+                    ),
                     ("413", "Body over 32 KiB"),
                     ("415", "Body is not JSON"),
                 ] {

@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod models;
 pub mod scheduling;
 pub mod seed;
+pub mod server;
