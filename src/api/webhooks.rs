@@ -2,6 +2,7 @@
 //! deliveries with their attempts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
@@ -14,7 +15,7 @@ use super::{ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_
 use crate::app::AppState;
 use crate::auth::Admin;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::integrations::webhooks::{EVENTS, check_target, new_secret};
+use crate::integrations::webhooks::{EVENTS, SystemLookup, new_secret, resolve_checked};
 use crate::models::webhook::{self, Delivery, Webhook};
 use crate::models::{new_id, now};
 
@@ -146,8 +147,7 @@ async fn create_webhook(
     }
     let url = body.url.trim().to_owned();
     let allow_private = state.config.webhook_allow_private_targets;
-    let checked = url.clone();
-    if let Err(reason) = web::block(move || check_target(&checked, allow_private)).await? {
+    if let Err(reason) = resolve_checked(Arc::new(SystemLookup), &url, allow_private).await {
         errors.push(FieldError::new("url", reason));
     }
     check(errors)?;

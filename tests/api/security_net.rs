@@ -3,12 +3,17 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::http::Method;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use inspine::integrations::webhooks::{Lookup, client_with_lookup, run_once};
 use inspine::server::{Listen, http_server};
+use serde_json::json;
 
-use crate::helpers::{Options, TestApp};
+use crate::helpers::{Options, TestApp, at, local_date};
 
 /// Upper bound on any wait for the server, so a broken server fails the test instead of hanging
 /// it. The server's own timeouts under test are 1 second.
@@ -212,5 +217,128 @@ async fn made_up_methods_and_paths_add_a_bounded_number_of_series() {
             .iter()
             .any(|s| s.contains("X1METHOD") || s.contains("/scan/") || s.contains("made-up")),
         "made-up methods or paths appear as label values"
+    );
+}
+
+async fn last_delivery(app: &TestApp, admin: &str, hook: &str) -> serde_json::Value {
+    let page = app
+        .get(&format!("/api/v1/webhooks/{hook}/deliveries"))
+        .token(admin)
+        .send()
+        .await;
+    page.expect(200)["items"][0].clone()
+}
+
+/// A resolver whose answer changes between lookups, as a rebinding attacker's DNS does: `answers`
+/// in turn, the last one repeated.
+struct Flipping {
+    answers: Vec<Vec<SocketAddr>>,
+    calls: AtomicUsize,
+}
+
+impl Lookup for Flipping {
+    fn lookup(&self, _host: &str, _port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(self.answers[call.min(self.answers.len() - 1)].clone())
+    }
+}
+
+#[actix_web::test]
+async fn webhook_deliveries_connect_only_to_the_address_that_was_checked() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    // A receiver on loopback: what a rebinding name would be pointed at.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let server = HttpServer::new(move || {
+        let counter = counter.clone();
+        App::new().default_service(web::to(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { HttpResponse::Ok().finish() }
+        }))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let port = server.addrs()[0].port();
+    actix_web::rt::spawn(server.run());
+    // Registered with a public address, then pointed at `localhost` (which the system resolver
+    // answers with 127.0.0.1) — a target the API would refuse to register.
+    let created = app
+        .post("/api/v1/webhooks")
+        .token(&clinic.admin)
+        .json(json!({"url": "https://93.184.216.34/hook", "events": ["booking.created"]}))
+        .send()
+        .await;
+    let hook = created.expect(201)["id"].as_str().unwrap().to_owned();
+    app.sql(format!(
+        "UPDATE webhooks SET url = 'http://localhost:{port}/hook' WHERE id = '{hook}'"
+    ))
+    .await;
+    let client = app.client_token("c@example.com").await;
+    app.post("/api/v1/bookings")
+        .token(&client)
+        .json(json!({"therapist_id": clinic.therapist_id, "massage_type_id": clinic.swedish["id"], "duration_minutes": 60, "start": at(local_date(7), 10, 0)}))
+        .send()
+        .await
+        .expect(201);
+
+    let public = SocketAddr::from(([93, 184, 216, 34], port));
+    let loopback = SocketAddr::from(([127, 0, 0, 1], port));
+    let lookup = Arc::new(Flipping {
+        // First a public address (passes the check), then loopback (what a second lookup at
+        // connect time would get), then both at once.
+        answers: vec![vec![public], vec![loopback], vec![public, loopback]],
+        calls: AtomicUsize::new(0),
+    });
+    let webhooks = client_with_lookup(lookup.clone());
+
+    // One lookup, and the connection goes to the public address it checked: never to the
+    // loopback receiver that a second resolution of `localhost` would reach.
+    let now = chrono::Utc::now();
+    assert_eq!(run_once(&app.state, &webhooks, now).await.unwrap(), 1);
+    assert_eq!(lookup.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the delivery reached loopback"
+    );
+    let delivery = last_delivery(&app, &clinic.admin, &hook).await;
+    assert_eq!(delivery["status"], "pending");
+    assert!(
+        !delivery["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("target refused"),
+        "{delivery}"
+    );
+
+    // The name now resolves to loopback: refused without connecting.
+    let later = now + chrono::Duration::minutes(10);
+    assert_eq!(run_once(&app.state, &webhooks, later).await.unwrap(), 1);
+    let delivery = last_delivery(&app, &clinic.admin, &hook).await;
+    assert!(
+        delivery["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("target refused"),
+        "{delivery}"
+    );
+    // Public and loopback together: refused too, as either could be connected to.
+    let later = later + chrono::Duration::hours(1);
+    assert_eq!(run_once(&app.state, &webhooks, later).await.unwrap(), 1);
+    let delivery = last_delivery(&app, &clinic.admin, &hook).await;
+    assert!(
+        delivery["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("target refused"),
+        "{delivery}"
+    );
+    assert_eq!(lookup.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the delivery reached loopback"
     );
 }
