@@ -288,7 +288,8 @@ pub fn build(
         .configure(crate::api::ops::routes)
         .default_service(web::to(fallback))
         .split_for_parts();
-    app.wrap(Condition::new(limited, api_limit))
+    app.wrap_fn(crate::server::hold_body_until_answered)
+        .wrap(Condition::new(limited, api_limit))
         .wrap(cors)
         .wrap(
             DefaultHeaders::new()

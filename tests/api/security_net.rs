@@ -342,3 +342,27 @@ async fn webhook_deliveries_connect_only_to_the_address_that_was_checked() {
         "the delivery reached loopback"
     );
 }
+
+#[actix_web::test]
+async fn a_chunked_body_that_never_finishes_does_not_hold_the_connection() {
+    let (_app, addr) = served(100).await;
+    blocking(move || {
+        // To a route that reads no body, and to one that does.
+        for path in ["/api/v1/locations", "/api/v1/auth/login"] {
+            let method = if path.ends_with("login") { "POST" } else { "GET" };
+            let mut stream = connect(addr);
+            stream
+                .write_all(
+                    format!(
+                        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                         Transfer-Encoding: chunked\r\n\r\n5\r\n{{\"a\":\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .unwrap();
+            let answer = read_until_closed(&mut stream);
+            assert!(answer.starts_with("HTTP/1.1 "), "{path}: {answer}");
+        }
+    })
+    .await;
+}
