@@ -178,8 +178,8 @@ async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// Answers every operation can give, added to each operation of the spec so that clients
-/// (and schemathesis) see them: body errors where there is a body, rate limiting everywhere,
-/// and 503 when the database is busy.
+/// (and schemathesis) see them: body errors and the body timeout where there is a body, rate
+/// limiting everywhere, and 503 when the database is busy.
 fn add_common_responses(spec: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let problem = |description: &str| {
@@ -206,6 +206,10 @@ fn add_common_responses(spec: &mut utoipa::openapi::OpenApi) {
             if operation.request_body.is_some() {
                 for (code, description) in [
                     ("400", "Malformed body"),
+                    (
+                        "408",
+                        "Body not received within `REQUEST_BODY_TIMEOUT_SECS`; the connection is closed",
+                    ),
                     ("413", "Body over 32 KiB"),
                     ("415", "Body is not JSON"),
                 ] {
@@ -284,7 +288,8 @@ pub fn build(
         .configure(crate::api::ops::routes)
         .default_service(web::to(fallback))
         .split_for_parts();
-    app.wrap(Condition::new(limited, api_limit))
+    app.wrap_fn(crate::server::hold_body_until_answered)
+        .wrap(Condition::new(limited, api_limit))
         .wrap(cors)
         .wrap(
             DefaultHeaders::new()
@@ -305,6 +310,11 @@ pub fn build(
                 }
                 Ok(response)
             }
+        })
+        // Inside the metrics middleware, so made-up methods are counted as one label value.
+        .wrap_fn(|mut req, srv| {
+            crate::metrics::fold_unknown_method(&mut req);
+            srv.call(req)
         })
         .wrap(http_metrics)
         .wrap(tracing_actix_web::TracingLogger::default())

@@ -119,12 +119,12 @@ fn serve(config: Config) -> CliResult {
             state.clone(),
             stopped,
         ));
-        let server_state = state.clone();
-        let served = actix_web::HttpServer::new(move || app::build(server_state.clone()))
-            .bind(&bind)?
-            .shutdown_timeout(30)
-            .run()
-            .await;
+        let served = crate::server::http_server(
+            state.clone(),
+            crate::server::Listen::Addr(bind),
+            crate::server::default_workers(),
+        )?
+        .await;
         // The server has drained; let the webhook worker finish its pass and stop.
         let _ = stop.send(true);
         let _ = worker.await;

@@ -53,6 +53,14 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub log_format: LogFormat,
     pub data_dir: PathBuf,
+    /// How long a client may take to send a request's head (line and headers).
+    pub request_head_timeout: Duration,
+    /// How long a client may take to send a request's body, once its head has arrived.
+    pub request_body_timeout: Duration,
+    /// How long an idle keep-alive connection is kept open.
+    pub keep_alive: Duration,
+    /// Open connections the server serves at once, over all workers; more wait to be accepted.
+    pub max_connections: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -139,6 +147,10 @@ impl Config {
             trusted_proxies,
             log_format,
             data_dir,
+            request_head_timeout: seconds(&get, "REQUEST_HEAD_TIMEOUT_SECS", 10)?,
+            request_body_timeout: seconds(&get, "REQUEST_BODY_TIMEOUT_SECS", 30)?,
+            keep_alive: seconds(&get, "KEEP_ALIVE_SECS", 5)?,
+            max_connections: number(&get, "MAX_CONNECTIONS", 10_000, 1)?,
         })
     }
 }
@@ -181,6 +193,14 @@ fn trusted_proxies(raw: Option<&str>) -> Result<Vec<ipnet::IpNet>, ConfigError> 
                 })
         })
         .collect()
+}
+
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<Duration, ConfigError> {
+    number(get, name, default, 1).map(|secs| Duration::from_secs(u64::from(secs)))
 }
 
 fn boolean(
@@ -292,6 +312,46 @@ mod tests {
         assert!(c.rate_limit_enabled && !c.webhook_allow_private_targets);
         assert!(c.trusted_proxies.is_empty());
         assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(
+            (
+                c.request_head_timeout.as_secs(),
+                c.request_body_timeout.as_secs(),
+                c.keep_alive.as_secs(),
+                c.max_connections
+            ),
+            (10, 30, 5, 10_000)
+        );
+    }
+
+    #[test]
+    fn connection_limits_are_configurable_and_never_zero() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let c = config(&[
+            secret,
+            ("REQUEST_HEAD_TIMEOUT_SECS", "2"),
+            ("REQUEST_BODY_TIMEOUT_SECS", "3"),
+            ("KEEP_ALIVE_SECS", "4"),
+            ("MAX_CONNECTIONS", "8"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                c.request_head_timeout.as_secs(),
+                c.request_body_timeout.as_secs(),
+                c.keep_alive.as_secs(),
+                c.max_connections
+            ),
+            (2, 3, 4, 8)
+        );
+        for name in [
+            "REQUEST_HEAD_TIMEOUT_SECS",
+            "REQUEST_BODY_TIMEOUT_SECS",
+            "KEEP_ALIVE_SECS",
+            "MAX_CONNECTIONS",
+        ] {
+            assert!(config(&[secret, (name, "0")]).is_err(), "{name}=0");
+            assert!(config(&[secret, (name, "soon")]).is_err(), "{name}=soon");
+        }
     }
 
     #[test]

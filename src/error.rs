@@ -60,6 +60,9 @@ pub enum ApiError {
     MethodNotAllowed { allow: String },
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The client did not send the whole body in time; the connection is closed.
+    #[error("request body timed out")]
+    RequestTimeout,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("too many requests")]
@@ -110,6 +113,7 @@ impl ApiError {
             Self::Validation { .. } => ("validation", "Invalid request"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::PayloadTooLarge => ("payload-too-large", "Request body too large"),
+            Self::RequestTimeout => ("request-timeout", "Request timeout"),
             Self::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             Self::TooManyRequests { .. } => ("rate-limited", "Too many requests"),
             Self::Unavailable(_) => ("unavailable", "Service temporarily unavailable"),
@@ -128,6 +132,9 @@ impl ApiError {
                 format!("This resource answers only {allow}.")
             }
             Self::PayloadTooLarge => "The request body is over the 32 KiB limit.".to_owned(),
+            Self::RequestTimeout => {
+                "The request body was not received in time; the connection is closed.".to_owned()
+            }
             Self::UnsupportedMediaType => {
                 "The request body must be JSON (Content-Type: application/json).".to_owned()
             }
@@ -168,6 +175,7 @@ impl ResponseError for ApiError {
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -200,6 +208,10 @@ impl ResponseError for ApiError {
             }
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.clone()));
+            }
+            // The rest of the body may still be trickling in: do not wait for it.
+            Self::RequestTimeout => {
+                response.force_close();
             }
             _ => {}
         }
@@ -326,6 +338,13 @@ mod tests {
         let problem = error.problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("SELECT"));
+    }
+
+    #[test]
+    fn a_body_timeout_is_408_and_closes_the_connection() {
+        let response = ApiError::RequestTimeout.error_response();
+        assert_eq!(response.status().as_u16(), 408);
+        assert!(response.head().connection_type() == actix_web::http::ConnectionType::Close);
     }
 
     #[test]

@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod models;
 pub mod scheduling;
 pub mod seed;
+pub mod server;

@@ -1,6 +1,8 @@
 //! Prometheus metrics: per-route request counts and latency histograms (actix-web-prom), plus
 //! the database pool, the webhook outbox and booking events. `GET /metrics` renders them.
 
+use actix_web::dev::ServiceRequest;
+use actix_web::http::Method;
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
@@ -76,5 +78,52 @@ impl Metrics {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// The label value every method outside the standard set is counted under.
+pub const OTHER_METHOD: &str = "OTHER";
+
+/// Rewrites a request's method to `OTHER` unless it is one the API could answer (GET, HEAD,
+/// POST, PUT, PATCH, DELETE, OPTIONS), so made-up methods cannot each add metric series. Runs
+/// inside the metrics middleware, which labels by the method the request ends with. No route
+/// takes any other method, so such a request is answered 404/405 either way.
+pub fn fold_unknown_method(req: &mut ServiceRequest) {
+    let known = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    if !known.contains(req.method()) {
+        req.head_mut().method = Method::from_bytes(OTHER_METHOD.as_bytes()).unwrap_or_default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn only_standard_methods_keep_their_name() {
+        for (sent, labelled) in [
+            ("GET", "GET"),
+            ("OPTIONS", "OPTIONS"),
+            ("DELETE", "DELETE"),
+            ("BREW", "OTHER"),
+            ("TRACE", "OTHER"),
+            ("get", "OTHER"),
+        ] {
+            let mut req = TestRequest::default()
+                .method(Method::from_bytes(sent.as_bytes()).unwrap())
+                .to_srv_request();
+            fold_unknown_method(&mut req);
+            assert_eq!(req.method().as_str(), labelled, "{sent}");
+        }
     }
 }

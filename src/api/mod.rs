@@ -166,7 +166,30 @@ fn integral_floats_to_integers(value: &mut serde_json::Value) {
     }
 }
 
-async fn read_body(mut payload: Payload) -> Result<web::BytesMut, ApiError> {
+/// How long a body may take to arrive when the app state is not at hand (it always is in the
+/// server); `REQUEST_BODY_TIMEOUT_SECS` sets it.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn body_timeout(req: &HttpRequest) -> std::time::Duration {
+    req.app_data::<web::Data<crate::app::AppState>>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |state| {
+            state.config.request_body_timeout
+        })
+}
+
+/// Reads the body, at most `BODY_LIMIT` bytes, within `limit`: a client that sends its head and
+/// then trickles (or withholds) the body is answered 408 and disconnected, instead of holding a
+/// connection and a file descriptor for as long as it likes.
+async fn read_body(
+    payload: Payload,
+    limit: std::time::Duration,
+) -> Result<web::BytesMut, ApiError> {
+    tokio::time::timeout(limit, read_all(payload))
+        .await
+        .unwrap_or(Err(ApiError::RequestTimeout))
+}
+
+async fn read_all(mut payload: Payload) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
@@ -194,6 +217,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
         let too_large = declared_too_large(req);
+        let timeout = body_timeout(req);
         let payload = payload.take();
         Box::pin(async move {
             if too_large {
@@ -202,7 +226,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             if !json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let body = read_body(payload).await?;
+            let body = read_body(payload, timeout).await?;
             parse_json(&body).map(ApiJson)
         })
     }
@@ -218,12 +242,13 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
         let too_large = declared_too_large(req);
+        let timeout = body_timeout(req);
         let payload = payload.take();
         Box::pin(async move {
             if too_large {
                 return Err(ApiError::PayloadTooLarge);
             }
-            let body = read_body(payload).await?;
+            let body = read_body(payload, timeout).await?;
             let trimmed = body.trim_ascii();
             if trimmed.is_empty() || trimmed == b"null" {
                 return Ok(OptionalJson(T::default()));

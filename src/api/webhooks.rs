@@ -2,6 +2,7 @@
 //! deliveries with their attempts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
@@ -15,7 +16,7 @@ use crate::app::AppState;
 use crate::auth::Admin;
 use crate::booking::BookingEvent;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::integrations::webhooks::{check_target, new_secret};
+use crate::integrations::webhooks::{SystemLookup, new_secret, resolve_checked};
 use crate::models::webhook::{self, Delivery, Webhook};
 use crate::models::{new_id, now};
 
@@ -122,8 +123,7 @@ async fn create_webhook(
     let url = body.url.trim().to_owned();
     if super::clean_text(&mut errors, "url", &body.url, super::Lines::One) {
         let allow_private = state.config.webhook_allow_private_targets;
-        let checked = url.clone();
-        if let Err(reason) = web::block(move || check_target(&checked, allow_private)).await? {
+        if let Err(reason) = resolve_checked(Arc::new(SystemLookup), &url, allow_private).await {
             errors.push(FieldError::new("url", reason));
         }
     }

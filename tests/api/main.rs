@@ -15,4 +15,5 @@ mod reliability;
 mod schedules;
 mod security_auth;
 mod security_data;
+mod security_net;
 mod slots;
