@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{self, AppState};
 use crate::config::{Config, LogFormat};
 use crate::db::{self, Db};
 use crate::models::user::{self, Role, User};
 use crate::models::{new_id, now};
+use crate::state::AppState;
 
 #[derive(Debug, Parser)]
 #[command(name = "inspine", version, about = "Inspine Booking API")]
@@ -60,7 +60,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
-        return match serde_json::to_string_pretty(&app::openapi()) {
+        return match serde_json::to_string_pretty(&crate::openapi::openapi()) {
             Ok(spec) => {
                 println!("{spec}");
                 ExitCode::SUCCESS
@@ -116,7 +116,7 @@ fn serve(config: Config) -> CliResult {
         tracing::info!(%bind, "serving");
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = actix_web::rt::spawn(crate::integrations::webhooks::run_worker(
-            state.clone(),
+            crate::integrations::webhooks::Outbox::of(&state),
             stopped,
         ));
         let served = crate::server::http_server(

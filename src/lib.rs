@@ -12,6 +12,8 @@ pub mod integrations;
 pub mod limits;
 pub mod metrics;
 pub mod models;
+pub mod openapi;
 pub mod scheduling;
 pub mod seed;
 pub mod server;
+pub mod state;

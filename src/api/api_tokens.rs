@@ -11,12 +11,12 @@ use uuid::Uuid;
 use super::{
     ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, text, utc,
 };
-use crate::app::AppState;
 use crate::auth::Admin;
 use crate::auth::tokens::{SCRIPT_TOKEN_PREFIX, random_secret, sha256_hex};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::token::{self, ApiToken};
 use crate::models::{new_id, now};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_token)

@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{ApiJson, Lines, check, clean_text, is_forbidden, text, utc};
-use crate::app::AppState;
 use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::auth::{AuthUser, password};
 use crate::db::{DbConn, write_transaction};
@@ -17,6 +16,7 @@ use crate::limits::client_key;
 use crate::models::token::{self, RefreshToken};
 use crate::models::user::{self, Role, User};
 use crate::models::{new_id, now};
+use crate::state::AppState;
 
 /// Mounted under `/auth`, behind the tight rate limit.
 pub fn routes(cfg: &mut ServiceConfig) {

@@ -17,7 +17,6 @@ use uuid::Uuid;
 use super::{
     ApiJson, ApiQuery, OptionalJson, Page, bounds, calendars, check, created, free_text, utc,
 };
-use crate::app::AppState;
 use crate::auth::{AuthUser, Staff};
 use crate::booking::{BookingEvent, BookingStatus};
 use crate::config::Config;
@@ -29,6 +28,7 @@ use crate::models::catalog::{self, MassageType};
 use crate::models::user::{self, Role};
 use crate::models::{new_id, now, therapist};
 use crate::scheduling::{self, Rejection};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_booking)

@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::auth::{AuthUser, Staff};
 use crate::db::DbConn;
@@ -19,6 +18,7 @@ use crate::integrations::calendar::{Names, render};
 use crate::models::booking::{self, Booking, BookingFilter};
 use crate::models::user::Role;
 use crate::models::{catalog, now, therapist, token, user};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(therapist_feed)

@@ -12,7 +12,6 @@ use super::{
     ApiJson, ApiQuery, Lines, Page, PageQuery, check, clean_text, created, free_text, into_page,
     page_params, text,
 };
-use crate::app::AppState;
 use crate::auth::Admin;
 use crate::db::{DbConn, write_transaction};
 use crate::error::{ApiError, FieldError, Problem};
@@ -21,6 +20,7 @@ use crate::models::catalog::{
     RoomChanges,
 };
 use crate::models::{new_id, now};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_locations)

@@ -171,7 +171,7 @@ fn integral_floats_to_integers(value: &mut serde_json::Value) {
 const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn body_timeout(req: &HttpRequest) -> std::time::Duration {
-    req.app_data::<web::Data<crate::app::AppState>>()
+    req.app_data::<web::Data<crate::state::AppState>>()
         .map_or(DEFAULT_BODY_TIMEOUT, |state| {
             state.config.request_body_timeout
         })
@@ -569,7 +569,7 @@ pub fn optional_timezone_schema() -> utoipa::openapi::schema::Object {
 
 /// Runs a delete (or revoke) that reports how many rows it touched: none is 404, else 204.
 pub async fn delete_one(
-    state: &crate::app::AppState,
+    state: &crate::state::AppState,
     delete: impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<usize> + Send + 'static,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     state

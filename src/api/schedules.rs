@@ -10,7 +10,6 @@ use uuid::Uuid;
 use super::{
     ApiJson, ApiQuery, Page, PageQuery, check, created, free_text, into_page, page_params, utc,
 };
-use crate::app::AppState;
 use crate::auth::Staff;
 use crate::db::{DbConn, write_transaction};
 use crate::error::{ApiError, FieldError, Problem};
@@ -18,6 +17,7 @@ use crate::models::schedule::{self, ScheduleRule, TimeOff};
 use crate::models::user::Role;
 use crate::models::{catalog, new_id, now, therapist};
 use crate::scheduling::{WeeklyRule, validate_rules};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(get_schedule)

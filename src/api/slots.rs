@@ -8,10 +8,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::{ApiQuery, bounds, calendars};
-use crate::app::AppState;
 use crate::error::{ApiError, Problem};
 use crate::models::therapist::{self, TherapistFilter};
 use crate::scheduling::{self, SlotRequest};
+use crate::state::AppState;
 
 pub const MAX_WINDOW_DAYS: i64 = 31;
 

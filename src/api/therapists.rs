@@ -9,7 +9,6 @@ use uuid::Uuid;
 use super::{
     ApiJson, ApiQuery, Page, check, created, double_option, free_text, into_page, page_params, text,
 };
-use crate::app::AppState;
 use crate::auth::Admin;
 use crate::db::{DbConn, write_transaction};
 use crate::error::{ApiError, FieldError, Problem};
@@ -17,6 +16,7 @@ use crate::models::catalog;
 use crate::models::therapist::{self, Therapist, TherapistChanges, TherapistFilter};
 use crate::models::user::{self, Role};
 use crate::models::{new_id, now};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_therapists)

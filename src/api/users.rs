@@ -9,12 +9,12 @@ use uuid::Uuid;
 use super::auth::{UserOut, check_email, check_password, check_phone, hash_password};
 use super::calendar::end_login_feeds;
 use super::{ApiJson, ApiQuery, Page, check, created, double_option, into_page, page_params, text};
-use crate::app::AppState;
 use crate::auth::Admin;
 use crate::db::write_transaction;
 use crate::error::{ApiError, Problem};
 use crate::models::user::{self, Role, User, UserChanges};
 use crate::models::{new_id, now, therapist, token};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_users)

@@ -12,13 +12,13 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::{ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, utc};
-use crate::app::AppState;
 use crate::auth::Admin;
 use crate::booking::BookingEvent;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::integrations::webhooks::{SystemLookup, new_secret, resolve_checked};
 use crate::models::webhook::{self, Delivery, Webhook};
 use crate::models::{new_id, now};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_webhook)

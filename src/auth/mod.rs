@@ -10,10 +10,11 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use diesel::OptionalExtension;
 
-use crate::app::AppState;
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::models::token;
 use crate::models::user::{self, Role, User};
+use tokens::JwtKeys;
 
 /// Any authenticated caller.
 #[derive(Debug, Clone)]
@@ -50,34 +51,32 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
 const INVALID_TOKEN: &str = "The token is invalid or expired.";
 
 async fn authenticate(req: HttpRequest) -> Result<AuthUser, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("application state missing"))?
+    let db = req
+        .app_data::<web::Data<Db>>()
+        .ok_or_else(|| ApiError::internal("database missing from the app"))?
         .clone();
+    let jwt = req
+        .app_data::<web::Data<JwtKeys>>()
+        .ok_or_else(|| ApiError::internal("token keys missing from the app"))?;
     let token = bearer_token(&req)?;
     let found = if token.starts_with(tokens::SCRIPT_TOKEN_PREFIX) {
         // Script tokens are looked up on every request, so a revocation applies at once.
         let hash = tokens::sha256_hex(&token);
-        state
-            .db
-            .run(move |conn| {
-                let at = crate::models::now();
-                let Some(script) = token::live_api_token(conn, &hash, at)? else {
-                    return Ok(None);
-                };
-                Ok(user::find(conn, &script.user_id).optional()?)
-            })
-            .await?
+        db.run(move |conn| {
+            let at = crate::models::now();
+            let Some(script) = token::live_api_token(conn, &hash, at)? else {
+                return Ok(None);
+            };
+            Ok(user::find(conn, &script.user_id).optional()?)
+        })
+        .await?
     } else {
-        let claims = state
-            .jwt
+        let claims = jwt
             .verify(&token)
             .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
         // The role comes from the database, not the token, so a role change or a deleted user
         // takes effect on the next request.
-        state
-            .db
-            .run(move |conn| Ok(user::find(conn, &claims.sub).optional()?))
+        db.run(move |conn| Ok(user::find(conn, &claims.sub).optional()?))
             .await?
     };
     let user = found.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;

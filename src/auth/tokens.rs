@@ -28,6 +28,7 @@ pub struct Claims {
     pub exp: i64,
 }
 
+#[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,

@@ -13,10 +13,11 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::app::AppState;
 use crate::booking::BookingEvent;
+use crate::db::Db;
 use crate::db::{DbConn, write_transaction};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::models::webhook::{self, Attempt, Delivery, DeliveryOutcome};
 use crate::models::{new_id, now};
 
@@ -328,7 +329,7 @@ struct Sent {
 
 async fn send(
     client: &WebhookClient,
-    state: &AppState,
+    state: &Outbox,
     delivery: &Delivery,
     hook: &webhook::Webhook,
 ) -> Sent {
@@ -336,7 +337,7 @@ async fn send(
     let timestamp = Utc::now().timestamp();
     let elapsed =
         |started: Instant| i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
-    let allow_private = state.config.webhook_allow_private_targets;
+    let allow_private = state.allow_private_targets;
     // Checked again at delivery, as DNS may have changed since the endpoint was registered; and
     // resolved only this once: the request connects to the checked address (the URL's host still
     // goes in `Host` and TLS SNI), so a name that flips to a private address between the check
@@ -413,11 +414,30 @@ fn outcome(delivery: &Delivery, sent: &Sent, at: chrono::NaiveDateTime) -> Deliv
     }
 }
 
+/// What the delivery worker works with: the outbox's database, the attempt counters, and whether
+/// private targets are allowed.
+#[derive(Clone)]
+pub struct Outbox {
+    pub db: Db,
+    pub metrics: Metrics,
+    pub allow_private_targets: bool,
+}
+
+impl Outbox {
+    pub fn of(state: &crate::state::AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            metrics: state.metrics.clone(),
+            allow_private_targets: state.config.webhook_allow_private_targets,
+        }
+    }
+}
+
 /// One pass of the worker at time `at`: claims due deliveries, sends them concurrently, and
 /// records each attempt. Returns how many it attempted. Tests call it with a chosen `at` to step
 /// through the back-off without waiting.
 pub async fn run_once(
-    state: &AppState,
+    state: &Outbox,
     client: &WebhookClient,
     at: DateTime<Utc>,
 ) -> Result<usize, ApiError> {
@@ -491,10 +511,7 @@ pub async fn run_once(
 /// The worker loop of `serve`: a pass a second until `stop` turns true. A pass in progress is
 /// finished before stopping; an interrupted one is safe anyway (its leases expire and the
 /// deliveries are retried: at least once).
-pub async fn run_worker(
-    state: actix_web::web::Data<AppState>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+pub async fn run_worker(state: Outbox, mut stop: tokio::sync::watch::Receiver<bool>) {
     let client = client();
     loop {
         match run_once(&state, &client, Utc::now()).await {

@@ -415,9 +415,13 @@ async fn book(app: &TestApp, clinic: &crate::helpers::Clinic, token: &str, hour:
 
 async fn pass(app: &TestApp, at: chrono::DateTime<chrono::Utc>) -> usize {
     let client = inspine::integrations::webhooks::client();
-    inspine::integrations::webhooks::run_once(&app.state, &client, at)
-        .await
-        .unwrap()
+    inspine::integrations::webhooks::run_once(
+        &inspine::integrations::webhooks::Outbox::of(&app.state),
+        &client,
+        at,
+    )
+    .await
+    .unwrap()
 }
 
 #[actix_web::test]

@@ -296,7 +296,16 @@ async fn webhook_deliveries_connect_only_to_the_address_that_was_checked() {
     // One lookup, and the connection goes to the public address it checked: never to the
     // loopback receiver that a second resolution of `localhost` would reach.
     let now = chrono::Utc::now();
-    assert_eq!(run_once(&app.state, &webhooks, now).await.unwrap(), 1);
+    assert_eq!(
+        run_once(
+            &inspine::integrations::webhooks::Outbox::of(&app.state),
+            &webhooks,
+            now
+        )
+        .await
+        .unwrap(),
+        1
+    );
     assert_eq!(lookup.calls.load(Ordering::SeqCst), 1);
     assert_eq!(
         hits.load(Ordering::SeqCst),
@@ -315,7 +324,16 @@ async fn webhook_deliveries_connect_only_to_the_address_that_was_checked() {
 
     // The name now resolves to loopback: refused without connecting.
     let later = now + chrono::Duration::minutes(10);
-    assert_eq!(run_once(&app.state, &webhooks, later).await.unwrap(), 1);
+    assert_eq!(
+        run_once(
+            &inspine::integrations::webhooks::Outbox::of(&app.state),
+            &webhooks,
+            later
+        )
+        .await
+        .unwrap(),
+        1
+    );
     let delivery = last_delivery(&app, &clinic.admin, &hook).await;
     assert!(
         delivery["last_error"]
@@ -326,7 +344,16 @@ async fn webhook_deliveries_connect_only_to_the_address_that_was_checked() {
     );
     // Public and loopback together: refused too, as either could be connected to.
     let later = later + chrono::Duration::hours(1);
-    assert_eq!(run_once(&app.state, &webhooks, later).await.unwrap(), 1);
+    assert_eq!(
+        run_once(
+            &inspine::integrations::webhooks::Outbox::of(&app.state),
+            &webhooks,
+            later
+        )
+        .await
+        .unwrap(),
+        1
+    );
     let delivery = last_delivery(&app, &clinic.admin, &hook).await;
     assert!(
         delivery["last_error"]

@@ -1,0 +1,67 @@
+//! What every request shares: the configuration, the database, keys, metrics and limits. A leaf:
+//! it imports no handler and no router, so everything above can import it.
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::auth::tokens::JwtKeys;
+use crate::config::Config;
+use crate::db::{self, Db};
+use crate::limits::{IpLimit, LoginGuard};
+use crate::metrics::Metrics;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub jwt: JwtKeys,
+    pub metrics: Metrics,
+    pub login_guard: LoginGuard,
+    /// All argon2 work runs here: one thread per core, a bounded queue (each hash takes 19 MiB).
+    pub hashing: crate::auth::password::HashPool,
+    pub auth_limit: IpLimit,
+    pub api_limit: IpLimit,
+    /// Verified against when a login names an unknown email, so both failures cost the same.
+    pub dummy_password_hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] db::ConnectError),
+    #[error("cannot prepare the database: {0}")]
+    Setup(String),
+}
+
+impl AppState {
+    /// Connects, migrates, seeds the catalog on first start, and precomputes what requests share.
+    pub fn prepare(config: Config) -> Result<web::Data<Self>, StartError> {
+        let db = Db::connect(&config.database_url)?;
+        {
+            let mut conn = db.get().map_err(|e| StartError::Setup(e.to_string()))?;
+            let applied =
+                db::run_migrations(&mut conn).map_err(|e| StartError::Setup(e.to_string()))?;
+            if applied > 0 {
+                tracing::info!(applied, "migrations applied");
+            }
+            crate::seed::seed_catalog(&mut conn).map_err(|e| StartError::Setup(e.to_string()))?;
+        }
+        let dummy_password_hash = crate::auth::password::hash("not-a-real-password")
+            .map_err(|e| StartError::Setup(e.to_string()))?;
+        let metrics = Metrics::new().map_err(|e| StartError::Setup(e.to_string()))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hashing = crate::auth::password::HashPool::new(cores, 256)
+            .map_err(|e| StartError::Setup(e.to_string()))?;
+        Ok(web::Data::new(Self {
+            jwt: JwtKeys::new(&config.jwt_secret, config.access_token_ttl),
+            metrics,
+            login_guard: LoginGuard::default(),
+            hashing,
+            auth_limit: crate::limits::auth_limit(&config.trusted_proxies),
+            api_limit: crate::limits::api_limit(&config.trusted_proxies),
+            config: Arc::new(config),
+            db,
+            dummy_password_hash,
+        }))
+    }
+}
