@@ -171,7 +171,7 @@ fn read_password() -> Result<String, Box<dyn std::error::Error>> {
 
 fn create_user(config: &Config, email: &str, role: Role, name: Option<String>) -> CliResult {
     let email = user::normalize_email(email);
-    crate::api::auth::check_email(&email).map_err(|e| e.problem().detail)?;
+    crate::auth::rules::check_email(&email).map_err(|e| e.problem().detail)?;
     let name = name.unwrap_or_else(|| email.clone());
     let password = read_password()?;
     crate::auth::password::check_new(&password, &[&email, &name])?;

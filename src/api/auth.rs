@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{ApiJson, Lines, check, clean_text, is_forbidden, text, utc};
+use crate::auth::rules::{check_email, check_password};
 use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::auth::{AuthUser, password};
 use crate::db::{DbConn, write_transaction};
@@ -95,53 +96,6 @@ pub struct LoginRequest {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
-}
-
-/// The same rule as the spec's pattern: an ASCII dot-atom local part, `@`, and a domain of two or
-/// more labels of letters, digits and inner hyphens.
-pub fn check_email(email: &str) -> Result<(), ApiError> {
-    let mut errors = Vec::new();
-    if !clean_text(&mut errors, "email", email, Lines::One) {
-        return Err(ApiError::validation_many(errors));
-    }
-    let email = user::normalize_email(email);
-    let email = email.as_str();
-    const LOCAL_SPECIALS: &str = "!#$%&'*+/=?^_`{|}~-";
-    let atom = |part: &str| {
-        !part.is_empty()
-            && part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(c))
-    };
-    let label = |part: &str| {
-        !part.is_empty()
-            && part.len() <= 63
-            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            && !part.starts_with('-')
-            && !part.ends_with('-')
-    };
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            local.len() <= 64
-                && local.split('.').all(atom)
-                && domain.split('.').count() >= 2
-                && domain.split('.').all(label)
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::validation(
-            "email",
-            "must be a valid email address",
-        ))
-    }
-}
-
-/// The password policy (`auth::password::check_new`) as a field error; `user_inputs` are the
-/// account's email and name.
-pub fn check_password(password: &str, user_inputs: &[&str]) -> Result<(), ApiError> {
-    password::check_new(password, user_inputs)
-        .map_err(|weakness| ApiError::validation("password", weakness.message()))
 }
 
 pub fn check_phone(errors: &mut Vec<FieldError>, phone: Option<&str>) -> Option<String> {

@@ -2,6 +2,7 @@
 //! into handler arguments.
 
 pub mod password;
+pub mod rules;
 pub mod tokens;
 
 use std::future::Future;

@@ -28,7 +28,7 @@ pub struct Names {
 fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if crate::api::is_forbidden(c, crate::api::Lines::One) {
+            if crate::validation::is_forbidden(c, crate::validation::Lines::One) {
                 ' '
             } else {
                 c
