@@ -101,7 +101,7 @@ pub fn build(
         .configure(crate::api::ops::routes)
         .default_service(web::to(fallback))
         .split_for_parts();
-    app.wrap_fn(crate::server::hold_body_until_answered)
+    app.wrap_fn(crate::middleware::hold_body_until_answered)
         .wrap(Condition::new(limited, api_limit))
         .wrap(cors)
         .wrap(

@@ -11,6 +11,7 @@ pub mod error;
 pub mod integrations;
 pub mod limits;
 pub mod metrics;
+pub mod middleware;
 pub mod models;
 pub mod openapi;
 pub mod scheduling;

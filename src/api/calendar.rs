@@ -16,6 +16,7 @@ use crate::db::DbConn;
 use crate::error::{ApiError, Problem};
 use crate::integrations::calendar::{Names, render};
 use crate::models::booking::{self, Booking, BookingFilter};
+use crate::models::token::{therapist_subject, user_subject};
 use crate::models::user::Role;
 use crate::models::{catalog, now, therapist, token, user};
 use crate::state::AppState;
@@ -44,28 +45,6 @@ pub struct FeedToken {
     pub token: String,
     /// The feed path with the token, to subscribe to from a calendar app.
     pub url: String,
-}
-
-fn therapist_subject(id: &str) -> String {
-    format!("therapist:{id}")
-}
-
-fn user_subject(id: &str) -> String {
-    format!("user:{id}")
-}
-
-/// A login stops being a therapist's (unlinked, linked to another login, or deleted): the feeds
-/// it may hold for that therapist die with the link. That is its own `me` feed, which showed the
-/// therapist's bookings, and the therapist's feed, which the linked login may have minted itself
-/// (nothing records who minted it, so an admin re-issues it after the change).
-pub(crate) fn end_login_feeds(
-    conn: &mut DbConn,
-    user_id: &str,
-    therapist_id: Option<&str>,
-) -> diesel::QueryResult<usize> {
-    let mut subjects = vec![user_subject(user_id)];
-    subjects.extend(therapist_id.map(therapist_subject));
-    token::delete_calendar_tokens(conn, &subjects)
 }
 
 fn names_for(

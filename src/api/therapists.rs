@@ -331,7 +331,7 @@ async fn update_therapist(
                     .as_ref()
                     .is_some_and(|u| u.as_deref() != current.user_id.as_deref());
                 if link_changes && let Some(old_login) = current.user_id.as_deref() {
-                    super::calendar::end_login_feeds(conn, old_login, Some(&id))?;
+                    crate::models::token::end_login_feeds(conn, old_login, Some(&id))?;
                 }
                 therapist::update(conn, &id, &changes)?;
                 if let Some(type_ids) = &type_ids {

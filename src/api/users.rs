@@ -7,12 +7,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::auth::{UserOut, check_phone, hash_password};
-use super::calendar::end_login_feeds;
 use super::{ApiJson, ApiQuery, Page, check, created, double_option, into_page, page_params, text};
 use crate::auth::Admin;
 use crate::auth::rules::{check_email, check_password};
 use crate::db::write_transaction;
 use crate::error::{ApiError, Problem};
+use crate::models::token::end_login_feeds;
 use crate::models::user::{self, Role, User, UserChanges};
 use crate::models::{new_id, now, therapist, token};
 use crate::state::AppState;

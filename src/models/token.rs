@@ -162,3 +162,26 @@ pub fn delete_calendar_tokens(conn: &mut DbConn, subjects: &[String]) -> QueryRe
     diesel::delete(calendar_tokens::table.filter(calendar_tokens::subject.eq_any(subjects)))
         .execute(conn)
 }
+
+/// Calendar-feed subjects: a login's own feed, and a therapist's feed.
+pub fn therapist_subject(id: &str) -> String {
+    format!("therapist:{id}")
+}
+
+pub fn user_subject(id: &str) -> String {
+    format!("user:{id}")
+}
+
+/// A login stops being a therapist's (unlinked, linked to another login, or deleted): the feeds
+/// it may hold for that therapist die with the link. That is its own `me` feed, which showed the
+/// therapist's bookings, and the therapist's feed, which the linked login may have minted itself
+/// (nothing records who minted it, so an admin re-issues it after the change).
+pub fn end_login_feeds(
+    conn: &mut DbConn,
+    user_id: &str,
+    therapist_id: Option<&str>,
+) -> diesel::QueryResult<usize> {
+    let mut subjects = vec![user_subject(user_id)];
+    subjects.extend(therapist_id.map(therapist_subject));
+    delete_calendar_tokens(conn, &subjects)
+}
