@@ -3,6 +3,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod availability;
 pub mod booking;
 pub mod cli;
 pub mod config;

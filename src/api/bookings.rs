@@ -14,10 +14,9 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{
-    ApiJson, ApiQuery, OptionalJson, Page, bounds, calendars, check, created, free_text, utc,
-};
+use super::{ApiJson, ApiQuery, OptionalJson, Page, bounds, check, created, free_text, utc};
 use crate::auth::{AuthUser, Staff};
+use crate::availability;
 use crate::booking::{BookingEvent, BookingStatus};
 use crate::config::Config;
 use crate::db::{DbConn, write_transaction};
@@ -189,7 +188,7 @@ fn place(
 ) -> Result<Placement, ApiError> {
     let buffer = massage_type.buffer_minutes.max(0) as u32;
     let start_naive = start.naive_utc();
-    let cal = calendars::load(
+    let cal = availability::load(
         conn,
         &[therapist_id.to_owned()],
         bounds::shifted(start_naive, -Duration::days(1), "start")?,
@@ -201,7 +200,7 @@ fn place(
         .therapists
         .first()
         .ok_or_else(|| ApiError::internal("calendar missing"))?;
-    let policy = calendars::policy(config);
+    let policy = availability::policy(config);
     let (location, room) = scheduling::check_start(
         start,
         duration_minutes,

@@ -7,7 +7,6 @@ pub mod auth;
 pub mod bookings;
 pub mod bounds;
 pub mod calendar;
-pub mod calendars;
 pub mod catalog;
 pub mod extractors;
 pub mod ops;

@@ -140,9 +140,9 @@ fn parse_rules(therapist_id: &str, rules: &[RuleDto]) -> Result<Vec<ScheduleRule
     let weekly: Vec<WeeklyRule> = parsed
         .iter()
         .map(|(_, r)| WeeklyRule {
-            weekday: crate::api::calendars::weekday(r.weekday),
-            start: crate::api::calendars::time(r.start_minute),
-            end: crate::api::calendars::time(r.end_minute),
+            weekday: crate::availability::weekday(r.weekday),
+            start: crate::availability::time(r.start_minute),
+            end: crate::availability::time(r.end_minute),
             location_id: Uuid::nil(),
         })
         .collect();

@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ApiQuery, bounds, calendars};
+use super::{ApiQuery, bounds};
+use crate::availability;
 use crate::error::{ApiError, Problem};
 use crate::models::therapist::{self, TherapistFilter};
 use crate::scheduling::{self, SlotRequest};
@@ -109,8 +110,8 @@ async fn list_slots(
             let to = bounds::shifted(query.to.and_time(NaiveTime::MIN), Duration::days(2), "to")?;
             let location_id = query.location_id.map(|l| l.to_string());
             let cal =
-                calendars::load(conn, &therapist_ids, from, to, None, location_id.as_deref())?;
-            let policy = calendars::policy(&config);
+                availability::load(conn, &therapist_ids, from, to, None, location_id.as_deref())?;
+            let policy = availability::policy(&config);
             let request = SlotRequest {
                 from: query.from,
                 to: query.to,
