@@ -97,7 +97,7 @@ fn route_table(spec: &utoipa::openapi::OpenApi) -> Vec<(ResourceDef, String)> {
 }
 
 /// Answers every operation can give, added to each operation of the spec so that clients
-/// (and schemathesis) see them: body errors and the body timeout where there is a body, rate
+/// (and schemathesis) see them: 401 on every operation that takes a token, body errors and the body timeout where there is a body, rate
 /// limiting everywhere, and 503 when the database is busy.
 fn add_common_responses(spec: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
@@ -136,6 +136,15 @@ fn add_common_responses(spec: &mut utoipa::openapi::OpenApi) {
                         .entry(code.to_owned())
                         .or_insert_with(|| problem(description).into());
                 }
+            }
+            let secured = operation
+                .security
+                .as_ref()
+                .is_some_and(|requirements| !requirements.is_empty());
+            if secured {
+                responses
+                    .entry("401".to_owned())
+                    .or_insert_with(|| problem("No or bad token").into());
             }
             responses.entry("429".to_owned()).or_insert_with(|| {
                 problem("Rate limited; retry after `Retry-After` seconds").into()

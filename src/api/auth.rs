@@ -397,7 +397,6 @@ async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = UserOut),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/me")]

@@ -482,7 +482,6 @@ fn replay(status: i32, body: String) -> HttpResponse {
     responses(
         (status = 201, description = "Booked", body = BookingOut, headers(("Location" = String, description = "The new booking"))),
         (status = 400, description = "Malformed body or header", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A therapist booking another therapist", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slot taken, booking limit reached, or the Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Never bookable: off-grid, outside the schedule, in the past, wrong type or duration; or a field the caller may not set", body = Problem, content_type = "application/problem+json"),
@@ -681,7 +680,6 @@ pub struct BookingQuery {
     responses(
         (status = 200, description = "A page of bookings, by start", body = Page<BookingOut>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -764,7 +762,6 @@ async fn list_bookings(
     params(("id" = Uuid, Path, description = "Booking id")),
     responses(
         (status = 200, description = "The booking", body = BookingOut),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such booking, or not the caller's", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -840,7 +837,6 @@ fn check_window(config: &Config, caller: &AuthUser, found: &Booking) -> Result<(
     responses(
         (status = 200, description = "Cancelled", body = BookingOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such booking, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already cancelled/completed, or too late for a client", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -893,7 +889,6 @@ async fn cancel_booking(
     responses(
         (status = 200, description = "Rescheduled", body = BookingOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A therapist moving a booking to another therapist", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such booking, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "New slot taken, booking not confirmed, too late for a client, or the booking's type, duration or therapist no longer offered", body = Problem, content_type = "application/problem+json"),
@@ -999,7 +994,6 @@ async fn finish(
     params(("id" = Uuid, Path, description = "Booking id")),
     responses(
         (status = 200, description = "Completed", body = BookingOut),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Clients may not", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such booking, or not the therapist's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not confirmed, or not started yet", body = Problem, content_type = "application/problem+json"),
@@ -1027,7 +1021,6 @@ async fn complete_booking(
     params(("id" = Uuid, Path, description = "Booking id")),
     responses(
         (status = 200, description = "Marked no-show", body = BookingOut),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Clients may not", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such booking, or not the therapist's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not confirmed, or not started yet", body = Problem, content_type = "application/problem+json"),

@@ -226,7 +226,6 @@ async fn my_feed(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The new token and feed URL", body = FeedToken),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/me/calendar-token")]
@@ -254,7 +253,6 @@ async fn rotate_my_token(
     params(("id" = Uuid, Path, description = "Therapist id")),
     responses(
         (status = 200, description = "The new token and feed URL", body = FeedToken),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor this therapist", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such therapist", body = Problem, content_type = "application/problem+json"),
     )
@@ -296,7 +294,6 @@ async fn rotate_therapist_token(
     params(("id" = Uuid, Path, description = "Booking id")),
     responses(
         (status = 200, description = "RFC 5545 calendar with one event", content_type = "text/calendar", body = String),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such booking, or not the caller's", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -162,7 +162,6 @@ async fn list_locations(
     responses(
         (status = 201, description = "Created", body = LocationOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name already used", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -232,7 +231,6 @@ async fn get_location(
     responses(
         (status = 200, description = "Updated", body = LocationOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name already used", body = Problem, content_type = "application/problem+json"),
@@ -280,7 +278,6 @@ async fn update_location(
     params(("id" = Uuid, Path, description = "Location id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Still used by schedules or bookings", body = Problem, content_type = "application/problem+json"),
@@ -394,7 +391,6 @@ async fn list_rooms(
     responses(
         (status = 201, description = "Created", body = RoomOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name already used at this location", body = Problem, content_type = "application/problem+json"),
@@ -466,7 +462,6 @@ async fn get_room(
     responses(
         (status = 200, description = "Updated", body = RoomOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such room", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name already used at this location", body = Problem, content_type = "application/problem+json"),
@@ -514,7 +509,6 @@ async fn update_room(
     params(("id" = Uuid, Path, description = "Room id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such room", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Still used by bookings", body = Problem, content_type = "application/problem+json"),
@@ -789,7 +783,6 @@ async fn list_massage_types(
     responses(
         (status = 201, description = "Created", body = MassageTypeOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug already used", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -868,7 +861,6 @@ async fn get_massage_type(
     responses(
         (status = 200, description = "Updated", body = MassageTypeOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such massage type", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug already used", body = Problem, content_type = "application/problem+json"),
@@ -924,7 +916,6 @@ async fn update_massage_type(
     params(("id" = Uuid, Path, description = "Massage type id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such massage type", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Still used by bookings", body = Problem, content_type = "application/problem+json"),

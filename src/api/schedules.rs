@@ -191,7 +191,6 @@ fn authorize(
     params(("id" = Uuid, Path, description = "Therapist id")),
     responses(
         (status = 200, description = "The weekly rules", body = Schedule),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor this therapist", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such therapist", body = Problem, content_type = "application/problem+json"),
     )
@@ -223,7 +222,6 @@ async fn get_schedule(
     responses(
         (status = 200, description = "The new weekly rules", body = Schedule),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor this therapist", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such therapist", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or overlapping rules, or unknown location", body = Problem, content_type = "application/problem+json"),
@@ -314,7 +312,6 @@ pub struct CreateTimeOff {
     responses(
         (status = 200, description = "A page of time off", body = Page<TimeOffOut>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor this therapist", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such therapist", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json"),
@@ -358,7 +355,6 @@ async fn list_time_off(
     responses(
         (status = 201, description = "Created", body = TimeOffOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor this therapist", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such therapist", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Overlaps confirmed bookings (listed in `errors`)", body = Problem, content_type = "application/problem+json"),
@@ -420,7 +416,6 @@ async fn create_time_off(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor this therapist", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such therapist or time off", body = Problem, content_type = "application/problem+json"),
     )

@@ -219,7 +219,6 @@ async fn list_therapists(
     responses(
         (status = 201, description = "Created", body = TherapistOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The user is already linked to another therapist", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or unknown references", body = Problem, content_type = "application/problem+json"),
@@ -287,7 +286,6 @@ async fn get_therapist(
     responses(
         (status = 200, description = "Updated", body = TherapistOut),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such therapist", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The user is already linked to another therapist", body = Problem, content_type = "application/problem+json"),
@@ -352,7 +350,6 @@ async fn update_therapist(
     params(("id" = Uuid, Path, description = "Therapist id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such therapist", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Still used by bookings", body = Problem, content_type = "application/problem+json"),
