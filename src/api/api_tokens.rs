@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
+use super::PathId;
 use super::{
     ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, text, utc,
 };
@@ -173,9 +173,8 @@ async fn list_tokens(
 async fn revoke_token(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
     super::delete_one(&state, move |conn| {
         token::revoke_api_token(conn, &id, now())
     })

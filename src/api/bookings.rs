@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use super::PathId;
 use super::{ApiJson, ApiQuery, OptionalJson, Page, bounds, check, created, free_text, utc};
 use crate::auth::{AuthUser, Staff};
 use crate::availability;
@@ -769,9 +770,8 @@ async fn list_bookings(
 async fn get_booking(
     caller: AuthUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<web::Json<BookingOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let found = state
         .db
         .run(move |conn| visible_booking(conn, &caller, &id))
@@ -846,10 +846,9 @@ fn check_window(config: &Config, caller: &AuthUser, found: &Booking) -> Result<(
 async fn cancel_booking(
     caller: AuthUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     OptionalJson(body): OptionalJson<CancelRequest>,
 ) -> Result<web::Json<BookingOut>, ApiError> {
-    let id = id.into_inner().to_string();
     // The limit counts the text as sent, as the spec's maxLength does; it is stored trimmed.
     let mut errors = Vec::new();
     let reason = body
@@ -899,10 +898,9 @@ async fn cancel_booking(
 async fn reschedule_booking(
     caller: AuthUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<RescheduleRequest>,
 ) -> Result<web::Json<BookingOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let config = state.config.clone();
     let (updated, _) = state
         .db
@@ -1003,15 +1001,9 @@ async fn finish(
 async fn complete_booking(
     Staff(caller): Staff,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<web::Json<BookingOut>, ApiError> {
-    finish(
-        caller,
-        state,
-        id.into_inner().to_string(),
-        BookingStatus::Completed,
-    )
-    .await
+    finish(caller, state, id, BookingStatus::Completed).await
 }
 
 /// Mark a booking as a no-show (therapist or admin, after the start).
@@ -1030,13 +1022,7 @@ async fn complete_booking(
 async fn no_show_booking(
     Staff(caller): Staff,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<web::Json<BookingOut>, ApiError> {
-    finish(
-        caller,
-        state,
-        id.into_inner().to_string(),
-        BookingStatus::NoShow,
-    )
-    .await
+    finish(caller, state, id, BookingStatus::NoShow).await
 }

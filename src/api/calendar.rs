@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
+use super::PathId;
 use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::auth::{AuthUser, Staff};
 use crate::db::DbConn;
@@ -147,10 +147,9 @@ fn subject_of(conn: &mut DbConn, token: &str) -> Result<String, ApiError> {
 async fn therapist_feed(
     req: HttpRequest,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     query: crate::api::ApiQuery<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
     let token = query.0.token;
     let state2 = state.clone();
     let body = state
@@ -261,9 +260,8 @@ async fn rotate_my_token(
 async fn rotate_therapist_token(
     Staff(caller): Staff,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<web::Json<FeedToken>, ApiError> {
-    let id = id.into_inner().to_string();
     let secret = random_secret(32);
     let hash = sha256_hex(&secret);
     let therapist_id = id.clone();
@@ -302,9 +300,8 @@ async fn booking_ics(
     req: HttpRequest,
     caller: AuthUser,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
     let body = state
         .db
         .run(move |conn| {

@@ -6,8 +6,8 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
+use super::PathId;
 use super::{
     ApiJson, ApiQuery, Lines, Page, PageQuery, check, clean_text, created, free_text, into_page,
     page_params, text,
@@ -212,9 +212,8 @@ async fn create_location(
 #[get("/locations/{id}")]
 async fn get_location(
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<web::Json<LocationOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let found = state
         .db
         .run(move |conn| Ok(catalog::find_location(conn, &id)?))
@@ -241,10 +240,9 @@ async fn get_location(
 async fn update_location(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateLocation>,
 ) -> Result<web::Json<LocationOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let mut errors = Vec::new();
     let changes = LocationChanges {
         name: body.name.map(|v| text(&mut errors, "name", &v, 100)),
@@ -287,9 +285,8 @@ async fn update_location(
 async fn delete_location(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
     super::delete_one(&state, move |conn| catalog::delete_location(conn, &id)).await
 }
 
@@ -357,10 +354,9 @@ pub struct UpdateRoom {
 #[get("/locations/{id}/rooms")]
 async fn list_rooms(
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<Page<RoomOut>>, ApiError> {
-    let id = id.into_inner().to_string();
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let rows = state
         .db
@@ -401,10 +397,10 @@ async fn list_rooms(
 async fn create_room(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<CreateRoom>,
 ) -> Result<HttpResponse, ApiError> {
-    let location_id = id.into_inner().to_string();
+    let location_id = id;
     let mut errors = Vec::new();
     let name = text(&mut errors, "name", &body.name, 100);
     check(errors)?;
@@ -443,9 +439,8 @@ async fn create_room(
 #[get("/rooms/{id}")]
 async fn get_room(
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<web::Json<RoomOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let found = state
         .db
         .run(move |conn| Ok(catalog::find_room(conn, &id)?))
@@ -472,10 +467,9 @@ async fn get_room(
 async fn update_room(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateRoom>,
 ) -> Result<web::Json<RoomOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let mut errors = Vec::new();
     let changes = RoomChanges {
         name: body.name.map(|v| text(&mut errors, "name", &v, 100)),
@@ -518,9 +512,8 @@ async fn update_room(
 async fn delete_room(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
     super::delete_one(&state, move |conn| catalog::delete_room(conn, &id)).await
 }
 
@@ -842,9 +835,8 @@ async fn create_massage_type(
 #[get("/massage-types/{id}")]
 async fn get_massage_type(
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<web::Json<MassageTypeOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let out = state
         .db
         .run(move |conn| one_with_options(conn, &id))
@@ -871,10 +863,9 @@ async fn get_massage_type(
 async fn update_massage_type(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateMassageType>,
 ) -> Result<web::Json<MassageTypeOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let mut errors = Vec::new();
     let changes = MassageTypeChanges {
         slug: body.slug.map(|s| check_slug(&mut errors, &s)),
@@ -925,8 +916,7 @@ async fn update_massage_type(
 async fn delete_massage_type(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
     super::delete_one(&state, move |conn| catalog::delete_massage_type(conn, &id)).await
 }

@@ -254,3 +254,22 @@ fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
 pub fn path_error_handler(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
     ApiError::NotFound.into()
 }
+
+/// The `{id}` of a resource path as its canonical UUID text; anything that is not a UUID names
+/// nothing: 404.
+pub struct PathId(pub String);
+
+impl FromRequest for PathId {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = req
+            .match_info()
+            .get("id")
+            .and_then(|raw| uuid::Uuid::parse_str(raw).ok())
+            .map(|id| PathId(id.to_string()))
+            .ok_or(ApiError::NotFound);
+        std::future::ready(id)
+    }
+}

@@ -28,7 +28,9 @@ pub use crate::validation::{
     Lines, MULTI_LINE_PATTERN, REQUIRED_TEXT_PATTERN, check, clean_text, free_text, is_blank,
     is_forbidden, text,
 };
-pub use extractors::{ApiJson, ApiQuery, BODY_LIMIT, OptionalJson, parse_json, path_error_handler};
+pub use extractors::{
+    ApiJson, ApiQuery, BODY_LIMIT, OptionalJson, PathId, parse_json, path_error_handler,
+};
 pub use paging::{
     DEFAULT_PAGE, MAX_PAGE, Page, PageQuery, decode_cursor, encode_cursor, into_page, page_params,
 };

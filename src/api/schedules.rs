@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use super::PathId;
 use super::{
     ApiJson, ApiQuery, Page, PageQuery, check, created, free_text, into_page, page_params, utc,
 };
@@ -199,9 +200,8 @@ fn authorize(
 async fn get_schedule(
     Staff(caller): Staff,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<web::Json<Schedule>, ApiError> {
-    let id = id.into_inner().to_string();
     let rules = state
         .db
         .run(move |conn| {
@@ -231,10 +231,9 @@ async fn get_schedule(
 async fn put_schedule(
     Staff(caller): Staff,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<Schedule>,
 ) -> Result<web::Json<Schedule>, ApiError> {
-    let id = id.into_inner().to_string();
     let rules = parse_rules(&id, &body.rules)?;
     let stored = state
         .db
@@ -321,10 +320,9 @@ pub struct CreateTimeOff {
 async fn list_time_off(
     Staff(caller): Staff,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<Page<TimeOffOut>>, ApiError> {
-    let id = id.into_inner().to_string();
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let rows = state
         .db
@@ -365,10 +363,10 @@ async fn list_time_off(
 async fn create_time_off(
     Staff(caller): Staff,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<CreateTimeOff>,
 ) -> Result<HttpResponse, ApiError> {
-    let therapist_id = id.into_inner().to_string();
+    let therapist_id = id;
     let mut errors = Vec::new();
     if body.ends_at <= body.starts_at {
         errors.push(FieldError::new("ends_at", "must be after starts_at"));

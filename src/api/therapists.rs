@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use super::PathId;
 use super::{
     ApiJson, ApiQuery, Page, check, created, double_option, free_text, into_page, page_params, text,
 };
@@ -271,9 +272,8 @@ async fn create_therapist(
 #[get("/therapists/{id}")]
 async fn get_therapist(
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<web::Json<TherapistOut>, ApiError> {
-    let id = id.into_inner().to_string();
     Ok(web::Json(state.db.run(move |conn| one(conn, &id)).await?))
 }
 
@@ -296,10 +296,9 @@ async fn get_therapist(
 async fn update_therapist(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateTherapist>,
 ) -> Result<web::Json<TherapistOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let mut errors = Vec::new();
     let name = body.name.map(|n| text(&mut errors, "name", &n, 100));
     let bio = body.bio.map(|b| free_text(&mut errors, "bio", &b, 2000));
@@ -359,8 +358,7 @@ async fn update_therapist(
 async fn delete_therapist(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
     super::delete_one(&state, move |conn| therapist::delete(conn, &id)).await
 }

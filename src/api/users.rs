@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
+use super::PathId;
 use super::auth::{UserOut, check_phone, hash_password};
 use super::{ApiJson, ApiQuery, Page, check, created, double_option, into_page, page_params, text};
 use crate::auth::Admin;
@@ -195,9 +195,8 @@ async fn create_user(
 async fn get_user(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<web::Json<UserOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let found = state.db.run(move |conn| Ok(user::find(conn, &id)?)).await?;
     Ok(web::Json(found.into()))
 }
@@ -221,10 +220,9 @@ async fn get_user(
 async fn update_user(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> Result<web::Json<UserOut>, ApiError> {
-    let id = id.into_inner().to_string();
     let mut errors = Vec::new();
     let email = body.email.as_deref().map(user::normalize_email);
     if let Some(email) = &body.email {
@@ -321,9 +319,8 @@ async fn update_user(
 async fn delete_user(
     Admin(admin): Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
     if id == admin.id() {
         return Err(ApiError::conflict(
             "self-delete",

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
+use super::PathId;
 use super::{ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, utc};
 use crate::auth::Admin;
 use crate::booking::BookingEvent;
@@ -196,9 +196,8 @@ async fn list_webhooks(
 async fn delete_webhook(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
     super::delete_one(&state, move |conn| webhook::delete(conn, &id)).await
 }
 
@@ -219,10 +218,9 @@ async fn delete_webhook(
 async fn list_deliveries(
     _admin: Admin,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    PathId(id): PathId,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<web::Json<Page<DeliveryOut>>, ApiError> {
-    let id = id.into_inner().to_string();
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let (rows, attempts) = state
         .db
