@@ -268,6 +268,16 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+impl From<crate::db::DbError> for ApiError {
+    fn from(error: crate::db::DbError) -> Self {
+        match error {
+            crate::db::DbError::Query(e) => e.into(),
+            crate::db::DbError::Unavailable(cause) => Self::Unavailable(cause),
+            crate::db::DbError::Task(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 impl From<diesel::r2d2::PoolError> for ApiError {
     fn from(error: diesel::r2d2::PoolError) -> Self {
         Self::Unavailable(error.to_string())

@@ -8,6 +8,7 @@ use actix_web::web;
 use crate::auth::tokens::JwtKeys;
 use crate::config::Config;
 use crate::db::{self, Db};
+use crate::error::ApiError;
 use crate::limits::{IpLimit, LoginGuard};
 use crate::metrics::Metrics;
 
@@ -63,5 +64,25 @@ impl AppState {
             db,
             dummy_password_hash,
         }))
+    }
+}
+
+impl AppState {
+    /// `Db::run` for handlers, whose errors are `ApiError`s.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut db::DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db.run(f).await
+    }
+
+    /// `Db::write` (a `write_transaction` on the blocking pool) for handlers.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut db::DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db.write(f).await
     }
 }

@@ -107,7 +107,6 @@ async fn create_token(
         last_used_at: None,
     };
     let row = state
-        .db
         .run(move |conn| {
             token::insert_api_token(conn, &row)?;
             Ok(row)
@@ -141,7 +140,6 @@ async fn list_tokens(
 ) -> Result<web::Json<Page<ApiTokenOut>>, ApiError> {
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let rows = state
-        .db
         .run(move |conn| {
             Ok(token::list_api_tokens(
                 conn,

@@ -220,7 +220,6 @@ async fn register(
     let password_hash = hash_password(&state, body.password).await?;
     let state2 = state.clone();
     let response = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 if user::find_by_email(conn, &email)?.is_some() {
@@ -280,7 +279,6 @@ async fn login(
     // NUL): such an address is simply unknown.
     let found = if !body.email.chars().any(|c| is_forbidden(c, Lines::One)) {
         state
-            .db
             .run(move |conn| Ok(user::find_by_email(conn, &lookup)?))
             .await?
     } else {
@@ -302,7 +300,6 @@ async fn login(
     state.login_guard.succeeded(&email, client);
     let state2 = state.clone();
     let response = state
-        .db
         .run(move |conn| issue_tokens(conn, &state2, user, None))
         .await?;
     Ok(no_store(HttpResponse::Ok()).json(response))
@@ -334,7 +331,6 @@ async fn refresh(
     let hash = sha256_hex(&body.refresh_token);
     let state2 = state.clone();
     let outcome = state
-        .db
         .run(move |conn| {
             // Rejections still commit: a detected reuse must leave the family revoked.
             write_transaction(conn, |conn| {
@@ -380,7 +376,6 @@ async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let hash = sha256_hex(&body.refresh_token);
     state
-        .db
         .run(move |conn| {
             if let Some(presented) = token::find_by_hash(conn, &hash)? {
                 token::revoke_family(conn, &presented.family_id, now())?;

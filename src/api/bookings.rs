@@ -527,7 +527,6 @@ async fn create_booking(
     if let Some(key) = key.clone() {
         let (user_id, hash) = (user_id.clone(), hash.clone());
         let claimed = state
-            .db
             .run(move |conn| claim_key(conn, &user_id, &key, &hash))
             .await?;
         if let KeyState::Replay(status, body) = claimed {
@@ -539,7 +538,6 @@ async fn create_booking(
     let key2 = key.clone();
     let user2 = user_id.clone();
     let outcome = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 if let Some(own) = own_therapist_id(conn, &caller)? {
@@ -629,7 +627,6 @@ async fn create_booking(
                 let status = actix_web::ResponseError::status_code(&error);
                 let problem = serde_json::to_string(&error.problem()).unwrap_or_default();
                 let _ = state
-                    .db
                     .run(move |conn| {
                         if status.is_client_error() {
                             booking::complete_key(
@@ -721,7 +718,6 @@ async fn list_bookings(
         after,
     };
     let rows = state
-        .db
         .run(move |conn| {
             match caller.role {
                 Role::Admin => {}
@@ -773,7 +769,6 @@ async fn get_booking(
     PathId(id): PathId,
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let found = state
-        .db
         .run(move |conn| visible_booking(conn, &caller, &id))
         .await?;
     Ok(web::Json(found.into()))
@@ -858,7 +853,6 @@ async fn cancel_booking(
     check(errors)?;
     let config = state.config.clone();
     let (updated, _) = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let at = now();
@@ -903,7 +897,6 @@ async fn reschedule_booking(
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let config = state.config.clone();
     let (updated, _) = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 change_status(
@@ -963,7 +956,6 @@ async fn finish(
     status: BookingStatus,
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let (updated, event) = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 change_status(conn, &caller, &id, status, |_, found| {

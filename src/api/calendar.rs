@@ -153,7 +153,6 @@ async fn therapist_feed(
     let token = query.0.token;
     let state2 = state.clone();
     let body = state
-        .db
         .run(move |conn| {
             if subject_of(conn, &token)? != therapist_subject(&id) {
                 return Err(ApiError::NotFound);
@@ -192,7 +191,6 @@ async fn my_feed(
     let token = query.0.token;
     let state2 = state.clone();
     let body = state
-        .db
         .run(move |conn| {
             let subject = subject_of(conn, &token)?;
             let user_id = subject.strip_prefix("user:").ok_or(ApiError::NotFound)?;
@@ -236,7 +234,6 @@ async fn rotate_my_token(
     let hash = sha256_hex(&secret);
     let subject = user_subject(caller.id());
     state
-        .db
         .run(move |conn| Ok(token::set_calendar_token(conn, &subject, &hash)?))
         .await?;
     Ok(web::Json(FeedToken {
@@ -266,7 +263,6 @@ async fn rotate_therapist_token(
     let hash = sha256_hex(&secret);
     let therapist_id = id.clone();
     state
-        .db
         .run(move |conn| {
             let found = therapist::find(conn, &therapist_id)?;
             if caller.role != Role::Admin && found.user_id.as_deref() != Some(caller.id()) {
@@ -303,7 +299,6 @@ async fn booking_ics(
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
     let body = state
-        .db
         .run(move |conn| {
             let found = crate::api::bookings::visible_booking(conn, &caller, &id)?;
             let bookings = vec![found];

@@ -137,7 +137,6 @@ async fn list_locations(
 ) -> Result<web::Json<Page<LocationOut>>, ApiError> {
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let rows = state
-        .db
         .run(move |conn| {
             Ok(catalog::list_locations(
                 conn,
@@ -188,7 +187,6 @@ async fn create_location(
         updated_at: at,
     };
     let location = state
-        .db
         .run(move |conn| {
             catalog::insert_location(conn, &location).map_err(|e| match ApiError::from(e) {
                 ApiError::Conflict { .. } => name_taken(),
@@ -215,7 +213,6 @@ async fn get_location(
     PathId(id): PathId,
 ) -> Result<web::Json<LocationOut>, ApiError> {
     let found = state
-        .db
         .run(move |conn| Ok(catalog::find_location(conn, &id)?))
         .await?;
     Ok(web::Json(found.into()))
@@ -252,7 +249,6 @@ async fn update_location(
     };
     check(errors)?;
     let updated = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 catalog::find_location(conn, &id)?;
@@ -359,7 +355,6 @@ async fn list_rooms(
 ) -> Result<web::Json<Page<RoomOut>>, ApiError> {
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let rows = state
-        .db
         .run(move |conn| {
             catalog::find_location(conn, &id)?;
             Ok(catalog::list_rooms(
@@ -412,7 +407,6 @@ async fn create_room(
         created_at: now(),
     };
     let room = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 catalog::find_location(conn, &room.location_id)?;
@@ -442,7 +436,6 @@ async fn get_room(
     PathId(id): PathId,
 ) -> Result<web::Json<RoomOut>, ApiError> {
     let found = state
-        .db
         .run(move |conn| Ok(catalog::find_room(conn, &id)?))
         .await?;
     Ok(web::Json(found.into()))
@@ -477,7 +470,6 @@ async fn update_room(
     };
     check(errors)?;
     let updated = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 catalog::find_room(conn, &id)?;
@@ -754,7 +746,6 @@ async fn list_massage_types(
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let active_only = !query.include_inactive.unwrap_or(false);
     let rows = state
-        .db
         .run(move |conn| {
             let rows = catalog::list_massage_types(
                 conn,
@@ -807,7 +798,6 @@ async fn create_massage_type(
         updated_at: at,
     };
     let out = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 catalog::insert_massage_type(conn, &row, &options).map_err(
@@ -837,10 +827,7 @@ async fn get_massage_type(
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<web::Json<MassageTypeOut>, ApiError> {
-    let out = state
-        .db
-        .run(move |conn| one_with_options(conn, &id))
-        .await?;
+    let out = state.run(move |conn| one_with_options(conn, &id)).await?;
     Ok(web::Json(out))
 }
 
@@ -880,7 +867,6 @@ async fn update_massage_type(
     let options = body.options.map(|o| check_options(&mut errors, &id, &o));
     check(errors)?;
     let out = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 catalog::find_massage_type(conn, &id)?;

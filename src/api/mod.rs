@@ -146,7 +146,6 @@ pub async fn delete_one(
     delete: impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<usize> + Send + 'static,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     state
-        .db
         .run(move |conn| match delete(conn)? {
             0 => Err(ApiError::NotFound),
             _ => Ok(()),

@@ -38,12 +38,9 @@ async fn health() -> web::Json<Status> {
 #[get("/ready")]
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
-        .db
         .run(|conn| match db::has_pending_migrations(conn) {
-            Ok(false) => db::probe_write(conn).map_err(|e| match e {
-                ApiError::Unavailable(_) => e,
-                other => ApiError::Unavailable(format!("the database takes no writes: {other}")),
-            }),
+            Ok(false) => db::probe_write(conn)
+                .map_err(|e| ApiError::Unavailable(format!("the database takes no writes: {e}"))),
             Ok(true) => Err(ApiError::Unavailable("migrations pending".to_owned())),
             Err(e) => Err(ApiError::Unavailable(e.to_string())),
         })
@@ -63,7 +60,6 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 #[get("/metrics")]
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pending = state
-        .db
         .run(|conn| Ok(crate::models::webhook::count_pending(conn)?))
         .await?;
     let body = state.metrics.render(state.db.state(), pending);

@@ -203,7 +203,6 @@ async fn get_schedule(
     PathId(id): PathId,
 ) -> Result<web::Json<Schedule>, ApiError> {
     let rules = state
-        .db
         .run(move |conn| {
             authorize(conn, &caller, &id)?;
             Ok(schedule::rules_for(conn, std::slice::from_ref(&id))?)
@@ -236,7 +235,6 @@ async fn put_schedule(
 ) -> Result<web::Json<Schedule>, ApiError> {
     let rules = parse_rules(&id, &body.rules)?;
     let stored = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 authorize(conn, &caller, &id)?;
@@ -325,7 +323,6 @@ async fn list_time_off(
 ) -> Result<web::Json<Page<TimeOffOut>>, ApiError> {
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let rows = state
-        .db
         .run(move |conn| {
             authorize(conn, &caller, &id)?;
             Ok(schedule::list_time_off(
@@ -387,7 +384,6 @@ async fn create_time_off(
         created_at: now(),
     };
     let entry = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 authorize(conn, &caller, &entry.therapist_id)?;
@@ -427,7 +423,6 @@ async fn delete_time_off(
     let (therapist_id, time_off_id) = path.into_inner();
     let (therapist_id, time_off_id) = (therapist_id.to_string(), time_off_id.to_string());
     state
-        .db
         .run(move |conn| {
             authorize(conn, &caller, &therapist_id)?;
             match schedule::delete_time_off(conn, &therapist_id, &time_off_id)? {

@@ -80,7 +80,6 @@ async fn list_slots(
     }
     let config = state.config.clone();
     let slots = state
-        .db
         .run(move |conn| {
             let type_id = query.massage_type_id.to_string();
             let (massage_type, _) =

@@ -203,7 +203,6 @@ async fn list_therapists(
         active_only: !query.include_inactive.unwrap_or(false),
     };
     let rows = state
-        .db
         .run(move |conn| {
             let rows = therapist::list(conn, &filter, after.as_deref(), i64::from(limit) + 1)?;
             Ok(with_types(conn, rows)?)
@@ -247,7 +246,6 @@ async fn create_therapist(
         updated_at: at,
     };
     let out = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 check_links(conn, Some(&type_ids), row.user_id.as_deref())?;
@@ -274,7 +272,7 @@ async fn get_therapist(
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<web::Json<TherapistOut>, ApiError> {
-    Ok(web::Json(state.db.run(move |conn| one(conn, &id)).await?))
+    Ok(web::Json(state.run(move |conn| one(conn, &id)).await?))
 }
 
 /// Change a therapist (admin).
@@ -313,7 +311,6 @@ async fn update_therapist(
         updated_at: Some(now()),
     };
     let out = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let current = therapist::find(conn, &id)?;

@@ -102,7 +102,6 @@ async fn list_users(
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let role = query.role;
     let rows = state
-        .db
         .run(move |conn| {
             Ok(user::list(
                 conn,
@@ -152,7 +151,6 @@ async fn create_user(
     let password_hash = hash_password(&state, body.password).await?;
     let role = body.role;
     let new = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 if user::find_by_email(conn, &email)?.is_some() {
@@ -197,7 +195,7 @@ async fn get_user(
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<web::Json<UserOut>, ApiError> {
-    let found = state.db.run(move |conn| Ok(user::find(conn, &id)?)).await?;
+    let found = state.run(move |conn| Ok(user::find(conn, &id)?)).await?;
     Ok(web::Json(found.into()))
 }
 
@@ -233,7 +231,6 @@ async fn update_user(
         // and the current ones.
         let lookup = id.clone();
         let current = state
-            .db
             .run(move |conn| Ok(user::find(conn, &lookup).ok()))
             .await?;
         let mut inputs: Vec<&str> = Vec::new();
@@ -258,7 +255,6 @@ async fn update_user(
     };
     let role = body.role;
     let updated = state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let current = user::find(conn, &id)?;
@@ -328,7 +324,6 @@ async fn delete_user(
         ));
     }
     state
-        .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 // The login's feeds go with it, including a therapist feed it may have minted.

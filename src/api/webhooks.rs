@@ -135,7 +135,6 @@ async fn create_webhook(
         created_at: now(),
     };
     let hook = state
-        .db
         .run(move |conn| {
             webhook::insert(conn, &hook)?;
             Ok(hook)
@@ -170,7 +169,6 @@ async fn list_webhooks(
 ) -> Result<web::Json<Page<WebhookOut>>, ApiError> {
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let rows = state
-        .db
         .run(move |conn| Ok(webhook::list(conn, after.as_deref(), i64::from(limit) + 1)?))
         .await?;
     Ok(web::Json(into_page(
@@ -223,7 +221,6 @@ async fn list_deliveries(
 ) -> Result<web::Json<Page<DeliveryOut>>, ApiError> {
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
     let (rows, attempts) = state
-        .db
         .run(move |conn| {
             webhook::find(conn, &id)?;
             let rows = webhook::list_deliveries(conn, &id, after.as_deref(), i64::from(limit) + 1)?;

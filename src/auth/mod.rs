@@ -63,7 +63,7 @@ async fn authenticate(req: HttpRequest) -> Result<AuthUser, ApiError> {
     let found = if token.starts_with(tokens::SCRIPT_TOKEN_PREFIX) {
         // Script tokens are looked up on every request, so a revocation applies at once.
         let hash = tokens::sha256_hex(&token);
-        db.run(move |conn| {
+        db.run::<_, ApiError, _>(move |conn| {
             let at = crate::models::now();
             let Some(script) = token::live_api_token(conn, &hash, at)? else {
                 return Ok(None);
@@ -77,7 +77,7 @@ async fn authenticate(req: HttpRequest) -> Result<AuthUser, ApiError> {
             .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
         // The role comes from the database, not the token, so a role change or a deleted user
         // takes effect on the next request.
-        db.run(move |conn| Ok(user::find(conn, &claims.sub).optional()?))
+        db.run::<_, ApiError, _>(move |conn| Ok(user::find(conn, &claims.sub).optional()?))
             .await?
     };
     let user = found.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;

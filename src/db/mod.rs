@@ -9,8 +9,6 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::error::ApiError;
-
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -252,9 +250,9 @@ impl Db {
         Ok(Self { pool, sqlite_file })
     }
 
-    /// A pooled connection; 503 at once (without waiting for the pool) when the SQLite file
-    /// has been removed or replaced, since writes to it would be lost.
-    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
+    /// A pooled connection; `Unavailable` at once (without waiting for the pool) when the SQLite
+    /// file has been removed or replaced, since writes to it would be lost.
+    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
         checked_get(&self.pool, self.sqlite_file.as_ref())
     }
 
@@ -262,11 +260,13 @@ impl Db {
         self.pool.state()
     }
 
-    /// Runs blocking diesel work on actix's blocking thread pool.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    /// Runs blocking diesel work on actix's blocking thread pool. The caller's error type only
+    /// has to take the database's errors.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
         let file = self.sqlite_file.clone();
@@ -274,33 +274,62 @@ impl Db {
             let mut conn = checked_get(&pool, file.as_ref())?;
             f(&mut conn)
         })
-        .await?
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// `run` inside a `write_transaction`: the usual shape of a request that changes something.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        self.run(move |conn| write_transaction(conn, f)).await
+    }
+}
+
+/// Why the database could not be asked at all (query errors stay diesel's own).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    /// No connection: the pool timed out, or the SQLite file is gone.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The blocking task failed (it panicked); its connection was discarded.
+    #[error("the database task failed: {0}")]
+    Task(String),
+}
+
+impl From<r2d2::PoolError> for DbError {
+    fn from(error: r2d2::PoolError) -> Self {
+        Self::Unavailable(error.to_string())
     }
 }
 
 fn checked_get(
     pool: &Pool,
     file: Option<&SqliteFile>,
-) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
+) -> Result<r2d2::PooledConnection<Manager>, DbError> {
     if let Some(file) = file {
         file.check()
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
     }
     Ok(pool.get()?)
 }
 
 /// Proves the database takes writes: a row written and rolled back (PostgreSQL also refuses it
 /// on a read-only standby), and on SQLite the file still being the one the pool opened.
-pub fn probe_write(conn: &mut DbConn) -> Result<(), ApiError> {
-    let written = conn.transaction::<(), ApiError, _>(|conn| {
+pub fn probe_write(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    conn.transaction::<(), diesel::result::Error, _>(|conn| {
         diesel::sql_query("INSERT INTO readiness_probe (id) VALUES (1)").execute(conn)?;
-        Err(ApiError::Unavailable("probe rolled back".to_owned()))
-    });
-    match written {
-        Err(ApiError::Unavailable(message)) if message == "probe rolled back" => Ok(()),
-        Err(e) => Err(e),
-        Ok(()) => Ok(()),
-    }
+        Err(diesel::result::Error::RollbackTransaction)
+    })
+    .or_else(|e| match e {
+        diesel::result::Error::RollbackTransaction => Ok(()),
+        other => Err(other),
+    })
 }
 
 type MigrationError = Box<dyn std::error::Error + Send + Sync>;
@@ -347,9 +376,10 @@ static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// transaction that reads and then writes can interleave with another writer's read, which is
 /// exactly the check-then-insert race; `BEGIN IMMEDIATE` takes the lock up front (waiting up to
 /// busy_timeout). PostgreSQL relies on its constraints and row locks instead.
-pub fn write_transaction<T, F>(conn: &mut DbConn, f: F) -> Result<T, ApiError>
+pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn) -> Result<T, ApiError>,
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
 {
     match conn {
         DbConn::Postgresql(_) => conn.transaction(f),
@@ -364,7 +394,7 @@ where
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             let outcome = f(conn);
             let DbConn::Sqlite(inner) = conn else {
-                return Err(ApiError::internal("connection changed backend"));
+                return Err(diesel::result::Error::BrokenTransactionManager.into());
             };
             match outcome {
                 Ok(value) => {

@@ -444,7 +444,7 @@ pub async fn run_once(
     let naive = at.naive_utc();
     let claimed = state
         .db
-        .run(move |conn| {
+        .run::<_, ApiError, _>(move |conn| {
             write_transaction(conn, |conn| {
                 let deliveries = webhook::claim_due(conn, naive, naive + LEASE, BATCH)?;
                 if deliveries.is_empty() {
@@ -498,7 +498,7 @@ pub async fn run_once(
         .collect();
     state
         .db
-        .run(move |conn| {
+        .run::<_, ApiError, _>(move |conn| {
             for (id, outcome, attempt) in &records {
                 webhook::record(conn, id, outcome, attempt)?;
             }

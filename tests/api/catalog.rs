@@ -328,7 +328,6 @@ async fn the_demo_seed_gives_bookable_therapists() {
     let app = TestApp::spawn().await;
     let created = app
         .state
-        .db
         .run(|conn| Ok(inspine::seed::seed_demo(conn)?))
         .await
         .unwrap();
@@ -336,7 +335,6 @@ async fn the_demo_seed_gives_bookable_therapists() {
     // Idempotent.
     let again = app
         .state
-        .db
         .run(|conn| Ok(inspine::seed::seed_demo(conn)?))
         .await
         .unwrap();

@@ -312,7 +312,6 @@ impl TestApp {
         let hash = inspine::auth::password::hash(PASSWORD).expect("hash");
         let id = self
             .state
-            .db
             .run(move |conn| {
                 let at = inspine::models::now();
                 let new = User {
@@ -373,7 +372,6 @@ impl TestApp {
             n: i64,
         }
         self.state
-            .db
             .run(move |conn| {
                 let row: Count = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
                     .get_result(conn)?;
@@ -499,7 +497,6 @@ impl TestApp {
         let hash = inspine::auth::password::hash(PASSWORD).expect("hash");
         let ids = self
             .state
-            .db
             .run(move |conn| {
                 let mut ids = Vec::new();
                 for i in 0..n {
@@ -533,7 +530,6 @@ impl TestApp {
     /// start has passed).
     pub async fn sql(&self, statement: String) {
         self.state
-            .db
             .run(move |conn| {
                 diesel::sql_query(statement).execute(conn)?;
                 Ok(())

@@ -143,7 +143,6 @@ async fn ready_fails_while_migrations_are_pending() {
     let app = TestApp::spawn().await;
     app.get("/ready").send().await.expect(200);
     app.state
-        .db
         .run(|conn| {
             inspine::db::revert_last_migration(conn).map_err(inspine::error::ApiError::internal)
         })
@@ -164,7 +163,6 @@ async fn backup_copies_a_live_sqlite_database() {
     let t = target.clone();
     let result = app
         .state
-        .db
         .run(move |conn| Ok(inspine::db::backup_sqlite(conn, &t)))
         .await
         .unwrap();
@@ -175,7 +173,7 @@ async fn backup_copies_a_live_sqlite_database() {
     result.unwrap();
     let copy = inspine::db::Db::connect(&format!("sqlite://{}", target.display())).unwrap();
     let users = copy
-        .run(|conn| {
+        .run::<_, inspine::error::ApiError, _>(|conn| {
             Ok(inspine::models::user::find_by_email(
                 conn,
                 "kept@example.com",
@@ -188,7 +186,6 @@ async fn backup_copies_a_live_sqlite_database() {
     let t = target.clone();
     let again = app
         .state
-        .db
         .run(move |conn| Ok(inspine::db::backup_sqlite(conn, &t)))
         .await
         .unwrap();

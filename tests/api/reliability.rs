@@ -262,7 +262,6 @@ async fn a_connection_left_in_a_transaction_or_a_panic_is_never_reused() {
     let admin = app.admin().await;
     // Handed back to the pool with a transaction open and nobody to commit it.
     app.state
-        .db
         .run(|conn| {
             use diesel::connection::{Connection, TransactionManager};
             <inspine::db::DbConn as Connection>::TransactionManager::begin_transaction(conn)?;
@@ -273,9 +272,8 @@ async fn a_connection_left_in_a_transaction_or_a_panic_is_never_reused() {
     // A panic in the middle of a write transaction.
     let panicked = app
         .state
-        .db
         .run(|conn| {
-            inspine::db::write_transaction::<(), _>(conn, |conn| {
+            inspine::db::write_transaction::<(), _, _>(conn, |conn| {
                 insert_user(conn, "panicked@example.com")?;
                 std::panic::panic_any("a panic inside the transaction")
             })
