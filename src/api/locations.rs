@@ -9,7 +9,6 @@ use super::{
     ApiJson, ApiQuery, Page, PageQuery, PathId, check, created, into_page, page_params, text,
 };
 use crate::auth::Admin;
-use crate::db::write_transaction;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::catalog::{self, Location, LocationChanges};
 use crate::models::{new_id, now};
@@ -229,17 +228,13 @@ async fn update_location(
     };
     check(errors)?;
     let updated = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                catalog::find_location(conn, &id)?;
-                catalog::update_location(conn, &id, &changes).map_err(
-                    |e| match ApiError::from(e) {
-                        ApiError::Conflict { .. } => name_taken(),
-                        other => other,
-                    },
-                )?;
-                Ok(catalog::find_location(conn, &id)?)
-            })
+        .write(move |conn| {
+            catalog::find_location(conn, &id)?;
+            catalog::update_location(conn, &id, &changes).map_err(|e| match ApiError::from(e) {
+                ApiError::Conflict { .. } => name_taken(),
+                other => other,
+            })?;
+            Ok(catalog::find_location(conn, &id)?)
         })
         .await?;
     Ok(web::Json(updated.into()))

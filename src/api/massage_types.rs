@@ -13,7 +13,7 @@ use super::{
     page_params, text,
 };
 use crate::auth::Admin;
-use crate::db::{DbConn, write_transaction};
+use crate::db::DbConn;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::catalog::{self, MassageOption, MassageType, MassageTypeChanges};
 use crate::models::{new_id, now};
@@ -312,16 +312,14 @@ async fn create_massage_type(
         updated_at: at,
     };
     let out = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                catalog::insert_massage_type(conn, &row, &options).map_err(
-                    |e| match ApiError::from(e) {
-                        ApiError::Conflict { .. } => slug_taken(),
-                        other => other,
-                    },
-                )?;
-                one_with_options(conn, &row.id)
-            })
+        .write(move |conn| {
+            catalog::insert_massage_type(conn, &row, &options).map_err(
+                |e| match ApiError::from(e) {
+                    ApiError::Conflict { .. } => slug_taken(),
+                    other => other,
+                },
+            )?;
+            one_with_options(conn, &row.id)
         })
         .await?;
     Ok(created(format!("/api/v1/massage-types/{}", out.id)).json(out))
@@ -381,20 +379,18 @@ async fn update_massage_type(
     let options = body.options.map(|o| check_options(&mut errors, &id, &o));
     check(errors)?;
     let out = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                catalog::find_massage_type(conn, &id)?;
-                catalog::update_massage_type(conn, &id, &changes).map_err(
-                    |e| match ApiError::from(e) {
-                        ApiError::Conflict { .. } => slug_taken(),
-                        other => other,
-                    },
-                )?;
-                if let Some(options) = &options {
-                    catalog::replace_options(conn, &id, options)?;
-                }
-                one_with_options(conn, &id)
-            })
+        .write(move |conn| {
+            catalog::find_massage_type(conn, &id)?;
+            catalog::update_massage_type(conn, &id, &changes).map_err(
+                |e| match ApiError::from(e) {
+                    ApiError::Conflict { .. } => slug_taken(),
+                    other => other,
+                },
+            )?;
+            if let Some(options) = &options {
+                catalog::replace_options(conn, &id, options)?;
+            }
+            one_with_options(conn, &id)
         })
         .await?;
     Ok(web::Json(out))

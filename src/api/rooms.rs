@@ -10,7 +10,6 @@ use super::{
     ApiJson, ApiQuery, Page, PageQuery, PathId, check, created, into_page, page_params, text,
 };
 use crate::auth::Admin;
-use crate::db::write_transaction;
 use crate::error::{ApiError, Problem};
 use crate::models::catalog::{self, Room, RoomChanges};
 use crate::models::{new_id, now};
@@ -141,15 +140,13 @@ async fn create_room(
         created_at: now(),
     };
     let room = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                catalog::find_location(conn, &room.location_id)?;
-                catalog::insert_room(conn, &room).map_err(|e| match ApiError::from(e) {
-                    ApiError::Conflict { .. } => name_taken(),
-                    other => other,
-                })?;
-                Ok(room)
-            })
+        .write(move |conn| {
+            catalog::find_location(conn, &room.location_id)?;
+            catalog::insert_room(conn, &room).map_err(|e| match ApiError::from(e) {
+                ApiError::Conflict { .. } => name_taken(),
+                other => other,
+            })?;
+            Ok(room)
         })
         .await?;
     Ok(created(format!("/api/v1/rooms/{}", room.id)).json(RoomOut::from(room)))
@@ -204,19 +201,15 @@ async fn update_room(
     };
     check(errors)?;
     let updated = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                catalog::find_room(conn, &id)?;
-                if changes.name.is_some() || changes.active.is_some() {
-                    catalog::update_room(conn, &id, &changes).map_err(
-                        |e| match ApiError::from(e) {
-                            ApiError::Conflict { .. } => name_taken(),
-                            other => other,
-                        },
-                    )?;
-                }
-                Ok(catalog::find_room(conn, &id)?)
-            })
+        .write(move |conn| {
+            catalog::find_room(conn, &id)?;
+            if changes.name.is_some() || changes.active.is_some() {
+                catalog::update_room(conn, &id, &changes).map_err(|e| match ApiError::from(e) {
+                    ApiError::Conflict { .. } => name_taken(),
+                    other => other,
+                })?;
+            }
+            Ok(catalog::find_room(conn, &id)?)
         })
         .await?;
     Ok(web::Json(updated.into()))
