@@ -94,9 +94,9 @@ fn check_timezone(errors: &mut Vec<FieldError>, tz: &str) -> String {
     tz.to_owned()
 }
 
-/// Also used by rooms, whose names are unique per location.
-pub(super) fn name_taken() -> ApiError {
-    ApiError::conflict("name-taken", "Another object already uses this name.")
+/// A taken location name, or room name at its location (rooms use this too).
+pub(super) fn name_taken(error: diesel::result::Error) -> ApiError {
+    ApiError::unique_as("name-taken", "Another object already uses this name.")(error)
 }
 
 /// List locations.
@@ -167,10 +167,7 @@ async fn create_location(
     };
     let location = state
         .run(move |conn| {
-            catalog::insert_location(conn, &location).map_err(|e| match ApiError::from(e) {
-                ApiError::Conflict { .. } => name_taken(),
-                other => other,
-            })?;
+            catalog::insert_location(conn, &location).map_err(name_taken)?;
             Ok(location)
         })
         .await?;
@@ -230,10 +227,7 @@ async fn update_location(
     let updated = state
         .write(move |conn| {
             catalog::find_location(conn, &id)?;
-            catalog::update_location(conn, &id, &changes).map_err(|e| match ApiError::from(e) {
-                ApiError::Conflict { .. } => name_taken(),
-                other => other,
-            })?;
+            catalog::update_location(conn, &id, &changes).map_err(name_taken)?;
             Ok(catalog::find_location(conn, &id)?)
         })
         .await?;

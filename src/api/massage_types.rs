@@ -238,8 +238,8 @@ fn one_with_options(conn: &mut DbConn, id: &str) -> Result<MassageTypeOut, ApiEr
         .ok_or(ApiError::NotFound)
 }
 
-fn slug_taken() -> ApiError {
-    ApiError::conflict("slug-taken", "Another massage type already uses this slug.")
+fn slug_taken(error: diesel::result::Error) -> ApiError {
+    ApiError::unique_as("slug-taken", "Another massage type already uses this slug.")(error)
 }
 
 /// List massage types with their duration options.
@@ -313,12 +313,7 @@ async fn create_massage_type(
     };
     let out = state
         .write(move |conn| {
-            catalog::insert_massage_type(conn, &row, &options).map_err(
-                |e| match ApiError::from(e) {
-                    ApiError::Conflict { .. } => slug_taken(),
-                    other => other,
-                },
-            )?;
+            catalog::insert_massage_type(conn, &row, &options).map_err(slug_taken)?;
             one_with_options(conn, &row.id)
         })
         .await?;
@@ -381,12 +376,7 @@ async fn update_massage_type(
     let out = state
         .write(move |conn| {
             catalog::find_massage_type(conn, &id)?;
-            catalog::update_massage_type(conn, &id, &changes).map_err(
-                |e| match ApiError::from(e) {
-                    ApiError::Conflict { .. } => slug_taken(),
-                    other => other,
-                },
-            )?;
+            catalog::update_massage_type(conn, &id, &changes).map_err(slug_taken)?;
             if let Some(options) = &options {
                 catalog::replace_options(conn, &id, options)?;
             }

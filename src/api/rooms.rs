@@ -142,10 +142,7 @@ async fn create_room(
     let room = state
         .write(move |conn| {
             catalog::find_location(conn, &room.location_id)?;
-            catalog::insert_room(conn, &room).map_err(|e| match ApiError::from(e) {
-                ApiError::Conflict { .. } => name_taken(),
-                other => other,
-            })?;
+            catalog::insert_room(conn, &room).map_err(name_taken)?;
             Ok(room)
         })
         .await?;
@@ -204,10 +201,7 @@ async fn update_room(
         .write(move |conn| {
             catalog::find_room(conn, &id)?;
             if changes.name.is_some() || changes.active.is_some() {
-                catalog::update_room(conn, &id, &changes).map_err(|e| match ApiError::from(e) {
-                    ApiError::Conflict { .. } => name_taken(),
-                    other => other,
-                })?;
+                catalog::update_room(conn, &id, &changes).map_err(name_taken)?;
             }
             Ok(catalog::find_room(conn, &id)?)
         })
