@@ -227,17 +227,7 @@ async fn register(
                     "An account with this email already exists.",
                 ));
             }
-            let at = now();
-            let new = User {
-                id: new_id(),
-                email,
-                password_hash,
-                name,
-                phone,
-                role: Role::Client.as_str().to_owned(),
-                created_at: at,
-                updated_at: at,
-            };
+            let new = User::new(email, name, password_hash, phone, Role::Client);
             user::insert(conn, &new)?;
             issue_tokens(conn, &state2, new, None)
         })

@@ -13,7 +13,7 @@ use crate::auth::rules::{check_email, check_password};
 use crate::error::{ApiError, Problem};
 use crate::models::token::end_login_feeds;
 use crate::models::user::{self, Role, User, UserChanges};
-use crate::models::{new_id, now, therapist, token};
+use crate::models::{now, therapist, token};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -157,17 +157,7 @@ async fn create_user(
                     "An account with this email already exists.",
                 ));
             }
-            let at = now();
-            let new = User {
-                id: new_id(),
-                email,
-                password_hash,
-                name,
-                phone,
-                role: role.as_str().to_owned(),
-                created_at: at,
-                updated_at: at,
-            };
+            let new = User::new(email, name, password_hash, phone, role);
             user::insert(conn, &new)?;
             Ok(new)
         })
