@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, LogFormat};
 use crate::db::{self, Db};
 use crate::models::user::{self, Role, User};
-use crate::models::{new_id, now};
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
@@ -177,17 +176,8 @@ fn create_user(config: &Config, email: &str, role: Role, name: Option<String>) -
     crate::auth::password::check_new(&password, &[&email, &name])?;
     let db = open(config)?;
     let mut conn = db.get()?;
-    let at = now();
-    let new = User {
-        id: new_id(),
-        name,
-        email,
-        password_hash: crate::auth::password::hash(&password).map_err(|e| e.to_string())?,
-        phone: None,
-        role: role.as_str().to_owned(),
-        created_at: at,
-        updated_at: at,
-    };
+    let password_hash = crate::auth::password::hash(&password).map_err(|e| e.to_string())?;
+    let new = User::new(email, name, password_hash, None, role);
     user::insert(&mut conn, &new)?;
     println!("created {} {} ({})", role.as_str(), new.email, new.id);
     Ok(())

@@ -103,6 +103,26 @@ impl ApiError {
         Self::Internal(cause.to_string())
     }
 
+    /// A `map_err` adapter for a write guarded by a unique constraint: a unique violation
+    /// becomes this 409 (`kind`, `detail`), any other error maps as usual.
+    ///
+    /// `insert(conn, &row).map_err(ApiError::unique_as("name-taken", "…"))?`
+    pub fn unique_as(
+        kind: &'static str,
+        detail: &'static str,
+    ) -> impl FnOnce(diesel::result::Error) -> Self {
+        move |error| match error {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                info,
+            ) => {
+                tracing::debug!(message = info.message(), kind, "unique violation");
+                Self::conflict(kind, detail)
+            }
+            other => other.into(),
+        }
+    }
+
     fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
             Self::BadRequest(_) => ("bad-request", "Bad request"),
@@ -363,5 +383,23 @@ mod tests {
         let unique =
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, Box::new(Info("dup")));
         assert_eq!(status(unique), 409);
+    }
+
+    #[test]
+    fn unique_as_names_the_conflict_and_leaves_other_errors_alone() {
+        let to_taken = || ApiError::unique_as("name-taken", "Taken.");
+        let unique =
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, Box::new(Info("dup")));
+        let problem = to_taken()(unique).problem();
+        assert_eq!(problem.status, 409);
+        assert_eq!(problem.r#type, format!("{PROBLEM_BASE}name-taken"));
+        assert_eq!(problem.detail, "Taken.");
+        assert!(matches!(to_taken()(Error::NotFound), ApiError::NotFound));
+        let foreign =
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, Box::new(Info("fk")));
+        assert!(matches!(
+            to_taken()(foreign),
+            ApiError::Conflict { kind: "in-use", .. }
+        ));
     }
 }

@@ -11,7 +11,7 @@ use super::{ApiJson, Lines, check, clean_text, is_forbidden, text, utc};
 use crate::auth::rules::{check_email, check_password};
 use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::auth::{AuthUser, password};
-use crate::db::{DbConn, write_transaction};
+use crate::db::DbConn;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::limits::client_key;
 use crate::models::token::{self, RefreshToken};
@@ -220,28 +220,16 @@ async fn register(
     let password_hash = hash_password(&state, body.password).await?;
     let state2 = state.clone();
     let response = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                if user::find_by_email(conn, &email)?.is_some() {
-                    return Err(ApiError::conflict(
-                        "email-taken",
-                        "An account with this email already exists.",
-                    ));
-                }
-                let at = now();
-                let new = User {
-                    id: new_id(),
-                    email,
-                    password_hash,
-                    name,
-                    phone,
-                    role: Role::Client.as_str().to_owned(),
-                    created_at: at,
-                    updated_at: at,
-                };
-                user::insert(conn, &new)?;
-                issue_tokens(conn, &state2, new, None)
-            })
+        .write(move |conn| {
+            if user::find_by_email(conn, &email)?.is_some() {
+                return Err(ApiError::conflict(
+                    "email-taken",
+                    "An account with this email already exists.",
+                ));
+            }
+            let new = User::new(email, name, password_hash, phone, Role::Client);
+            user::insert(conn, &new)?;
+            issue_tokens(conn, &state2, new, None)
         })
         .await?;
     Ok(no_store(HttpResponse::Created()).json(response))
@@ -331,25 +319,23 @@ async fn refresh(
     let hash = sha256_hex(&body.refresh_token);
     let state2 = state.clone();
     let outcome = state
-        .run(move |conn| {
+        .write(move |conn| {
             // Rejections still commit: a detected reuse must leave the family revoked.
-            write_transaction(conn, |conn| {
-                let Some(presented) = token::find_by_hash(conn, &hash)? else {
-                    return Ok(RefreshOutcome::Rejected);
-                };
-                let at = now();
-                if presented.revoked_at.is_some() || presented.expires_at <= at {
-                    return Ok(RefreshOutcome::Rejected);
-                }
-                if presented.rotated_at.is_some() || !token::mark_rotated(conn, &presented.id, at)? {
-                    tracing::warn!(family = %presented.family_id, "refresh token reuse; revoking the login");
-                    token::revoke_family(conn, &presented.family_id, at)?;
-                    return Ok(RefreshOutcome::Rejected);
-                }
-                let owner = user::find(conn, &presented.user_id)?;
-                let issued = issue_tokens(conn, &state2, owner, Some(presented.family_id))?;
-                Ok(RefreshOutcome::Issued(Box::new(issued)))
-            })
+            let Some(presented) = token::find_by_hash(conn, &hash)? else {
+                return Ok(RefreshOutcome::Rejected);
+            };
+            let at = now();
+            if presented.revoked_at.is_some() || presented.expires_at <= at {
+                return Ok(RefreshOutcome::Rejected);
+            }
+            if presented.rotated_at.is_some() || !token::mark_rotated(conn, &presented.id, at)? {
+                tracing::warn!(family = %presented.family_id, "refresh token reuse; revoking the login");
+                token::revoke_family(conn, &presented.family_id, at)?;
+                return Ok(RefreshOutcome::Rejected);
+            }
+            let owner = user::find(conn, &presented.user_id)?;
+            let issued = issue_tokens(conn, &state2, owner, Some(presented.family_id))?;
+            Ok(RefreshOutcome::Issued(Box::new(issued)))
         })
         .await?;
     match outcome {

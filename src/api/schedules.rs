@@ -12,7 +12,7 @@ use super::{
     ApiJson, ApiQuery, Page, PageQuery, check, created, free_text, into_page, page_params, utc,
 };
 use crate::auth::Staff;
-use crate::db::{DbConn, write_transaction};
+use crate::db::DbConn;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::schedule::{self, ScheduleRule, TimeOff};
 use crate::models::user::Role;
@@ -235,29 +235,27 @@ async fn put_schedule(
 ) -> Result<web::Json<Schedule>, ApiError> {
     let rules = parse_rules(&id, &body.rules)?;
     let stored = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                authorize(conn, &caller, &id)?;
-                let mut location_ids: Vec<String> =
-                    rules.iter().map(|r| r.location_id.clone()).collect();
-                location_ids.sort();
-                location_ids.dedup();
-                let known = catalog::locations_by_ids(conn, &location_ids)?;
-                let errors: Vec<FieldError> = rules
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| !known.iter().any(|l| l.id == r.location_id))
-                    .map(|(i, _)| {
-                        FieldError::new(
-                            format!("rules[{i}].location_id"),
-                            "names an unknown location",
-                        )
-                    })
-                    .collect();
-                check(errors)?;
-                schedule::replace_rules(conn, &id, &rules)?;
-                Ok(schedule::rules_for(conn, std::slice::from_ref(&id))?)
-            })
+        .write(move |conn| {
+            authorize(conn, &caller, &id)?;
+            let mut location_ids: Vec<String> =
+                rules.iter().map(|r| r.location_id.clone()).collect();
+            location_ids.sort();
+            location_ids.dedup();
+            let known = catalog::locations_by_ids(conn, &location_ids)?;
+            let errors: Vec<FieldError> = rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| !known.iter().any(|l| l.id == r.location_id))
+                .map(|(i, _)| {
+                    FieldError::new(
+                        format!("rules[{i}].location_id"),
+                        "names an unknown location",
+                    )
+                })
+                .collect();
+            check(errors)?;
+            schedule::replace_rules(conn, &id, &rules)?;
+            Ok(schedule::rules_for(conn, std::slice::from_ref(&id))?)
         })
         .await?;
     let rules = stored.iter().map(to_dto).collect::<Result<_, _>>()?;
@@ -384,13 +382,11 @@ async fn create_time_off(
         created_at: now(),
     };
     let entry = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                authorize(conn, &caller, &entry.therapist_id)?;
-                crate::api::time_off_guard(conn, &entry)?;
-                schedule::insert_time_off(conn, &entry)?;
-                Ok(entry)
-            })
+        .write(move |conn| {
+            authorize(conn, &caller, &entry.therapist_id)?;
+            crate::api::time_off_guard(conn, &entry)?;
+            schedule::insert_time_off(conn, &entry)?;
+            Ok(entry)
         })
         .await?;
     Ok(created(format!(

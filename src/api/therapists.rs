@@ -11,7 +11,7 @@ use super::{
     ApiJson, ApiQuery, Page, check, created, double_option, free_text, into_page, page_params, text,
 };
 use crate::auth::Admin;
-use crate::db::{DbConn, write_transaction};
+use crate::db::DbConn;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::catalog;
 use crate::models::therapist::{self, Therapist, TherapistChanges, TherapistFilter};
@@ -246,13 +246,11 @@ async fn create_therapist(
         updated_at: at,
     };
     let out = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                check_links(conn, Some(&type_ids), row.user_id.as_deref())?;
-                therapist::insert(conn, &row)?;
-                therapist::set_massage_types(conn, &row.id, &type_ids)?;
-                one(conn, &row.id)
-            })
+        .write(move |conn| {
+            check_links(conn, Some(&type_ids), row.user_id.as_deref())?;
+            therapist::insert(conn, &row)?;
+            therapist::set_massage_types(conn, &row.id, &type_ids)?;
+            one(conn, &row.id)
         })
         .await?;
     Ok(created(format!("/api/v1/therapists/{}", out.id)).json(out))
@@ -311,28 +309,24 @@ async fn update_therapist(
         updated_at: Some(now()),
     };
     let out = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let current = therapist::find(conn, &id)?;
-                let new_user = match &user_id {
-                    Some(Some(u)) if current.user_id.as_deref() != Some(u.as_str()) => {
-                        Some(u.as_str())
-                    }
-                    _ => None,
-                };
-                check_links(conn, type_ids.as_deref(), new_user)?;
-                let link_changes = user_id
-                    .as_ref()
-                    .is_some_and(|u| u.as_deref() != current.user_id.as_deref());
-                if link_changes && let Some(old_login) = current.user_id.as_deref() {
-                    crate::models::token::end_login_feeds(conn, old_login, Some(&id))?;
-                }
-                therapist::update(conn, &id, &changes)?;
-                if let Some(type_ids) = &type_ids {
-                    therapist::set_massage_types(conn, &id, type_ids)?;
-                }
-                one(conn, &id)
-            })
+        .write(move |conn| {
+            let current = therapist::find(conn, &id)?;
+            let new_user = match &user_id {
+                Some(Some(u)) if current.user_id.as_deref() != Some(u.as_str()) => Some(u.as_str()),
+                _ => None,
+            };
+            check_links(conn, type_ids.as_deref(), new_user)?;
+            let link_changes = user_id
+                .as_ref()
+                .is_some_and(|u| u.as_deref() != current.user_id.as_deref());
+            if link_changes && let Some(old_login) = current.user_id.as_deref() {
+                crate::models::token::end_login_feeds(conn, old_login, Some(&id))?;
+            }
+            therapist::update(conn, &id, &changes)?;
+            if let Some(type_ids) = &type_ids {
+                therapist::set_massage_types(conn, &id, type_ids)?;
+            }
+            one(conn, &id)
         })
         .await?;
     Ok(web::Json(out))

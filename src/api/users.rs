@@ -10,11 +10,10 @@ use super::auth::{UserOut, check_phone, hash_password};
 use super::{ApiJson, ApiQuery, Page, check, created, double_option, into_page, page_params, text};
 use crate::auth::Admin;
 use crate::auth::rules::{check_email, check_password};
-use crate::db::write_transaction;
 use crate::error::{ApiError, Problem};
 use crate::models::token::end_login_feeds;
 use crate::models::user::{self, Role, User, UserChanges};
-use crate::models::{new_id, now, therapist, token};
+use crate::models::{now, therapist, token};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -151,28 +150,16 @@ async fn create_user(
     let password_hash = hash_password(&state, body.password).await?;
     let role = body.role;
     let new = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                if user::find_by_email(conn, &email)?.is_some() {
-                    return Err(ApiError::conflict(
-                        "email-taken",
-                        "An account with this email already exists.",
-                    ));
-                }
-                let at = now();
-                let new = User {
-                    id: new_id(),
-                    email,
-                    password_hash,
-                    name,
-                    phone,
-                    role: role.as_str().to_owned(),
-                    created_at: at,
-                    updated_at: at,
-                };
-                user::insert(conn, &new)?;
-                Ok(new)
-            })
+        .write(move |conn| {
+            if user::find_by_email(conn, &email)?.is_some() {
+                return Err(ApiError::conflict(
+                    "email-taken",
+                    "An account with this email already exists.",
+                ));
+            }
+            let new = User::new(email, name, password_hash, phone, role);
+            user::insert(conn, &new)?;
+            Ok(new)
         })
         .await?;
     Ok(created(format!("/api/v1/users/{}", new.id)).json(UserOut::from(new)))
@@ -255,45 +242,43 @@ async fn update_user(
     };
     let role = body.role;
     let updated = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let current = user::find(conn, &id)?;
-                if let Some(email) = &email
-                    && *email != current.email
-                    && user::find_by_email(conn, email)?.is_some()
-                {
-                    return Err(ApiError::conflict(
-                        "email-taken",
-                        "An account with this email already exists.",
-                    ));
-                }
-                if current.role() == Role::Admin
-                    && role.is_some_and(|r| r != Role::Admin)
-                    && user::count_admins(conn)? <= 1
-                {
-                    return Err(ApiError::conflict(
-                        "last-admin",
-                        "The last admin cannot lose the admin role.",
-                    ));
-                }
-                let changes = UserChanges {
-                    email,
-                    password_hash,
-                    name,
-                    phone,
-                    role: role.map(|r| r.as_str().to_owned()),
-                    updated_at: Some(now()),
-                };
-                // A new password or role ends every login made under the old one.
-                let role_changes = changes.role.as_ref().is_some_and(|r| *r != current.role);
-                let ends_logins = changes.password_hash.is_some() || role_changes;
-                let at = now();
-                user::update(conn, &id, &changes)?;
-                if ends_logins {
-                    token::revoke_user(conn, &id, at)?;
-                }
-                Ok(user::find(conn, &id)?)
-            })
+        .write(move |conn| {
+            let current = user::find(conn, &id)?;
+            if let Some(email) = &email
+                && *email != current.email
+                && user::find_by_email(conn, email)?.is_some()
+            {
+                return Err(ApiError::conflict(
+                    "email-taken",
+                    "An account with this email already exists.",
+                ));
+            }
+            if current.role() == Role::Admin
+                && role.is_some_and(|r| r != Role::Admin)
+                && user::count_admins(conn)? <= 1
+            {
+                return Err(ApiError::conflict(
+                    "last-admin",
+                    "The last admin cannot lose the admin role.",
+                ));
+            }
+            let changes = UserChanges {
+                email,
+                password_hash,
+                name,
+                phone,
+                role: role.map(|r| r.as_str().to_owned()),
+                updated_at: Some(now()),
+            };
+            // A new password or role ends every login made under the old one.
+            let role_changes = changes.role.as_ref().is_some_and(|r| *r != current.role);
+            let ends_logins = changes.password_hash.is_some() || role_changes;
+            let at = now();
+            user::update(conn, &id, &changes)?;
+            if ends_logins {
+                token::revoke_user(conn, &id, at)?;
+            }
+            Ok(user::find(conn, &id)?)
         })
         .await?;
     Ok(web::Json(updated.into()))
@@ -324,18 +309,16 @@ async fn delete_user(
         ));
     }
     state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                // The login's feeds go with it, including a therapist feed it may have minted.
-                let profile = therapist::find_by_user(conn, &id)?;
-                match user::delete(conn, &id)? {
-                    0 => Err(ApiError::NotFound),
-                    _ => {
-                        end_login_feeds(conn, &id, profile.as_ref().map(|t| t.id.as_str()))?;
-                        Ok(())
-                    }
+        .write(move |conn| {
+            // The login's feeds go with it, including a therapist feed it may have minted.
+            let profile = therapist::find_by_user(conn, &id)?;
+            match user::delete(conn, &id)? {
+                0 => Err(ApiError::NotFound),
+                _ => {
+                    end_login_feeds(conn, &id, profile.as_ref().map(|t| t.id.as_str()))?;
+                    Ok(())
                 }
-            })
+            }
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

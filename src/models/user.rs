@@ -47,6 +47,27 @@ pub struct User {
 }
 
 impl User {
+    /// A new account: a fresh id, created and updated now.
+    pub fn new(
+        email: String,
+        name: String,
+        password_hash: String,
+        phone: Option<String>,
+        role: Role,
+    ) -> Self {
+        let at = super::now();
+        Self {
+            id: super::new_id(),
+            email,
+            password_hash,
+            name,
+            phone,
+            role: role.as_str().to_owned(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
     /// Unknown role text cannot be written (CHECK constraint); reading treats it as least
     /// privileged.
     pub fn role(&self) -> Role {

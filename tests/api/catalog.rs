@@ -74,6 +74,7 @@ async fn admin_manages_locations_and_rooms() {
         .send()
         .await;
     dup.expect(409);
+    assert_eq!(dup.problem_type(), "name-taken");
 
     let room = app
         .post(&format!("/api/v1/locations/{id}/rooms"))
@@ -85,6 +86,14 @@ async fn admin_manages_locations_and_rooms() {
     assert_eq!(room["active"], true);
     assert_eq!(room["location_id"], location["id"]);
     let room_id = room["id"].as_str().unwrap();
+    let same_name = app
+        .post(&format!("/api/v1/locations/{id}/rooms"))
+        .token(&admin)
+        .json(json!({"name": "Room A"}))
+        .send()
+        .await;
+    same_name.expect(409);
+    assert_eq!(same_name.problem_type(), "name-taken");
 
     let rooms = app
         .get(&format!("/api/v1/locations/{id}/rooms"))

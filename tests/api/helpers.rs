@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use inspine::app::{self, AppState};
 use inspine::config::Config;
-use inspine::models::user::{self, User};
+use inspine::models::user::{self, Role, User};
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -313,17 +313,13 @@ impl TestApp {
         let id = self
             .state
             .run(move |conn| {
-                let at = inspine::models::now();
-                let new = User {
-                    id: inspine::models::new_id(),
-                    email: email.clone(),
-                    password_hash: hash,
-                    name: format!("Test {role}"),
-                    phone: None,
-                    role,
-                    created_at: at,
-                    updated_at: at,
-                };
+                let new = User::new(
+                    email,
+                    format!("Test {role}"),
+                    hash,
+                    None,
+                    Role::parse(&role).expect("a known role"),
+                );
                 user::insert(conn, &new)?;
                 Ok(new.id)
             })
@@ -500,17 +496,13 @@ impl TestApp {
             .run(move |conn| {
                 let mut ids = Vec::new();
                 for i in 0..n {
-                    let at = inspine::models::now();
-                    let new = User {
-                        id: inspine::models::new_id(),
-                        email: format!("client{i}@example.com"),
-                        password_hash: hash.clone(),
-                        name: format!("Client {i}"),
-                        phone: None,
-                        role: "client".to_owned(),
-                        created_at: at,
-                        updated_at: at,
-                    };
+                    let new = User::new(
+                        format!("client{i}@example.com"),
+                        format!("Client {i}"),
+                        hash.clone(),
+                        None,
+                        Role::Client,
+                    );
                     user::insert(conn, &new)?;
                     ids.push(new.id);
                 }

@@ -241,17 +241,14 @@ fn insert_user(
     conn: &mut inspine::db::DbConn,
     email: &str,
 ) -> Result<(), inspine::error::ApiError> {
-    let at = inspine::models::now();
-    let new = inspine::models::user::User {
-        id: inspine::models::new_id(),
-        email: email.to_owned(),
-        password_hash: "x".to_owned(),
-        name: "Ghost".to_owned(),
-        phone: None,
-        role: "client".to_owned(),
-        created_at: at,
-        updated_at: at,
-    };
+    use inspine::models::user::{Role, User};
+    let new = User::new(
+        email.to_owned(),
+        "Ghost".to_owned(),
+        "x".to_owned(),
+        None,
+        Role::Client,
+    );
     inspine::models::user::insert(conn, &new)?;
     Ok(())
 }
