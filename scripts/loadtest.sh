@@ -10,9 +10,10 @@
 # What it does, in a fresh temp dir (kept afterwards, path printed at the end):
 #   1. Two databases, each made by `inspine serve` (migrates + seeds the catalog) and seeded
 #      through that server's API (and `inspine user create` for its admin) by
-#      scripts/seed_bench.py before it is stopped: "small" = 10 therapists, ~1,500 bookings in the next 60 days;
-#      "big" = the same future calendar (same seed) plus 998,500 historical (past, mostly
-#      'completed') bookings of the same therapists = 1,000,000 bookings.
+#      scripts/seed_bench.py before it is stopped: "small" = 10 therapists, ~1,500 bookings in
+#      the next 60 days; "big" = the same future calendar (same seed) plus 998,500 historical
+#      (past, mostly 'completed', written directly: the API refuses past starts) bookings of the
+#      same therapists = 1,000,000 bookings.
 #   2. A server on each (small on BENCH_PORT, big on BENCH_PORT+1), then BENCH_ROUNDS rounds of,
 #      alternating small and big so that drift on a shared machine hits both alike:
 #        (a)  GET /slots, 1 therapist x 1 day  (swedish 60 min, day today+7), C connections
