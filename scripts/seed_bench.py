@@ -119,7 +119,9 @@ def create_admin(binary: str, database_url: str) -> None:
         input=PASSWORD + "\n", text=True, env=env, capture_output=True,
     )
     if done.returncode != 0:
-        sys.exit(f"`inspine user create` failed: {done.stderr.strip() or done.stdout.strip()}")
+        reason = done.stderr.strip() or done.stdout.strip()
+        hint = " (seeded before? seed a fresh database)" if "UNIQUE" in reason or "unique" in reason else ""
+        sys.exit(f"`inspine user create` failed{hint}: {reason}")
 
 
 def write_history(db_path, template_id, n_history, therapists, types, prices, clients, today, tz, hist):
