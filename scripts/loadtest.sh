@@ -8,10 +8,12 @@
 #     scripts/loadtest.sh        # everything: ~15 min on an idle 2-core machine, more on a busy one
 #
 # What it does, in a fresh temp dir (kept afterwards, path printed at the end):
-#   1. Two databases, each made by `inspine serve` (migrates + seeds the catalog), stopped, then
-#      scripts/seed_bench.py: "small" = 10 therapists, ~1,500 bookings in the next 60 days;
-#      "big" = the same future calendar (same seed) plus 998,500 historical (past, mostly
-#      'completed') bookings of the same therapists = 1,000,000 bookings.
+#   1. Two databases, each made by `inspine serve` (migrates + seeds the catalog) and seeded
+#      through that server's API (and `inspine user create` for its admin) by
+#      scripts/seed_bench.py before it is stopped: "small" = 10 therapists, ~1,500 bookings in
+#      the next 60 days; "big" = the same future calendar (same seed) plus 998,500 historical
+#      (past, mostly 'completed', written directly: the API refuses past starts) bookings of the
+#      same therapists = 1,000,000 bookings.
 #   2. A server on each (small on BENCH_PORT, big on BENCH_PORT+1), then BENCH_ROUNDS rounds of,
 #      alternating small and big so that drift on a shared machine hits both alike:
 #        (a)  GET /slots, 1 therapist x 1 day  (swedish 60 min, day today+7), C connections
@@ -184,10 +186,12 @@ run_get() { # SERVER SCENARIO ROUND URL CONNECTIONS: warm-up, measured run(s), s
 
 prepare_db() { # NAME TOTAL_BOOKINGS
   local db=$WORK/$1.sqlite
-  start_server "$1" "$db"; stop_server "$1"
-  python3 "$HERE/seed_bench.py" "$db" --jwt-secret "$SECRET" --bookings "$2" \
-    --out "$WORK/$1-seed.json" --tokens-out "$WORK/$1-tokens.txt" \
-    >"$RESULTS/$1-seed.txt" 2>"$RESULTS/$1-seed.log"
+  start_server "$1" "$db"
+  python3 "$HERE/seed_bench.py" --base "$(base "$1")" --bin "$SRV" --database-url "sqlite://$db" \
+    --bookings "$2" --out "$WORK/$1-seed.json" --tokens-out "$WORK/$1-tokens.txt" \
+    >"$RESULTS/$1-seed.txt" 2>"$RESULTS/$1-seed.log" \
+    || { echo "seeding $1 failed; see $RESULTS/$1-seed.log" >&2; exit 1; }
+  stop_server "$1"
   say "seeded $1: $(python3 -c "import json; d=json.load(open('$WORK/$1-seed.json')); \
 print({k: d[k] for k in ('bookings_total','bookings_future','bookings_future_confirmed','bookings_history','clients','seconds')})")"
 }

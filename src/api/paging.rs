@@ -17,8 +17,9 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Checks `limit` (default 20, at most 100) and decodes `cursor`; returns the SQL limit, which
-/// fetches one extra row to know whether another page exists.
+/// Checks `limit` (default 20, between 1 and 100) and decodes `cursor`; returns the page size
+/// as asked (not the SQL limit: callers fetch `limit + 1` rows and `into_page` uses the extra
+/// one to know whether another page exists) and the key to continue after, if any.
 pub fn page_params(
     limit: Option<u32>,
     cursor: Option<&str>,

@@ -1,15 +1,16 @@
-//! Availability engine: which appointment starts can be offered.
+//! Slot engine: which appointment starts can be offered.
 //!
-//! Pure computation — no I/O, no HTTP, no SQL. Callers load the calendars
-//! (rules, time off, bookings, room occupancy) near the requested window and
-//! pass them in; every instant is UTC, every rule is in its location's
-//! wall-clock time.
+//! Pure computation — no I/O, no HTTP, no SQL. [`crate::availability`] loads the calendars
+//! (weekly rules, time off, bookings, room occupancy) near the requested window and they are
+//! passed in; every instant is UTC, every rule is in its location's wall-clock time.
 //!
 //! * [`compute_slots`] lists the offered slots for a date range.
-//! * [`check_start`] validates one requested start with the same rules and
-//!   says why it is refused ([`Rejection`]), e.g. to pick 409 vs 422
-//!   (see [`Rejection::is_conflict`]).
+//! * [`check_start`] checks one requested start with the same rules and returns the location and
+//!   free room it would take, or why it is refused ([`Rejection`]); the booking handlers decide
+//!   which rejections are a 409 and which a 422.
 //! * [`validate_rules`] checks a therapist's weekly rules before saving.
+//! * [`Interval`] / [`IntervalSet`] are the half-open UTC spans the checks are made of, and
+//!   `zone` converts wall-clock times to instants.
 //!
 //! DST: a wall-clock start in a spring-forward gap is skipped; an ambiguous
 //! (fall-back) start is offered once, at its earliest instant; a rule end in

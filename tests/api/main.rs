@@ -5,6 +5,7 @@
 mod auth;
 mod bookings;
 mod catalog;
+mod database_errors;
 mod errors;
 mod helpers;
 mod integrations;

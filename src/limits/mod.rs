@@ -1,0 +1,99 @@
+//! Abuse limits, per client: rate limits (actix-governor), 10 a minute on login, registration
+//! and refresh and 50 a second on everything else; and exponential back-off after repeated
+//! failed logins, per (account, client) and per client across accounts (`LoginGuard`, in
+//! `login`). `RATE_LIMIT_ENABLED=false` turns both off.
+//!
+//! The client (`client`) is the connection's peer address, or, when the peer is one of the
+//! operator's `TRUSTED_PROXIES`, the address those proxies recorded in `X-Forwarded-For` /
+//! `Forwarded`. IPv6 clients are bucketed by their /64 prefix (one subscriber's allocation).
+//!
+//! Concurrent password hashing is bounded elsewhere, by the hashing pool in `auth::password`.
+
+mod client;
+mod login;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_governor::governor::NotUntil;
+use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
+use actix_governor::governor::middleware::NoOpMiddleware;
+use actix_governor::{
+    GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
+};
+use actix_web::dev::ServiceRequest;
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use ipnet::IpNet;
+
+use crate::error::ApiError;
+
+pub use client::{bucket, client_addr, client_key};
+pub use login::LoginGuard;
+
+/// The governor's key: the client's bucket as `client_key` computes it.
+#[derive(Debug, Clone)]
+pub struct ClientIp {
+    trusted: Arc<[IpNet]>,
+}
+
+impl ClientIp {
+    pub fn new(trusted: &[IpNet]) -> Self {
+        Self {
+            trusted: trusted.into(),
+        }
+    }
+}
+
+impl KeyExtractor for ClientIp {
+    type Key = IpAddr;
+    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
+
+    fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
+        Ok(client_key(
+            req.peer_addr().map(|a| a.ip()),
+            req.headers(),
+            &self.trusted,
+        ))
+    }
+
+    fn exceed_rate_limit_response(
+        &self,
+        negative: &NotUntil<QuantaInstant>,
+        _response: HttpResponseBuilder,
+    ) -> HttpResponse {
+        let wait = negative
+            .wait_time_from(DefaultClock::default().now())
+            .as_secs()
+            + 1;
+        actix_web::ResponseError::error_response(&ApiError::TooManyRequests {
+            retry_after_secs: wait,
+        })
+    }
+}
+
+pub type IpLimit = GovernorConfig<ClientIp, NoOpMiddleware>;
+
+/// Login, registration and refresh: 10 a minute per client (a burst of 10, one back every 6 s).
+pub fn auth_limit(trusted: &[IpNet]) -> IpLimit {
+    GovernorConfigBuilder::default()
+        .seconds_per_request(6)
+        .burst_size(10)
+        .key_extractor(ClientIp::new(trusted))
+        .finish()
+        .unwrap_or_else(unreachable_config)
+}
+
+/// Everything else: 50 requests a second per client with bursts of 200.
+pub fn api_limit(trusted: &[IpNet]) -> IpLimit {
+    GovernorConfigBuilder::default()
+        .milliseconds_per_request(20)
+        .burst_size(200)
+        .key_extractor(ClientIp::new(trusted))
+        .finish()
+        .unwrap_or_else(unreachable_config)
+}
+
+fn unreachable_config() -> IpLimit {
+    // Only reachable with a zero period or burst, which the constants above are not.
+    panic!("invalid rate-limit constants")
+}
