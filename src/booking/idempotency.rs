@@ -1,0 +1,108 @@
+//! The Idempotency-Key protocol of booking creation, minus HTTP: a key is claimed (pending)
+//! before the work, holds the answer after it, and replays that answer to a retry with the
+//! same body. The header itself and the replayed response belong to the handler.
+
+use chrono::Duration;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::db::DbConn;
+use crate::error::ApiError;
+use crate::models::booking::{self, IdempotencyKey};
+use crate::models::now;
+
+/// A pending key older than this belongs to a request that died; a retry may take it over.
+const STALE_PENDING: Duration = Duration::seconds(60);
+
+/// A key this request holds: the work it guards may run, and its answer is stored under it.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub user_id: String,
+    pub key: String,
+}
+
+pub enum Claimed {
+    /// The key is ours: do the work, then [`store_answer`] or [`release`].
+    Fresh(Claim),
+    /// The key already holds the answer to this very request: status and body to send again.
+    Replay(i32, String),
+}
+
+/// The fingerprint a key is bound to, so a key cannot be reused for a different request.
+pub fn request_hash(request: &impl Serialize) -> Result<String, ApiError> {
+    Ok(hex::encode(Sha256::digest(
+        serde_json::to_vec(request).map_err(ApiError::internal)?,
+    )))
+}
+
+fn in_flight() -> ApiError {
+    ApiError::conflict(
+        "idempotency-key-in-flight",
+        "A request with this Idempotency-Key is still being processed.",
+    )
+}
+
+/// Claims `key` for the caller; run inside a write transaction.
+pub fn claim(conn: &mut DbConn, user_id: &str, key: &str, hash: &str) -> Result<Claimed, ApiError> {
+    let at = now();
+    let fresh = || {
+        Claimed::Fresh(Claim {
+            user_id: user_id.to_owned(),
+            key: key.to_owned(),
+        })
+    };
+    match booking::find_key(conn, user_id, key)? {
+        None => {
+            booking::insert_key(
+                conn,
+                &IdempotencyKey {
+                    user_id: user_id.to_owned(),
+                    key: key.to_owned(),
+                    request_hash: hash.to_owned(),
+                    response_status: None,
+                    response_body: None,
+                    created_at: at,
+                },
+            )
+            .map_err(|e| match ApiError::from(e) {
+                // Another request with this key won the insert a moment ago.
+                ApiError::Conflict { .. } => in_flight(),
+                other => other,
+            })?;
+            Ok(fresh())
+        }
+        Some(existing) if existing.request_hash != hash => Err(ApiError::validation(
+            "Idempotency-Key",
+            "was already used with a different request body",
+        )),
+        Some(IdempotencyKey {
+            response_status: Some(status),
+            response_body: Some(body),
+            ..
+        }) => Ok(Claimed::Replay(status, body)),
+        Some(_) => {
+            if booking::take_over_stale_key(conn, user_id, key, at - STALE_PENDING, at)? {
+                Ok(fresh())
+            } else {
+                Err(in_flight())
+            }
+        }
+    }
+}
+
+/// Keeps `body` as the answer to the claimed request, for its retries to replay.
+pub fn store_answer(
+    conn: &mut DbConn,
+    claim: &Claim,
+    status: i32,
+    body: &str,
+) -> Result<(), ApiError> {
+    booking::complete_key(conn, &claim.user_id, &claim.key, status, body)?;
+    Ok(())
+}
+
+/// Frees the key after a transient failure, so that the retry the client will make can run.
+pub fn release(conn: &mut DbConn, claim: &Claim) -> Result<(), ApiError> {
+    booking::delete_key(conn, &claim.user_id, &claim.key)?;
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! Where a massage at a given start goes (location, room, end, buffer), or why it cannot.
+
+use chrono::{DateTime, Duration, NaiveDateTime, TimeDelta, Utc};
+
+use crate::availability;
+use crate::config::Config;
+use crate::db::DbConn;
+use crate::error::ApiError;
+use crate::models::booking;
+use crate::models::catalog::MassageType;
+use crate::scheduling::{self, Rejection};
+
+pub struct Placement {
+    pub location_id: String,
+    pub room_id: Option<String>,
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
+    pub blocked_until: NaiveDateTime,
+}
+
+fn slot_unavailable(detail: &str) -> ApiError {
+    ApiError::conflict("slot-unavailable", detail)
+}
+
+/// A start the slot engine turned down: never bookable is 422 on `start`; bookable in principle
+/// but taken is 409.
+fn rejection_error(rejection: Rejection) -> ApiError {
+    match rejection {
+        Rejection::OffGrid => ApiError::validation("start", "is not on the therapist's slot grid"),
+        Rejection::OutsideSchedule => ApiError::validation(
+            "start",
+            "is outside the therapist's schedule for this massage",
+        ),
+        Rejection::TooSoon => {
+            ApiError::validation("start", "is in the past or sooner than the minimum notice")
+        }
+        Rejection::TooFarAhead => ApiError::validation("start", "is beyond the booking horizon"),
+        Rejection::TimeOff => slot_unavailable("The therapist is away at that time."),
+        Rejection::Taken => slot_unavailable("The therapist is already booked at that time."),
+        Rejection::NoRoom => slot_unavailable("No room is free at that time."),
+    }
+}
+
+/// PostgreSQL's exclusion constraints are the last line of defence; their violation is a taken
+/// slot, not a server error.
+pub fn overlap_is_conflict(error: diesel::result::Error) -> ApiError {
+    if booking::is_overlap(&error) {
+        return slot_unavailable("The slot was just taken.");
+    }
+    error.into()
+}
+
+/// `at + delta`, or 422 on `start` when that leaves chrono's range.
+fn shifted(at: NaiveDateTime, delta: TimeDelta) -> Result<NaiveDateTime, ApiError> {
+    at.checked_add_signed(delta)
+        .ok_or_else(|| ApiError::validation("start", "is out of range"))
+}
+
+/// Decides where (location, room) a massage at `start` would go, or why it cannot.
+/// `exclude_booking` is the booking being moved, whose own time does not block it.
+pub fn place(
+    conn: &mut DbConn,
+    config: &Config,
+    therapist_id: &str,
+    massage_type: &MassageType,
+    duration_minutes: u32,
+    start: DateTime<Utc>,
+    exclude_booking: Option<&str>,
+) -> Result<Placement, ApiError> {
+    let buffer = massage_type.buffer_minutes.max(0) as u32;
+    let start_naive = start.naive_utc();
+    let cal = availability::load(
+        conn,
+        &[therapist_id.to_owned()],
+        shifted(start_naive, -Duration::days(1))?,
+        shifted(start_naive, Duration::days(1))?,
+        exclude_booking,
+        None,
+    )?;
+    let therapist_cal = cal
+        .therapists
+        .first()
+        .ok_or_else(|| ApiError::internal("calendar missing"))?;
+    let policy = availability::policy(config);
+    let (location, room) = scheduling::check_start(
+        start,
+        duration_minutes,
+        buffer,
+        Utc::now(),
+        &policy,
+        therapist_cal,
+        &cal.locations,
+    )
+    .map_err(rejection_error)?;
+    let room_id = room.and_then(|index| {
+        cal.room_ids
+            .get(&location)
+            .and_then(|ids| ids.get(index))
+            .cloned()
+    });
+    let end = shifted(start_naive, Duration::minutes(i64::from(duration_minutes)))?;
+    Ok(Placement {
+        location_id: location.to_string(),
+        room_id,
+        start: start_naive,
+        end,
+        blocked_until: shifted(end, Duration::minutes(i64::from(buffer)))?,
+    })
+}
