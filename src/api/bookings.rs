@@ -211,7 +211,7 @@ async fn create_booking(
             let hash = idempotency::request_hash(&body)?;
             let user_id = caller.id().to_owned();
             let claimed = state
-                .write(move |conn| idempotency::claim(conn, &user_id, &key, &hash))
+                .write(move |conn| Ok(idempotency::claim(conn, &user_id, &key, &hash)?))
                 .await?;
             match claimed {
                 Claimed::Fresh(claim) => Some(claim),
@@ -233,7 +233,13 @@ async fn create_booking(
     let held = claim.clone();
     let outcome = state
         .write(move |conn| {
-            create::create::<BookingOut>(conn, &config, &caller, asked, held.as_ref())
+            Ok(create::create::<BookingOut>(
+                conn,
+                &config,
+                &caller,
+                asked,
+                held.as_ref(),
+            )?)
         })
         .await;
 
@@ -257,8 +263,9 @@ async fn create_booking(
                                 i32::from(status.as_u16()),
                                 &problem,
                             )
+                            .map_err(ApiError::from)
                         } else {
-                            idempotency::release(conn, &claim)
+                            idempotency::release(conn, &claim).map_err(ApiError::from)
                         }
                     })
                     .await;
@@ -370,7 +377,7 @@ async fn get_booking(
     PathId(id): PathId,
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let found = state
-        .run(move |conn| access::visible_booking(conn, &caller, &id))
+        .run(move |conn| Ok(access::visible_booking(conn, &caller, &id)?))
         .await?;
     Ok(web::Json(found.into()))
 }
@@ -405,7 +412,11 @@ async fn cancel_booking(
     check(errors)?;
     let config = state.config.clone();
     let updated = state
-        .write(move |conn| transitions::cancel::<BookingOut>(conn, &config, &caller, &id, reason))
+        .write(move |conn| {
+            Ok(transitions::cancel::<BookingOut>(
+                conn, &config, &caller, &id, reason,
+            )?)
+        })
         .await?;
     state.metrics.booking_event(BookingEvent::Cancelled);
     Ok(web::Json(updated.into()))
@@ -437,14 +448,14 @@ async fn reschedule_booking(
     let config = state.config.clone();
     let updated = state
         .write(move |conn| {
-            transitions::reschedule::<BookingOut>(
+            Ok(transitions::reschedule::<BookingOut>(
                 conn,
                 &config,
                 &caller,
                 &id,
                 body.start,
                 body.therapist_id,
-            )
+            )?)
         })
         .await?;
     state.metrics.booking_event(BookingEvent::Rescheduled);
@@ -458,7 +469,11 @@ async fn finish(
     status: BookingStatus,
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let (updated, event) = state
-        .write(move |conn| transitions::finish::<BookingOut>(conn, &caller, &id, status))
+        .write(move |conn| {
+            Ok(transitions::finish::<BookingOut>(
+                conn, &caller, &id, status,
+            )?)
+        })
         .await?;
     state.metrics.booking_event(event);
     Ok(web::Json(updated.into()))

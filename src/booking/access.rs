@@ -1,28 +1,34 @@
 //! Which bookings a caller may see: clients their own, therapists theirs, admins all.
 
+use super::error::BookingError;
 use crate::auth::AuthUser;
 use crate::db::DbConn;
-use crate::error::ApiError;
 use crate::models::booking::{self, Booking, BookingFilter};
 use crate::models::therapist;
 use crate::models::user::Role;
 
 /// The therapist profile linked to a therapist's login, if any.
-pub fn own_therapist_id(conn: &mut DbConn, caller: &AuthUser) -> Result<Option<String>, ApiError> {
+pub fn own_therapist_id(
+    conn: &mut DbConn,
+    caller: &AuthUser,
+) -> Result<Option<String>, BookingError> {
     if caller.role != Role::Therapist {
         return Ok(None);
     }
     Ok(therapist::find_by_user(conn, caller.id())?.map(|t| t.id))
 }
 
-/// Loads a booking the caller may see; anything else is 404, never 403, so ids of other
-/// clients' bookings reveal nothing.
+/// Loads a booking the caller may see; anything else is `NotFound`, exactly like a missing
+/// booking, so ids of other clients' bookings reveal nothing.
 pub fn visible_booking(
     conn: &mut DbConn,
     caller: &AuthUser,
     id: &str,
-) -> Result<Booking, ApiError> {
-    let found = booking::find(conn, id)?;
+) -> Result<Booking, BookingError> {
+    let found = match booking::find(conn, id) {
+        Err(diesel::result::Error::NotFound) => return Err(BookingError::NotFound),
+        other => other?,
+    };
     let visible = match caller.role {
         Role::Admin => true,
         Role::Client => found.client_id == caller.id(),
@@ -31,7 +37,7 @@ pub fn visible_booking(
     if visible {
         Ok(found)
     } else {
-        Err(ApiError::NotFound)
+        Err(BookingError::NotFound)
     }
 }
 
@@ -42,7 +48,7 @@ pub fn visible_filter(
     conn: &mut DbConn,
     caller: &AuthUser,
     mut filter: BookingFilter,
-) -> Result<Option<BookingFilter>, ApiError> {
+) -> Result<Option<BookingFilter>, BookingError> {
     match caller.role {
         Role::Admin => {}
         Role::Client => {

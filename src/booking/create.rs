@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::access::own_therapist_id;
+use super::error::BookingError;
 use super::idempotency::{self, Claim};
 use super::offer::{Asked, bookable};
 use super::placement::{overlap_is_conflict, place};
@@ -12,7 +13,6 @@ use super::{BookingEvent, BookingStatus, Shown};
 use crate::auth::AuthUser;
 use crate::config::Config;
 use crate::db::DbConn;
-use crate::error::ApiError;
 use crate::integrations::webhooks;
 use crate::models::booking::{self, Booking};
 use crate::models::user::{self, Role};
@@ -31,18 +31,12 @@ pub struct NewBooking {
 
 /// The client a booking is for: clients book for themselves and may not name anyone; staff
 /// must name the client. Checked before any Idempotency-Key is claimed.
-pub fn client_for(caller: &AuthUser, named: Option<Uuid>) -> Result<String, ApiError> {
+pub fn client_for(caller: &AuthUser, named: Option<Uuid>) -> Result<String, BookingError> {
     match (caller.role, named) {
         (Role::Client, None) => Ok(caller.id().to_owned()),
-        (Role::Client, Some(_)) => Err(ApiError::validation(
-            "client_id",
-            "may only be set by staff",
-        )),
+        (Role::Client, Some(_)) => Err(BookingError::ClientNotSettable),
         (_, Some(client)) => Ok(client.to_string()),
-        (_, None) => Err(ApiError::validation(
-            "client_id",
-            "is required when staff book on a client's behalf",
-        )),
+        (_, None) => Err(BookingError::ClientRequired),
     }
 }
 
@@ -54,7 +48,7 @@ pub fn create<W: Shown>(
     caller: &AuthUser,
     asked: NewBooking,
     claim: Option<&Claim>,
-) -> Result<Booking, ApiError> {
+) -> Result<Booking, BookingError> {
     let NewBooking {
         therapist_id,
         massage_type_id,
@@ -66,10 +60,10 @@ pub fn create<W: Shown>(
     let therapist_id = therapist_id.to_string();
     if let Some(own) = own_therapist_id(conn, caller)? {
         if own != therapist_id {
-            return Err(ApiError::Forbidden);
+            return Err(BookingError::NotOwnTherapist);
         }
     } else if caller.role == Role::Therapist {
-        return Err(ApiError::Forbidden);
+        return Err(BookingError::NotOwnTherapist);
     }
     let (massage_type, option) = bookable(
         conn,
@@ -82,7 +76,7 @@ pub fn create<W: Shown>(
         match user::find(conn, &client_id) {
             Ok(u) if u.role() == Role::Client => {}
             Ok(_) | Err(diesel::result::Error::NotFound) => {
-                return Err(ApiError::validation("client_id", "names no client"));
+                return Err(BookingError::NoSuchClient);
             }
             Err(e) => return Err(e.into()),
         }
@@ -92,10 +86,7 @@ pub fn create<W: Shown>(
     let at = now();
     let cap = i64::from(config.max_future_bookings_per_client);
     if booking::count_upcoming_for_client(conn, &client_id, at)? >= cap {
-        return Err(ApiError::conflict(
-            "booking-limit",
-            format!("A client may hold at most {cap} upcoming bookings."),
-        ));
+        return Err(BookingError::BookingLimit { cap });
     }
     let placement = place(
         conn,
@@ -131,7 +122,8 @@ pub fn create<W: Shown>(
     let shown = W::from(row.clone());
     webhooks::enqueue(conn, BookingEvent::Created, &shown)?;
     if let Some(claim) = claim {
-        let json = serde_json::to_string(&shown).map_err(ApiError::internal)?;
+        let json =
+            serde_json::to_string(&shown).map_err(|e| BookingError::Internal(e.to_string()))?;
         idempotency::store_answer(conn, claim, 201, &json)?;
     }
     Ok(row)

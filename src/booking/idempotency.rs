@@ -6,6 +6,7 @@ use chrono::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::error::BookingError;
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::models::booking::{self, IdempotencyKey};
@@ -29,21 +30,19 @@ pub enum Claimed {
 }
 
 /// The fingerprint a key is bound to, so a key cannot be reused for a different request.
-pub fn request_hash(request: &impl Serialize) -> Result<String, ApiError> {
+pub fn request_hash(request: &impl Serialize) -> Result<String, BookingError> {
     Ok(hex::encode(Sha256::digest(
-        serde_json::to_vec(request).map_err(ApiError::internal)?,
+        serde_json::to_vec(request).map_err(|e| BookingError::Internal(e.to_string()))?,
     )))
 }
 
-fn in_flight() -> ApiError {
-    ApiError::conflict(
-        "idempotency-key-in-flight",
-        "A request with this Idempotency-Key is still being processed.",
-    )
-}
-
 /// Claims `key` for the caller; run inside a write transaction.
-pub fn claim(conn: &mut DbConn, user_id: &str, key: &str, hash: &str) -> Result<Claimed, ApiError> {
+pub fn claim(
+    conn: &mut DbConn,
+    user_id: &str,
+    key: &str,
+    hash: &str,
+) -> Result<Claimed, BookingError> {
     let at = now();
     let fresh = || {
         Claimed::Fresh(Claim {
@@ -66,15 +65,12 @@ pub fn claim(conn: &mut DbConn, user_id: &str, key: &str, hash: &str) -> Result<
             )
             .map_err(|e| match ApiError::from(e) {
                 // Another request with this key won the insert a moment ago.
-                ApiError::Conflict { .. } => in_flight(),
-                other => other,
+                ApiError::Conflict { .. } => BookingError::KeyInFlight,
+                other => BookingError::Other(other),
             })?;
             Ok(fresh())
         }
-        Some(existing) if existing.request_hash != hash => Err(ApiError::validation(
-            "Idempotency-Key",
-            "was already used with a different request body",
-        )),
+        Some(existing) if existing.request_hash != hash => Err(BookingError::KeyReused),
         Some(IdempotencyKey {
             response_status: Some(status),
             response_body: Some(body),
@@ -84,7 +80,7 @@ pub fn claim(conn: &mut DbConn, user_id: &str, key: &str, hash: &str) -> Result<
             if booking::take_over_stale_key(conn, user_id, key, at - STALE_PENDING, at)? {
                 Ok(fresh())
             } else {
-                Err(in_flight())
+                Err(BookingError::KeyInFlight)
             }
         }
     }
@@ -96,13 +92,13 @@ pub fn store_answer(
     claim: &Claim,
     status: i32,
     body: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), BookingError> {
     booking::complete_key(conn, &claim.user_id, &claim.key, status, body)?;
     Ok(())
 }
 
 /// Frees the key after a transient failure, so that the retry the client will make can run.
-pub fn release(conn: &mut DbConn, claim: &Claim) -> Result<(), ApiError> {
+pub fn release(conn: &mut DbConn, claim: &Claim) -> Result<(), BookingError> {
     booking::delete_key(conn, &claim.user_id, &claim.key)?;
     Ok(())
 }

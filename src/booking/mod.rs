@@ -2,10 +2,11 @@
 //! which booking, and the Idempotency-Key protocol. It knows the database (`DbConn`), the slot
 //! engine's loader (`crate::availability`) and the slot engine (`crate::scheduling`), but
 //! nothing of HTTP: the handlers in `api::bookings` parse, authorise, call in here and map the
-//! result. Failures are `ApiError`s, the crate's error vocabulary; `crate::error` alone turns
-//! them into statuses.
+//! result. Failures are `BookingError`s, which `crate::error` (the one place statuses are
+//! chosen) turns into `ApiError`s.
 //!
 //! - `vocabulary`: statuses, their transitions and events;
+//! - `error`: why an operation failed;
 //! - `placement`: where a massage at a start goes, or why it cannot;
 //! - `offer`: whether a therapist, type and duration can be booked together;
 //! - `access`: which bookings a caller may see;
@@ -20,12 +21,14 @@
 
 pub mod access;
 pub mod create;
+pub mod error;
 pub mod idempotency;
 pub mod offer;
 pub mod placement;
 pub mod transitions;
 pub mod vocabulary;
 
+pub use error::BookingError;
 pub use vocabulary::{BookingEvent, BookingStatus};
 
 use crate::models::booking::Booking;

@@ -1,32 +1,27 @@
 //! Whether a therapist, massage type and duration can be booked together.
 
+use super::error::BookingError;
 use crate::db::DbConn;
-use crate::error::ApiError;
 use crate::models::catalog::{self, MassageOption, MassageType};
 use crate::models::therapist;
 
-/// An active massage type and its option of this duration (422 otherwise).
+/// An active massage type and its option of this duration.
 pub fn offered_option(
     conn: &mut DbConn,
     massage_type_id: &str,
     duration_minutes: u32,
-) -> Result<(MassageType, MassageOption), ApiError> {
+) -> Result<(MassageType, MassageOption), BookingError> {
     let massage_type = match catalog::find_massage_type(conn, massage_type_id) {
         Ok(t) if t.active => t,
         Ok(_) | Err(diesel::result::Error::NotFound) => {
-            return Err(ApiError::validation(
-                "massage_type_id",
-                "names no active massage type",
-            ));
+            return Err(BookingError::NoActiveMassageType);
         }
         Err(e) => return Err(e.into()),
     };
     let option = catalog::options_for(conn, std::slice::from_ref(&massage_type.id))?
         .into_iter()
         .find(|o| i64::from(o.duration_minutes) == i64::from(duration_minutes))
-        .ok_or_else(|| {
-            ApiError::validation("duration_minutes", "is not offered for this massage type")
-        })?;
+        .ok_or(BookingError::DurationNotOffered)?;
     Ok((massage_type, option))
 }
 
@@ -49,14 +44,8 @@ pub fn bookable(
     massage_type_id: &str,
     duration_minutes: u32,
     asked: Asked,
-) -> Result<(MassageType, MassageOption), ApiError> {
-    let retired = || {
-        ApiError::conflict(
-            "no-longer-offered",
-            "This booking's therapist, massage type or duration is no longer offered; \
-             cancel it and book again.",
-        )
-    };
+) -> Result<(MassageType, MassageOption), BookingError> {
+    let retired = || BookingError::NoLongerOffered;
     let therapist_named = asked
         != Asked::Reschedule {
             therapist_named: false,
@@ -65,15 +54,16 @@ pub fn bookable(
         Ok(t) if t.active => t,
         Ok(_) | Err(diesel::result::Error::NotFound) if !therapist_named => return Err(retired()),
         Ok(_) | Err(diesel::result::Error::NotFound) => {
-            return Err(ApiError::validation(
-                "therapist_id",
-                "names no active therapist",
-            ));
+            return Err(BookingError::NoActiveTherapist);
         }
         Err(e) => return Err(e.into()),
     };
     let (massage_type, option) = match offered_option(conn, massage_type_id, duration_minutes) {
-        Err(ApiError::Validation { .. }) if asked != Asked::Booking => return Err(retired()),
+        Err(BookingError::NoActiveMassageType | BookingError::DurationNotOffered)
+            if asked != Asked::Booking =>
+        {
+            return Err(retired());
+        }
         other => other?,
     };
     let offers = therapist::massage_type_ids(conn, std::slice::from_ref(&therapist.id))?
@@ -81,15 +71,10 @@ pub fn bookable(
         .any(|(_, t)| *t == massage_type.id);
     if !offers {
         return Err(match asked {
-            Asked::Booking => {
-                ApiError::validation("massage_type_id", "is not offered by this therapist")
-            }
+            Asked::Booking => BookingError::TypeNotOfferedByTherapist,
             Asked::Reschedule {
                 therapist_named: true,
-            } => ApiError::validation(
-                "therapist_id",
-                "names a therapist who does not offer this booking's massage type",
-            ),
+            } => BookingError::TherapistCannotTake,
             Asked::Reschedule {
                 therapist_named: false,
             } => retired(),

@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeDelta, Utc};
 
+use super::error::BookingError;
 use crate::availability;
 use crate::config::Config;
 use crate::db::DbConn;
-use crate::error::ApiError;
 use crate::models::booking;
 use crate::models::catalog::MassageType;
-use crate::scheduling::{self, Rejection};
+use crate::scheduling;
 
 pub struct Placement {
     pub location_id: String,
@@ -18,42 +18,19 @@ pub struct Placement {
     pub blocked_until: NaiveDateTime,
 }
 
-fn slot_unavailable(detail: &str) -> ApiError {
-    ApiError::conflict("slot-unavailable", detail)
-}
-
-/// A start the slot engine turned down: never bookable is 422 on `start`; bookable in principle
-/// but taken is 409.
-fn rejection_error(rejection: Rejection) -> ApiError {
-    match rejection {
-        Rejection::OffGrid => ApiError::validation("start", "is not on the therapist's slot grid"),
-        Rejection::OutsideSchedule => ApiError::validation(
-            "start",
-            "is outside the therapist's schedule for this massage",
-        ),
-        Rejection::TooSoon => {
-            ApiError::validation("start", "is in the past or sooner than the minimum notice")
-        }
-        Rejection::TooFarAhead => ApiError::validation("start", "is beyond the booking horizon"),
-        Rejection::TimeOff => slot_unavailable("The therapist is away at that time."),
-        Rejection::Taken => slot_unavailable("The therapist is already booked at that time."),
-        Rejection::NoRoom => slot_unavailable("No room is free at that time."),
-    }
-}
-
 /// PostgreSQL's exclusion constraints are the last line of defence; their violation is a taken
 /// slot, not a server error.
-pub fn overlap_is_conflict(error: diesel::result::Error) -> ApiError {
+pub fn overlap_is_conflict(error: diesel::result::Error) -> BookingError {
     if booking::is_overlap(&error) {
-        return slot_unavailable("The slot was just taken.");
+        return BookingError::SlotJustTaken;
     }
     error.into()
 }
 
-/// `at + delta`, or 422 on `start` when that leaves chrono's range.
-fn shifted(at: NaiveDateTime, delta: TimeDelta) -> Result<NaiveDateTime, ApiError> {
+/// `at + delta`, unless that leaves chrono's range (a start too far out).
+fn shifted(at: NaiveDateTime, delta: TimeDelta) -> Result<NaiveDateTime, BookingError> {
     at.checked_add_signed(delta)
-        .ok_or_else(|| ApiError::validation("start", "is out of range"))
+        .ok_or(BookingError::StartOutOfRange)
 }
 
 /// Decides where (location, room) a massage at `start` would go, or why it cannot.
@@ -66,7 +43,7 @@ pub fn place(
     duration_minutes: u32,
     start: DateTime<Utc>,
     exclude_booking: Option<&str>,
-) -> Result<Placement, ApiError> {
+) -> Result<Placement, BookingError> {
     let buffer = massage_type.buffer_minutes.max(0) as u32;
     let start_naive = start.naive_utc();
     let cal = availability::load(
@@ -80,7 +57,7 @@ pub fn place(
     let therapist_cal = cal
         .therapists
         .first()
-        .ok_or_else(|| ApiError::internal("calendar missing"))?;
+        .ok_or_else(|| BookingError::Internal("calendar missing".to_owned()))?;
     let policy = availability::policy(config);
     let (location, room) = scheduling::check_start(
         start,
@@ -91,7 +68,7 @@ pub fn place(
         therapist_cal,
         &cal.locations,
     )
-    .map_err(rejection_error)?;
+    .map_err(BookingError::Rejected)?;
     let room_id = room.and_then(|index| {
         cal.room_ids
             .get(&location)

@@ -5,23 +5,20 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::access::visible_booking;
+use super::error::BookingError;
 use super::offer::{Asked, bookable};
 use super::placement::{overlap_is_conflict, place};
 use super::{BookingEvent, BookingStatus, Shown};
 use crate::auth::AuthUser;
 use crate::config::Config;
 use crate::db::DbConn;
-use crate::error::ApiError;
 use crate::integrations::webhooks;
 use crate::models::booking::{self, Booking, BookingChanges};
 use crate::models::now;
 use crate::models::user::Role;
 
-pub fn not_confirmed(found: &Booking) -> ApiError {
-    ApiError::conflict(
-        "booking-not-confirmed",
-        format!("The booking is {}, not confirmed.", found.status),
-    )
+pub fn not_confirmed(found: &Booking) -> BookingError {
+    BookingError::NotConfirmed(found.status)
 }
 
 /// Moves a booking the caller may see to `next` if the transition table allows it from its
@@ -33,8 +30,8 @@ pub fn change_status<W: Shown>(
     caller: &AuthUser,
     id: &str,
     next: BookingStatus,
-    prepare: impl FnOnce(&mut DbConn, &Booking) -> Result<BookingChanges, ApiError>,
-) -> Result<(Booking, BookingEvent), ApiError> {
+    prepare: impl FnOnce(&mut DbConn, &Booking) -> Result<BookingChanges, BookingError>,
+) -> Result<(Booking, BookingEvent), BookingError> {
     let found = visible_booking(conn, caller, id)?;
     let Some(event) = found.status.transition(next) else {
         return Err(not_confirmed(&found));
@@ -53,16 +50,16 @@ pub fn change_status<W: Shown>(
 }
 
 /// Clients may change a booking only up to the cancellation window before its start.
-pub fn check_window(config: &Config, caller: &AuthUser, found: &Booking) -> Result<(), ApiError> {
+pub fn check_window(
+    config: &Config,
+    caller: &AuthUser,
+    found: &Booking,
+) -> Result<(), BookingError> {
     let window = Duration::hours(i64::from(config.cancellation_window_hours));
     if caller.role == Role::Client && found.start_at - now() < window {
-        return Err(ApiError::conflict(
-            "late-cancellation",
-            format!(
-                "Bookings can be changed by clients only up to {} hours before the start; please call the clinic.",
-                config.cancellation_window_hours
-            ),
-        ));
+        return Err(BookingError::TooLate {
+            window_hours: config.cancellation_window_hours,
+        });
     }
     Ok(())
 }
@@ -74,7 +71,7 @@ pub fn cancel<W: Shown>(
     caller: &AuthUser,
     id: &str,
     reason: Option<String>,
-) -> Result<Booking, ApiError> {
+) -> Result<Booking, BookingError> {
     let at = now();
     let (cancelled, _) =
         change_status::<W>(conn, caller, id, BookingStatus::Cancelled, |_, found| {
@@ -98,7 +95,7 @@ pub fn reschedule<W: Shown>(
     id: &str,
     start: DateTime<Utc>,
     therapist_id: Option<Uuid>,
-) -> Result<Booking, ApiError> {
+) -> Result<Booking, BookingError> {
     let (moved, _) =
         change_status::<W>(conn, caller, id, BookingStatus::Confirmed, |conn, found| {
             check_window(config, caller, found)?;
@@ -106,7 +103,7 @@ pub fn reschedule<W: Shown>(
             let therapist_id =
                 therapist_id.map_or_else(|| found.therapist_id.clone(), |t| t.to_string());
             if caller.role == Role::Therapist && therapist_id != found.therapist_id {
-                return Err(ApiError::Forbidden);
+                return Err(BookingError::NotOwnTherapist);
             }
             let duration = found.duration_minutes.max(0) as u32;
             let (massage_type, _) = bookable(
@@ -145,13 +142,10 @@ pub fn finish<W: Shown>(
     caller: &AuthUser,
     id: &str,
     status: BookingStatus,
-) -> Result<(Booking, BookingEvent), ApiError> {
+) -> Result<(Booking, BookingEvent), BookingError> {
     change_status::<W>(conn, caller, id, status, |_, found| {
         if now() < found.start_at {
-            return Err(ApiError::conflict(
-                "not-started",
-                "A booking can be marked only after its start.",
-            ));
+            return Err(BookingError::NotStarted);
         }
         Ok(BookingChanges {
             updated_at: Some(now()),
