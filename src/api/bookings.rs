@@ -17,7 +17,7 @@ use super::PathId;
 use super::{ApiJson, ApiQuery, OptionalJson, Page, check, created, free_text, utc};
 use crate::auth::{AuthUser, Staff};
 use crate::booking::create::{self, NewBooking};
-use crate::booking::idempotency::{self, Claimed};
+use crate::booking::idempotency::{self, Claim, Claimed};
 use crate::booking::{BookingEvent, BookingStatus, access, transitions};
 use crate::error::{ApiError, Problem};
 use crate::models::booking::{self, Booking, BookingFilter};
@@ -171,6 +171,41 @@ fn replay(status: i32, body: String) -> HttpResponse {
     builder.body(body)
 }
 
+/// Claims the request's Idempotency-Key, if it has one.
+async fn claim_key(
+    state: &AppState,
+    caller: &AuthUser,
+    key: Option<String>,
+    body: &CreateBooking,
+) -> Result<Option<Claimed>, ApiError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let hash = idempotency::request_hash(body)?;
+    let user_id = caller.id().to_owned();
+    let claimed = state
+        .write(move |conn| Ok(idempotency::claim(conn, &user_id, &key, &hash)?))
+        .await?;
+    Ok(Some(claimed))
+}
+
+/// After a failed create: a definite answer (4xx) is kept for replay; a transient failure frees
+/// the key so that the retry the client will make can run.
+async fn settle_key(state: &AppState, claim: Claim, error: &ApiError) {
+    let status = actix_web::ResponseError::status_code(error);
+    let problem = serde_json::to_string(&error.problem()).unwrap_or_default();
+    let _ = state
+        .run(move |conn| {
+            if status.is_client_error() {
+                idempotency::store_answer(conn, &claim, i32::from(status.as_u16()), &problem)
+                    .map_err(ApiError::from)
+            } else {
+                idempotency::release(conn, &claim).map_err(ApiError::from)
+            }
+        })
+        .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Handlers
 // ---------------------------------------------------------------------------------------------
@@ -206,21 +241,11 @@ async fn create_booking(
     );
     check(errors)?;
     let client_id = create::client_for(&caller, body.client_id)?;
-    let claim = match key {
-        Some(key) => {
-            let hash = idempotency::request_hash(&body)?;
-            let user_id = caller.id().to_owned();
-            let claimed = state
-                .write(move |conn| Ok(idempotency::claim(conn, &user_id, &key, &hash)?))
-                .await?;
-            match claimed {
-                Claimed::Fresh(claim) => Some(claim),
-                Claimed::Replay(status, body) => return Ok(replay(status, body)),
-            }
-        }
+    let claim = match claim_key(&state, &caller, key, &body).await? {
+        Some(Claimed::Replay(status, body)) => return Ok(replay(status, body)),
+        Some(Claimed::Fresh(claim)) => Some(claim),
         None => None,
     };
-
     let config = state.config.clone();
     let asked = NewBooking {
         therapist_id: body.therapist_id,
@@ -250,25 +275,7 @@ async fn create_booking(
         }
         Err(error) => {
             if let Some(claim) = claim {
-                // A definite answer (4xx) is kept for replay; a transient failure frees the key
-                // so that the retry the client will make can run.
-                let status = actix_web::ResponseError::status_code(&error);
-                let problem = serde_json::to_string(&error.problem()).unwrap_or_default();
-                let _ = state
-                    .run(move |conn| {
-                        if status.is_client_error() {
-                            idempotency::store_answer(
-                                conn,
-                                &claim,
-                                i32::from(status.as_u16()),
-                                &problem,
-                            )
-                            .map_err(ApiError::from)
-                        } else {
-                            idempotency::release(conn, &claim).map_err(ApiError::from)
-                        }
-                    })
-                    .await;
+                settle_key(&state, claim, &error).await;
             }
             Err(error)
         }
