@@ -3,12 +3,12 @@
 //! same body. The header itself and the replayed response belong to the handler.
 
 use chrono::Duration;
+use diesel::result::DatabaseErrorKind;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::error::BookingError;
 use crate::db::DbConn;
-use crate::error::ApiError;
 use crate::models::booking::{self, IdempotencyKey};
 use crate::models::now;
 
@@ -63,10 +63,14 @@ pub fn claim(
                     created_at: at,
                 },
             )
-            .map_err(|e| match ApiError::from(e) {
-                // Another request with this key won the insert a moment ago.
-                ApiError::Conflict { .. } => BookingError::KeyInFlight,
-                other => BookingError::Other(other),
+            .map_err(|e| match e {
+                // Another request with this key won the insert a moment ago (a foreign-key
+                // violation, the caller's account deleted meanwhile, is answered alike).
+                diesel::result::Error::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ) => BookingError::KeyInFlight,
+                other => other.into(),
             })?;
             Ok(fresh())
         }
