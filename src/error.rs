@@ -288,6 +288,96 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+impl From<crate::booking::error::BookingError> for ApiError {
+    /// Never bookable (what the caller named) is 422 on the field; bookable in principle but
+    /// not now (taken, limits, the booking's state, the clock) is 409.
+    fn from(error: crate::booking::error::BookingError) -> Self {
+        use crate::booking::error::BookingError as E;
+        use crate::scheduling::Rejection;
+        let slot_unavailable = |detail: &str| Self::conflict("slot-unavailable", detail);
+        match error {
+            E::NotFound => Self::NotFound,
+            E::NotOwnTherapist => Self::Forbidden,
+            E::ClientNotSettable => Self::validation("client_id", "may only be set by staff"),
+            E::ClientRequired => Self::validation(
+                "client_id",
+                "is required when staff book on a client's behalf",
+            ),
+            E::NoSuchClient => Self::validation("client_id", "names no client"),
+            E::NoActiveTherapist => Self::validation("therapist_id", "names no active therapist"),
+            E::NoActiveMassageType => {
+                Self::validation("massage_type_id", "names no active massage type")
+            }
+            E::DurationNotOffered => {
+                Self::validation("duration_minutes", "is not offered for this massage type")
+            }
+            E::TypeNotOfferedByTherapist => {
+                Self::validation("massage_type_id", "is not offered by this therapist")
+            }
+            E::TherapistCannotTake => Self::validation(
+                "therapist_id",
+                "names a therapist who does not offer this booking's massage type",
+            ),
+            E::NoLongerOffered => Self::conflict(
+                "no-longer-offered",
+                "This booking's therapist, massage type or duration is no longer offered; \
+                 cancel it and book again.",
+            ),
+            E::Rejected(rejection) => match rejection {
+                Rejection::OffGrid => {
+                    Self::validation("start", "is not on the therapist's slot grid")
+                }
+                Rejection::OutsideSchedule => Self::validation(
+                    "start",
+                    "is outside the therapist's schedule for this massage",
+                ),
+                Rejection::TooSoon => {
+                    Self::validation("start", "is in the past or sooner than the minimum notice")
+                }
+                Rejection::TooFarAhead => {
+                    Self::validation("start", "is beyond the booking horizon")
+                }
+                Rejection::TimeOff => slot_unavailable("The therapist is away at that time."),
+                Rejection::Taken => {
+                    slot_unavailable("The therapist is already booked at that time.")
+                }
+                Rejection::NoRoom => slot_unavailable("No room is free at that time."),
+            },
+            E::StartOutOfRange => Self::validation("start", "is out of range"),
+            E::SlotJustTaken => slot_unavailable("The slot was just taken."),
+            E::BookingLimit { cap } => Self::conflict(
+                "booking-limit",
+                format!("A client may hold at most {cap} upcoming bookings."),
+            ),
+            E::NotConfirmed(status) => Self::conflict(
+                "booking-not-confirmed",
+                format!("The booking is {status}, not confirmed."),
+            ),
+            E::TooLate { window_hours } => Self::conflict(
+                "late-cancellation",
+                format!(
+                    "Bookings can be changed by clients only up to {window_hours} hours before the start; please call the clinic."
+                ),
+            ),
+            E::NotStarted => Self::conflict(
+                "not-started",
+                "A booking can be marked only after its start.",
+            ),
+            E::KeyInFlight => Self::conflict(
+                "idempotency-key-in-flight",
+                "A request with this Idempotency-Key is still being processed.",
+            ),
+            E::KeyReused => Self::validation(
+                "Idempotency-Key",
+                "was already used with a different request body",
+            ),
+            E::Internal(cause) => Self::Internal(cause),
+            E::Db(e) => e.into(),
+            E::Other(e) => e,
+        }
+    }
+}
+
 impl From<crate::db::DbError> for ApiError {
     fn from(error: crate::db::DbError) -> Self {
         match error {

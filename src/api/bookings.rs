@@ -1,33 +1,26 @@
-//! Bookings: create (with Idempotency-Key), list, get, cancel, reschedule, complete, no-show.
-//!
-//! Every state change runs in `write_transaction`: on SQLite the write lock is held from the
-//! first read, so the availability check and the insert cannot interleave with another writer;
-//! on PostgreSQL the exclusion constraints reject any overlap the check could miss, and that
-//! violation is answered as 409 like any other taken slot.
+//! Bookings over HTTP: create (with Idempotency-Key), list, get, cancel, reschedule, complete,
+//! no-show. The handlers parse, authorise, call the booking domain (`crate::booking`) and map
+//! its answer; the rules themselves live there. Every state change runs in one write
+//! transaction (`AppState::write`). The wire types are defined here, and the domain shows
+//! bookings as `BookingOut` (webhook payloads, replayed answers) by taking it as a type
+//! parameter.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::PathId;
-use super::{ApiJson, ApiQuery, OptionalJson, Page, bounds, check, created, free_text, utc};
+use super::{ApiJson, ApiQuery, OptionalJson, Page, check, created, free_text, utc};
 use crate::auth::{AuthUser, Staff};
-use crate::availability;
-use crate::booking::{BookingEvent, BookingStatus};
-use crate::config::Config;
-use crate::db::{DbConn, write_transaction};
+use crate::booking::create::{self, NewBooking};
+use crate::booking::idempotency::{self, Claim, Claimed};
+use crate::booking::{BookingEvent, BookingStatus, access, transitions};
 use crate::error::{ApiError, Problem};
-use crate::integrations::webhooks;
-use crate::models::booking::{self, Booking, BookingChanges, BookingFilter, IdempotencyKey};
-use crate::models::catalog::{self, MassageType};
-use crate::models::user::{self, Role};
-use crate::models::{new_id, now, therapist};
-use crate::scheduling::{self, Rejection};
+use crate::models::booking::{self, Booking, BookingFilter};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -134,243 +127,11 @@ pub struct RescheduleRequest {
     pub therapist_id: Option<Uuid>,
 }
 
-fn slot_unavailable(detail: &str) -> ApiError {
-    ApiError::conflict("slot-unavailable", detail)
-}
-
-fn rejection_error(rejection: Rejection) -> ApiError {
-    match rejection {
-        Rejection::OffGrid => ApiError::validation("start", "is not on the therapist's slot grid"),
-        Rejection::OutsideSchedule => ApiError::validation(
-            "start",
-            "is outside the therapist's schedule for this massage",
-        ),
-        Rejection::TooSoon => {
-            ApiError::validation("start", "is in the past or sooner than the minimum notice")
-        }
-        Rejection::TooFarAhead => ApiError::validation("start", "is beyond the booking horizon"),
-        Rejection::TimeOff => slot_unavailable("The therapist is away at that time."),
-        Rejection::Taken => slot_unavailable("The therapist is already booked at that time."),
-        Rejection::NoRoom => slot_unavailable("No room is free at that time."),
-    }
-}
-
-/// PostgreSQL's exclusion constraints are the last line of defence; their violation is a taken
-/// slot, not a server error.
-fn overlap_is_conflict(error: diesel::result::Error) -> ApiError {
-    if let diesel::result::Error::DatabaseError(_, info) = &error
-        && (info
-            .constraint_name()
-            .is_some_and(|c| c.ends_with("_no_overlap"))
-            || info.message().contains("_no_overlap"))
-    {
-        return slot_unavailable("The slot was just taken.");
-    }
-    error.into()
-}
-
-struct Placement {
-    location_id: String,
-    room_id: Option<String>,
-    start: NaiveDateTime,
-    end: NaiveDateTime,
-    blocked_until: NaiveDateTime,
-}
-
-/// Decides where (location, room) a massage at `start` would go, or why it cannot.
-fn place(
-    conn: &mut DbConn,
-    config: &Config,
-    therapist_id: &str,
-    massage_type: &MassageType,
-    duration_minutes: u32,
-    start: DateTime<Utc>,
-    exclude_booking: Option<&str>,
-) -> Result<Placement, ApiError> {
-    let buffer = massage_type.buffer_minutes.max(0) as u32;
-    let start_naive = start.naive_utc();
-    let cal = availability::load(
-        conn,
-        &[therapist_id.to_owned()],
-        bounds::shifted(start_naive, -Duration::days(1), "start")?,
-        bounds::shifted(start_naive, Duration::days(1), "start")?,
-        exclude_booking,
-        None,
-    )?;
-    let therapist_cal = cal
-        .therapists
-        .first()
-        .ok_or_else(|| ApiError::internal("calendar missing"))?;
-    let policy = availability::policy(config);
-    let (location, room) = scheduling::check_start(
-        start,
-        duration_minutes,
-        buffer,
-        Utc::now(),
-        &policy,
-        therapist_cal,
-        &cal.locations,
-    )
-    .map_err(rejection_error)?;
-    let room_id = room.and_then(|index| {
-        cal.room_ids
-            .get(&location)
-            .and_then(|ids| ids.get(index))
-            .cloned()
-    });
-    let end = bounds::shifted(
-        start_naive,
-        Duration::minutes(i64::from(duration_minutes)),
-        "start",
-    )?;
-    Ok(Placement {
-        location_id: location.to_string(),
-        room_id,
-        start: start_naive,
-        end,
-        blocked_until: bounds::shifted(end, Duration::minutes(i64::from(buffer)), "start")?,
-    })
-}
-
-/// The therapist profile linked to a therapist's login, if any.
-fn own_therapist_id(conn: &mut DbConn, caller: &AuthUser) -> Result<Option<String>, ApiError> {
-    if caller.role != Role::Therapist {
-        return Ok(None);
-    }
-    Ok(therapist::find_by_user(conn, caller.id())?.map(|t| t.id))
-}
-
-/// Loads a booking the caller may see; anything else is 404, never 403, so ids of other
-/// clients' bookings reveal nothing.
-pub fn visible_booking(
-    conn: &mut DbConn,
-    caller: &AuthUser,
-    id: &str,
-) -> Result<Booking, ApiError> {
-    let found = booking::find(conn, id)?;
-    let visible = match caller.role {
-        Role::Admin => true,
-        Role::Client => found.client_id == caller.id(),
-        Role::Therapist => own_therapist_id(conn, caller)?.as_deref() == Some(&found.therapist_id),
-    };
-    if visible {
-        Ok(found)
-    } else {
-        Err(ApiError::NotFound)
-    }
-}
-
-/// An active massage type and its option of this duration (422 otherwise).
-pub fn offered_option(
-    conn: &mut DbConn,
-    massage_type_id: &str,
-    duration_minutes: u32,
-) -> Result<(MassageType, catalog::MassageOption), ApiError> {
-    let massage_type = match catalog::find_massage_type(conn, massage_type_id) {
-        Ok(t) if t.active => t,
-        Ok(_) | Err(diesel::result::Error::NotFound) => {
-            return Err(ApiError::validation(
-                "massage_type_id",
-                "names no active massage type",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let option = catalog::options_for(conn, std::slice::from_ref(&massage_type.id))?
-        .into_iter()
-        .find(|o| i64::from(o.duration_minutes) == i64::from(duration_minutes))
-        .ok_or_else(|| {
-            ApiError::validation("duration_minutes", "is not offered for this massage type")
-        })?;
-    Ok((massage_type, option))
-}
-
-/// Who named the therapist, type and duration being checked by [`bookable`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Asked {
-    /// A new booking: the request named all three.
-    Booking,
-    /// A reschedule: the type and duration are the booking's own; the request may name a new
-    /// therapist (`true`) or keep the booking's (`false`).
-    Reschedule { therapist_named: bool },
-}
-
-/// Checks the therapist, type and duration of a booking. What the caller named and can never
-/// book is 422 on that field. What the booking already had and is no longer offered (a
-/// reschedule of a booking whose type was retired) is 409: the state forbids the move.
-fn bookable(
-    conn: &mut DbConn,
-    therapist_id: &str,
-    massage_type_id: &str,
-    duration_minutes: u32,
-    asked: Asked,
-) -> Result<(MassageType, catalog::MassageOption), ApiError> {
-    let retired = || {
-        ApiError::conflict(
-            "no-longer-offered",
-            "This booking's therapist, massage type or duration is no longer offered; \
-             cancel it and book again.",
-        )
-    };
-    let therapist_named = asked
-        != Asked::Reschedule {
-            therapist_named: false,
-        };
-    let therapist = match therapist::find(conn, therapist_id) {
-        Ok(t) if t.active => t,
-        Ok(_) | Err(diesel::result::Error::NotFound) if !therapist_named => return Err(retired()),
-        Ok(_) | Err(diesel::result::Error::NotFound) => {
-            return Err(ApiError::validation(
-                "therapist_id",
-                "names no active therapist",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let (massage_type, option) = match offered_option(conn, massage_type_id, duration_minutes) {
-        Err(ApiError::Validation { .. }) if asked != Asked::Booking => return Err(retired()),
-        other => other?,
-    };
-    let offers = therapist::massage_type_ids(conn, std::slice::from_ref(&therapist.id))?
-        .iter()
-        .any(|(_, t)| *t == massage_type.id);
-    if !offers {
-        return Err(match asked {
-            Asked::Booking => {
-                ApiError::validation("massage_type_id", "is not offered by this therapist")
-            }
-            Asked::Reschedule {
-                therapist_named: true,
-            } => ApiError::validation(
-                "therapist_id",
-                "names a therapist who does not offer this booking's massage type",
-            ),
-            Asked::Reschedule {
-                therapist_named: false,
-            } => retired(),
-        });
-    }
-    Ok((massage_type, option))
-}
-
-/// On PostgreSQL, serialises concurrent bookings of one client so the cap holds exactly.
-fn lock_client(conn: &mut DbConn, client_id: &str) -> Result<(), ApiError> {
-    if let DbConn::Postgresql(pg) = conn {
-        use diesel::RunQueryDsl;
-        diesel::sql_query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-            .bind::<diesel::sql_types::Text, _>(client_id)
-            .execute(pg)?;
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Idempotency
 // ---------------------------------------------------------------------------------------------
 
 const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
-/// A pending key older than this belongs to a request that died; a retry may take it over.
-const STALE_PENDING: Duration = Duration::seconds(60);
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
@@ -387,66 +148,6 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
             )
         })?;
     Ok(Some(key.to_owned()))
-}
-
-enum KeyState {
-    Fresh,
-    Replay(i32, String),
-}
-
-fn claim_key(
-    conn: &mut DbConn,
-    user_id: &str,
-    key: &str,
-    hash: &str,
-) -> Result<KeyState, ApiError> {
-    write_transaction(conn, |conn| {
-        let at = now();
-        match booking::find_key(conn, user_id, key)? {
-            None => {
-                booking::insert_key(
-                    conn,
-                    &IdempotencyKey {
-                        user_id: user_id.to_owned(),
-                        key: key.to_owned(),
-                        request_hash: hash.to_owned(),
-                        response_status: None,
-                        response_body: None,
-                        created_at: at,
-                    },
-                )
-                .map_err(|e| match ApiError::from(e) {
-                    // Another request with this key won the insert a moment ago.
-                    ApiError::Conflict { .. } => in_flight(),
-                    other => other,
-                })?;
-                Ok(KeyState::Fresh)
-            }
-            Some(existing) if existing.request_hash != hash => Err(ApiError::validation(
-                "Idempotency-Key",
-                "was already used with a different request body",
-            )),
-            Some(IdempotencyKey {
-                response_status: Some(status),
-                response_body: Some(body),
-                ..
-            }) => Ok(KeyState::Replay(status, body)),
-            Some(_) => {
-                if booking::take_over_stale_key(conn, user_id, key, at - STALE_PENDING, at)? {
-                    Ok(KeyState::Fresh)
-                } else {
-                    Err(in_flight())
-                }
-            }
-        }
-    })
-}
-
-fn in_flight() -> ApiError {
-    ApiError::conflict(
-        "idempotency-key-in-flight",
-        "A request with this Idempotency-Key is still being processed.",
-    )
 }
 
 fn replay(status: i32, body: String) -> HttpResponse {
@@ -468,6 +169,41 @@ fn replay(status: i32, body: String) -> HttpResponse {
         builder.content_type("application/problem+json");
     }
     builder.body(body)
+}
+
+/// Claims the request's Idempotency-Key, if it has one.
+async fn claim_key(
+    state: &AppState,
+    caller: &AuthUser,
+    key: Option<String>,
+    body: &CreateBooking,
+) -> Result<Option<Claimed>, ApiError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let hash = idempotency::request_hash(body)?;
+    let user_id = caller.id().to_owned();
+    let claimed = state
+        .write(move |conn| Ok(idempotency::claim(conn, &user_id, &key, &hash)?))
+        .await?;
+    Ok(Some(claimed))
+}
+
+/// After a failed create: a definite answer (4xx) is kept for replay; a transient failure frees
+/// the key so that the retry the client will make can run.
+async fn settle_key(state: &AppState, claim: Claim, error: &ApiError) {
+    let status = actix_web::ResponseError::status_code(error);
+    let problem = serde_json::to_string(&error.problem()).unwrap_or_default();
+    let _ = state
+        .run(move |conn| {
+            if status.is_client_error() {
+                idempotency::store_answer(conn, &claim, i32::from(status.as_u16()), &problem)
+                    .map_err(ApiError::from)
+            } else {
+                idempotency::release(conn, &claim).map_err(ApiError::from)
+            }
+        })
+        .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -504,144 +240,42 @@ async fn create_booking(
         1000,
     );
     check(errors)?;
-    let client_id = match (caller.role, body.client_id) {
-        (Role::Client, None) => caller.id().to_owned(),
-        (Role::Client, Some(_)) => {
-            return Err(ApiError::validation(
-                "client_id",
-                "may only be set by staff",
-            ));
-        }
-        (_, Some(client)) => client.to_string(),
-        (_, None) => {
-            return Err(ApiError::validation(
-                "client_id",
-                "is required when staff book on a client's behalf",
-            ));
-        }
+    let client_id = create::client_for(&caller, body.client_id)?;
+    let claim = match claim_key(&state, &caller, key, &body).await? {
+        Some(Claimed::Replay(status, body)) => return Ok(replay(status, body)),
+        Some(Claimed::Fresh(claim)) => Some(claim),
+        None => None,
     };
-    let hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&body).map_err(ApiError::internal)?,
-    ));
-    let user_id = caller.id().to_owned();
-    if let Some(key) = key.clone() {
-        let (user_id, hash) = (user_id.clone(), hash.clone());
-        let claimed = state
-            .run(move |conn| claim_key(conn, &user_id, &key, &hash))
-            .await?;
-        if let KeyState::Replay(status, body) = claimed {
-            return Ok(replay(status, body));
-        }
-    }
-
     let config = state.config.clone();
-    let key2 = key.clone();
-    let user2 = user_id.clone();
+    let asked = NewBooking {
+        therapist_id: body.therapist_id,
+        massage_type_id: body.massage_type_id,
+        duration_minutes: body.duration_minutes,
+        start: body.start,
+        notes,
+        client_id,
+    };
+    let held = claim.clone();
     let outcome = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                if let Some(own) = own_therapist_id(conn, &caller)? {
-                    if own != body.therapist_id.to_string() {
-                        return Err(ApiError::Forbidden);
-                    }
-                } else if caller.role == Role::Therapist {
-                    return Err(ApiError::Forbidden);
-                }
-                let therapist_id = body.therapist_id.to_string();
-                let (massage_type, option) = bookable(
-                    conn,
-                    &therapist_id,
-                    &body.massage_type_id.to_string(),
-                    body.duration_minutes,
-                    Asked::Booking,
-                )?;
-                if caller.role != Role::Client {
-                    match user::find(conn, &client_id) {
-                        Ok(u) if u.role() == Role::Client => {}
-                        Ok(_) | Err(diesel::result::Error::NotFound) => {
-                            return Err(ApiError::validation("client_id", "names no client"));
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                lock_client(conn, &client_id)?;
-                let at = now();
-                let cap = i64::from(config.max_future_bookings_per_client);
-                if booking::count_upcoming_for_client(conn, &client_id, at)? >= cap {
-                    return Err(ApiError::conflict(
-                        "booking-limit",
-                        format!("A client may hold at most {cap} upcoming bookings."),
-                    ));
-                }
-                let placement = place(
-                    conn,
-                    &config,
-                    &therapist_id,
-                    &massage_type,
-                    body.duration_minutes,
-                    body.start,
-                    None,
-                )?;
-                let row = Booking {
-                    id: new_id(),
-                    client_id,
-                    therapist_id,
-                    massage_type_id: massage_type.id,
-                    location_id: placement.location_id,
-                    room_id: placement.room_id,
-                    start_at: placement.start,
-                    end_at: placement.end,
-                    blocked_until: placement.blocked_until,
-                    duration_minutes: option.duration_minutes,
-                    price_cents: option.price_cents,
-                    currency: option.currency,
-                    status: BookingStatus::Confirmed,
-                    notes,
-                    sequence: 0,
-                    created_at: at,
-                    updated_at: at,
-                    cancelled_at: None,
-                    cancel_reason: None,
-                };
-                booking::insert(conn, &row).map_err(overlap_is_conflict)?;
-                let out = BookingOut::from(row);
-                webhooks::enqueue(conn, BookingEvent::Created, &out)?;
-                if let Some(key) = &key2 {
-                    let json = serde_json::to_string(&out).map_err(ApiError::internal)?;
-                    booking::complete_key(conn, &user2, key, 201, &json)?;
-                }
-                Ok(out)
-            })
+        .write(move |conn| {
+            Ok(create::create::<BookingOut>(
+                conn,
+                &config,
+                &caller,
+                asked,
+                held.as_ref(),
+            )?)
         })
         .await;
 
     match outcome {
-        Ok(out) => {
+        Ok(row) => {
             state.metrics.booking_event(BookingEvent::Created);
-            Ok(created(format!("/api/v1/bookings/{}", out.id)).json(out))
+            Ok(created(format!("/api/v1/bookings/{}", row.id)).json(BookingOut::from(row)))
         }
         Err(error) => {
-            if let Some(key) = key {
-                // A definite answer (4xx) is kept for replay; a transient failure frees the key
-                // so that the retry the client will make can run.
-                let status = actix_web::ResponseError::status_code(&error);
-                let problem = serde_json::to_string(&error.problem()).unwrap_or_default();
-                let _ = state
-                    .run(move |conn| {
-                        if status.is_client_error() {
-                            booking::complete_key(
-                                conn,
-                                &user_id,
-                                &key,
-                                i32::from(status.as_u16()),
-                                &problem,
-                            )?;
-                        } else {
-                            booking::delete_key(conn, &user_id, &key)?;
-                        }
-                        Ok(())
-                    })
-                    .await;
+            if let Some(claim) = claim {
+                settle_key(&state, claim, &error).await;
             }
             Err(error)
         }
@@ -707,7 +341,7 @@ async fn list_bookings(
         }
         None => None,
     };
-    let mut filter = BookingFilter {
+    let filter = BookingFilter {
         status: query.status,
         from: query.from.map(|d| d.and_time(chrono::NaiveTime::MIN)),
         to: query
@@ -718,31 +352,12 @@ async fn list_bookings(
         after,
     };
     let rows = state
-        .run(move |conn| {
-            match caller.role {
-                Role::Admin => {}
-                Role::Client => {
-                    if filter
-                        .client_id
-                        .as_deref()
-                        .is_some_and(|c| c != caller.id())
-                    {
-                        return Ok(Vec::new());
-                    }
-                    filter.client_id = Some(caller.id().to_owned());
-                }
-                Role::Therapist => {
-                    let Some(own) = own_therapist_id(conn, &caller)? else {
-                        return Ok(Vec::new());
-                    };
-                    if filter.therapist_id.as_deref().is_some_and(|t| t != own) {
-                        return Ok(Vec::new());
-                    }
-                    filter.therapist_id = Some(own);
-                }
-            }
-            Ok(booking::list(conn, &filter, i64::from(limit) + 1)?)
-        })
+        .run(
+            move |conn| match access::visible_filter(conn, &caller, filter)? {
+                Some(filter) => Ok(booking::list(conn, &filter, i64::from(limit) + 1)?),
+                None => Ok(Vec::new()),
+            },
+        )
         .await?;
     Ok(web::Json(super::into_page(
         rows,
@@ -769,58 +384,9 @@ async fn get_booking(
     PathId(id): PathId,
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let found = state
-        .run(move |conn| visible_booking(conn, &caller, &id))
+        .run(move |conn| Ok(access::visible_booking(conn, &caller, &id)?))
         .await?;
     Ok(web::Json(found.into()))
-}
-
-fn not_confirmed(found: &Booking) -> ApiError {
-    ApiError::conflict(
-        "booking-not-confirmed",
-        format!("The booking is {}, not confirmed.", found.status),
-    )
-}
-
-/// Moves a confirmed booking the caller may see to a new state, after `check`; the update is
-/// conditional on the booking still being confirmed, so concurrent changes cannot both win.
-/// Moves a booking to `next` if the transition table allows it from its current status, with a
-/// conditional update so that concurrent changes cannot both win; queues the move's event.
-fn change_status(
-    conn: &mut DbConn,
-    caller: &AuthUser,
-    id: &str,
-    next: BookingStatus,
-    prepare: impl FnOnce(&mut DbConn, &Booking) -> Result<BookingChanges, ApiError>,
-) -> Result<(Booking, BookingEvent), ApiError> {
-    let found = visible_booking(conn, caller, id)?;
-    let Some(event) = found.status.transition(next) else {
-        return Err(not_confirmed(&found));
-    };
-    let changes = BookingChanges {
-        status: Some(next),
-        sequence: Some(found.sequence + 1),
-        ..prepare(conn, &found)?
-    };
-    if !booking::update_if_status(conn, id, found.status, &changes).map_err(overlap_is_conflict)? {
-        return Err(not_confirmed(&booking::find(conn, id)?));
-    }
-    let changed = booking::find(conn, id)?;
-    webhooks::enqueue(conn, event, &BookingOut::from(changed.clone()))?;
-    Ok((changed, event))
-}
-
-fn check_window(config: &Config, caller: &AuthUser, found: &Booking) -> Result<(), ApiError> {
-    let window = Duration::hours(i64::from(config.cancellation_window_hours));
-    if caller.role == Role::Client && found.start_at - now() < window {
-        return Err(ApiError::conflict(
-            "late-cancellation",
-            format!(
-                "Bookings can be changed by clients only up to {} hours before the start; please call the clinic.",
-                config.cancellation_window_hours
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Cancel a booking. Clients only up to the cancellation window before the start.
@@ -852,20 +418,11 @@ async fn cancel_booking(
         .filter(|r| !r.is_empty());
     check(errors)?;
     let config = state.config.clone();
-    let (updated, _) = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let at = now();
-                change_status(conn, &caller, &id, BookingStatus::Cancelled, |_, found| {
-                    check_window(&config, &caller, found)?;
-                    Ok(BookingChanges {
-                        updated_at: Some(at),
-                        cancelled_at: Some(Some(at)),
-                        cancel_reason: Some(reason),
-                        ..Default::default()
-                    })
-                })
-            })
+    let updated = state
+        .write(move |conn| {
+            Ok(transitions::cancel::<BookingOut>(
+                conn, &config, &caller, &id, reason,
+            )?)
         })
         .await?;
     state.metrics.booking_event(BookingEvent::Cancelled);
@@ -896,53 +453,16 @@ async fn reschedule_booking(
     ApiJson(body): ApiJson<RescheduleRequest>,
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let config = state.config.clone();
-    let (updated, _) = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                change_status(
-                    conn,
-                    &caller,
-                    &id,
-                    BookingStatus::Confirmed,
-                    |conn, found| {
-                        check_window(&config, &caller, found)?;
-                        let therapist_named = body.therapist_id.is_some();
-                        let therapist_id = body
-                            .therapist_id
-                            .map_or_else(|| found.therapist_id.clone(), |t| t.to_string());
-                        if caller.role == Role::Therapist && therapist_id != found.therapist_id {
-                            return Err(ApiError::Forbidden);
-                        }
-                        let duration = found.duration_minutes.max(0) as u32;
-                        let (massage_type, _) = bookable(
-                            conn,
-                            &therapist_id,
-                            &found.massage_type_id,
-                            duration,
-                            Asked::Reschedule { therapist_named },
-                        )?;
-                        let placement = place(
-                            conn,
-                            &config,
-                            &therapist_id,
-                            &massage_type,
-                            duration,
-                            body.start,
-                            Some(&found.id),
-                        )?;
-                        Ok(BookingChanges {
-                            therapist_id: Some(therapist_id),
-                            location_id: Some(placement.location_id),
-                            room_id: Some(placement.room_id),
-                            start_at: Some(placement.start),
-                            end_at: Some(placement.end),
-                            blocked_until: Some(placement.blocked_until),
-                            updated_at: Some(now()),
-                            ..Default::default()
-                        })
-                    },
-                )
-            })
+    let updated = state
+        .write(move |conn| {
+            Ok(transitions::reschedule::<BookingOut>(
+                conn,
+                &config,
+                &caller,
+                &id,
+                body.start,
+                body.therapist_id,
+            )?)
         })
         .await?;
     state.metrics.booking_event(BookingEvent::Rescheduled);
@@ -956,21 +476,10 @@ async fn finish(
     status: BookingStatus,
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let (updated, event) = state
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                change_status(conn, &caller, &id, status, |_, found| {
-                    if now() < found.start_at {
-                        return Err(ApiError::conflict(
-                            "not-started",
-                            "A booking can be marked only after its start.",
-                        ));
-                    }
-                    Ok(BookingChanges {
-                        updated_at: Some(now()),
-                        ..Default::default()
-                    })
-                })
-            })
+        .write(move |conn| {
+            Ok(transitions::finish::<BookingOut>(
+                conn, &caller, &id, status,
+            )?)
         })
         .await?;
     state.metrics.booking_event(event);

@@ -300,7 +300,7 @@ async fn booking_ics(
 ) -> Result<HttpResponse, ApiError> {
     let body = state
         .run(move |conn| {
-            let found = crate::api::bookings::visible_booking(conn, &caller, &id)?;
+            let found = crate::booking::access::visible_booking(conn, &caller, &id)?;
             let bookings = vec![found];
             let names = names_for(conn, &bookings, caller.role != Role::Client)?;
             Ok(render("Inspine appointment", &bookings, &names))

@@ -83,7 +83,7 @@ async fn list_slots(
         .run(move |conn| {
             let type_id = query.massage_type_id.to_string();
             let (massage_type, _) =
-                super::bookings::offered_option(conn, &type_id, query.duration_minutes)?;
+                crate::booking::offer::offered_option(conn, &type_id, query.duration_minutes)?;
             let filter = TherapistFilter {
                 massage_type_id: Some(type_id),
                 location_id: query.location_id.map(|l| l.to_string()),

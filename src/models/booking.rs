@@ -277,3 +277,26 @@ pub fn take_over_stale_key(
     .execute(conn)
     .map(|n| n == 1)
 }
+
+// ---- PostgreSQL specifics ----
+
+/// On PostgreSQL, locks the client's user row until the transaction ends, so concurrent
+/// bookings of one client run one after another (SQLite's write lock already does that).
+pub fn lock_client(conn: &mut DbConn, client_id: &str) -> QueryResult<()> {
+    if let DbConn::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(client_id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Whether `error` is a violation of the `bookings_*_no_overlap` exclusion constraints
+/// (PostgreSQL's migration names them): another booking took the time or room first.
+pub fn is_overlap(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::DatabaseError(_, info)
+        if info
+            .constraint_name()
+            .is_some_and(|c| c.ends_with("_no_overlap"))
+            || info.message().contains("_no_overlap"))
+}
