@@ -1,5 +1,5 @@
-//! Why a booking operation failed, in the domain's words. `crate::error` turns each into an
-//! `ApiError` (and so a status); nothing here knows about HTTP.
+//! Why a booking operation failed, in the domain's words, and which `ApiError` each one is
+//! (`crate::error` alone turns an `ApiError` into a status); nothing here knows about HTTP.
 
 use crate::error::ApiError;
 use crate::scheduling::Rejection;
@@ -65,4 +65,97 @@ pub enum BookingError {
     /// engine's loader, the webhook queue).
     #[error(transparent)]
     Other(#[from] ApiError),
+}
+
+impl From<BookingError> for ApiError {
+    /// Never bookable (what the caller named) is 422 on the field; bookable in principle but
+    /// not now (taken, limits, the booking's state, the clock) is 409.
+    fn from(error: BookingError) -> Self {
+        use crate::scheduling::Rejection;
+        use BookingError as E;
+        let slot_unavailable = |detail: &str| ApiError::conflict("slot-unavailable", detail);
+        match error {
+            E::NotFound => ApiError::NotFound,
+            E::NotOwnTherapist => ApiError::Forbidden,
+            E::ClientNotSettable => ApiError::validation("client_id", "may only be set by staff"),
+            E::ClientRequired => ApiError::validation(
+                "client_id",
+                "is required when staff book on a client's behalf",
+            ),
+            E::NoSuchClient => ApiError::validation("client_id", "names no client"),
+            E::NoActiveTherapist => {
+                ApiError::validation("therapist_id", "names no active therapist")
+            }
+            E::NoActiveMassageType => {
+                ApiError::validation("massage_type_id", "names no active massage type")
+            }
+            E::DurationNotOffered => {
+                ApiError::validation("duration_minutes", "is not offered for this massage type")
+            }
+            E::TypeNotOfferedByTherapist => {
+                ApiError::validation("massage_type_id", "is not offered by this therapist")
+            }
+            E::TherapistCannotTake => ApiError::validation(
+                "therapist_id",
+                "names a therapist who does not offer this booking's massage type",
+            ),
+            E::NoLongerOffered => ApiError::conflict(
+                "no-longer-offered",
+                "This booking's therapist, massage type or duration is no longer offered; \
+                 cancel it and book again.",
+            ),
+            E::Rejected(rejection) => match rejection {
+                Rejection::OffGrid => {
+                    ApiError::validation("start", "is not on the therapist's slot grid")
+                }
+                Rejection::OutsideSchedule => ApiError::validation(
+                    "start",
+                    "is outside the therapist's schedule for this massage",
+                ),
+                Rejection::TooSoon => ApiError::validation(
+                    "start",
+                    "is in the past or sooner than the minimum notice",
+                ),
+                Rejection::TooFarAhead => {
+                    ApiError::validation("start", "is beyond the booking horizon")
+                }
+                Rejection::TimeOff => slot_unavailable("The therapist is away at that time."),
+                Rejection::Taken => {
+                    slot_unavailable("The therapist is already booked at that time.")
+                }
+                Rejection::NoRoom => slot_unavailable("No room is free at that time."),
+            },
+            E::StartOutOfRange => ApiError::validation("start", "is out of range"),
+            E::SlotJustTaken => slot_unavailable("The slot was just taken."),
+            E::BookingLimit { cap } => ApiError::conflict(
+                "booking-limit",
+                format!("A client may hold at most {cap} upcoming bookings."),
+            ),
+            E::NotConfirmed(status) => ApiError::conflict(
+                "booking-not-confirmed",
+                format!("The booking is {status}, not confirmed."),
+            ),
+            E::TooLate { window_hours } => ApiError::conflict(
+                "late-cancellation",
+                format!(
+                    "Bookings can be changed by clients only up to {window_hours} hours before the start; please call the clinic."
+                ),
+            ),
+            E::NotStarted => ApiError::conflict(
+                "not-started",
+                "A booking can be marked only after its start.",
+            ),
+            E::KeyInFlight => ApiError::conflict(
+                "idempotency-key-in-flight",
+                "A request with this Idempotency-Key is still being processed.",
+            ),
+            E::KeyReused => ApiError::validation(
+                "Idempotency-Key",
+                "was already used with a different request body",
+            ),
+            E::Internal(cause) => ApiError::Internal(cause),
+            E::Db(e) => e.into(),
+            E::Other(e) => e,
+        }
+    }
 }

@@ -5,7 +5,8 @@
 //! result. Failures are `BookingError`s, which `crate::error` (the one place statuses are
 //! chosen) turns into `ApiError`s.
 //!
-//! - `vocabulary`: statuses, their transitions and events;
+//! - the vocabulary (statuses, their transitions and events) is `crate::models::vocabulary`,
+//!   beside the column it maps; re-exported here;
 //! - `error`: why an operation failed;
 //! - `placement`: where a massage at a start goes, or why it cannot;
 //! - `offer`: whether a therapist, type and duration can be booked together;
@@ -26,10 +27,9 @@ pub mod idempotency;
 pub mod offer;
 pub mod placement;
 pub mod transitions;
-pub mod vocabulary;
 
+pub use crate::models::vocabulary::{BookingEvent, BookingStatus};
 pub use error::BookingError;
-pub use vocabulary::{BookingEvent, BookingStatus};
 
 use crate::models::booking::Booking;
 

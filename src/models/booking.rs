@@ -3,9 +3,9 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::booking::BookingStatus;
 use crate::db::DbConn;
 use crate::db::schema::{bookings, idempotency_keys};
+use crate::models::vocabulary::BookingStatus;
 
 /// No booking lasts longer than this (8 h massage + 2 h buffer), so a range query can bound its
 /// index scan on `start_at` from both sides.

@@ -20,6 +20,7 @@ pub mod schedule;
 pub mod therapist;
 pub mod token;
 pub mod user;
+pub mod vocabulary;
 pub mod webhook;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
