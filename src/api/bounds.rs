@@ -70,17 +70,6 @@ pub fn optional_date<'de, D: Deserializer<'de>>(
         .transpose()
 }
 
-/// `at + delta`, or a 422 on `field` where it would leave chrono's range: arithmetic on
-/// anything derived from a request never panics.
-pub fn shifted(
-    at: chrono::NaiveDateTime,
-    delta: chrono::TimeDelta,
-    field: &str,
-) -> Result<chrono::NaiveDateTime, crate::error::ApiError> {
-    at.checked_add_signed(delta)
-        .ok_or_else(|| crate::error::ApiError::validation(field, "is out of range"))
-}
-
 /// The field's message when `message` is one of ours.
 pub fn out_of_range_message(message: &str) -> Option<&str> {
     message.strip_prefix(OUT_OF_RANGE)

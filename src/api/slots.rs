@@ -1,17 +1,15 @@
 //! `GET /slots`: offered start times, computed by the pure engine in `scheduling`.
 
 use actix_web::{get, web};
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ApiQuery, bounds};
-use crate::availability;
+use super::ApiQuery;
+use crate::booking::search::{self, SlotSearch};
 use crate::error::{ApiError, Problem};
-use crate::models::therapist::{self, TherapistFilter};
-use crate::scheduling::{self, SlotRequest};
 use crate::state::AppState;
 
 pub const MAX_WINDOW_DAYS: i64 = 31;
@@ -79,52 +77,16 @@ async fn list_slots(
         ));
     }
     let config = state.config.clone();
+    let search = SlotSearch {
+        massage_type_id: query.massage_type_id.to_string(),
+        duration_minutes: query.duration_minutes,
+        from: query.from,
+        to: query.to,
+        therapist_id: query.therapist_id.map(|t| t.to_string()),
+        location_id: query.location_id.map(|l| l.to_string()),
+    };
     let slots = state
-        .run(move |conn| {
-            let type_id = query.massage_type_id.to_string();
-            let (massage_type, _) =
-                crate::booking::offer::offered_option(conn, &type_id, query.duration_minutes)?;
-            let filter = TherapistFilter {
-                massage_type_id: Some(type_id),
-                location_id: query.location_id.map(|l| l.to_string()),
-                active_only: true,
-            };
-            let mut therapist_ids: Vec<String> = therapist::list(conn, &filter, None, i64::MAX)?
-                .into_iter()
-                .map(|t| t.id)
-                .collect();
-            if let Some(only) = query.therapist_id {
-                let only = only.to_string();
-                therapist_ids.retain(|t| *t == only);
-            }
-            if therapist_ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            // Local dates map to UTC within a day either side for every real zone.
-            let from = bounds::shifted(
-                query.from.and_time(NaiveTime::MIN),
-                -Duration::days(1),
-                "from",
-            )?;
-            let to = bounds::shifted(query.to.and_time(NaiveTime::MIN), Duration::days(2), "to")?;
-            let location_id = query.location_id.map(|l| l.to_string());
-            let cal =
-                availability::load(conn, &therapist_ids, from, to, None, location_id.as_deref())?;
-            let policy = availability::policy(&config);
-            let request = SlotRequest {
-                from: query.from,
-                to: query.to,
-                duration_minutes: query.duration_minutes,
-                buffer_minutes: massage_type.buffer_minutes.max(0) as u32,
-                now: Utc::now(),
-                policy: &policy,
-            };
-            Ok(scheduling::compute_slots(
-                &request,
-                &cal.therapists,
-                &cal.locations,
-            ))
-        })
+        .run(move |conn| Ok(search::offered_slots(conn, &config, &search, Utc::now())?))
         .await?;
     Ok(web::Json(SlotList {
         items: slots

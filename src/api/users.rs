@@ -8,13 +8,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::PathId;
 use super::auth::{UserOut, check_phone, hash_password};
 use super::{ApiJson, ApiQuery, Page, check, created, double_option, into_page, page_params, text};
-use crate::auth::Admin;
 use crate::auth::rules::{check_email, check_password};
+use crate::auth::{Admin, accounts};
 use crate::error::{ApiError, Problem};
 use crate::models::token::end_login_feeds;
 use crate::models::user::{self, Role, User, UserChanges};
-use crate::models::{now, therapist, token};
+use crate::models::{now, therapist};
 use crate::state::AppState;
+use diesel::OptionalExtension;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_users)
@@ -218,7 +219,7 @@ async fn update_user(
         // and the current ones.
         let lookup = id.clone();
         let current = state
-            .run(move |conn| Ok(user::find(conn, &lookup).ok()))
+            .run(move |conn| Ok(user::find(conn, &lookup).optional()?))
             .await?;
         let mut inputs: Vec<&str> = Vec::new();
         inputs.extend(email.as_deref());
@@ -240,46 +241,16 @@ async fn update_user(
         Some(password) => Some(hash_password(&state, password).await?),
         None => None,
     };
-    let role = body.role;
+    let changes = UserChanges {
+        email,
+        password_hash,
+        name,
+        phone,
+        role: body.role.map(|r| r.as_str().to_owned()),
+        updated_at: Some(now()),
+    };
     let updated = state
-        .write(move |conn| {
-            let current = user::find(conn, &id)?;
-            if let Some(email) = &email
-                && *email != current.email
-                && user::find_by_email(conn, email)?.is_some()
-            {
-                return Err(ApiError::conflict(
-                    "email-taken",
-                    "An account with this email already exists.",
-                ));
-            }
-            if current.role() == Role::Admin
-                && role.is_some_and(|r| r != Role::Admin)
-                && user::count_admins(conn)? <= 1
-            {
-                return Err(ApiError::conflict(
-                    "last-admin",
-                    "The last admin cannot lose the admin role.",
-                ));
-            }
-            let changes = UserChanges {
-                email,
-                password_hash,
-                name,
-                phone,
-                role: role.map(|r| r.as_str().to_owned()),
-                updated_at: Some(now()),
-            };
-            // A new password or role ends every login made under the old one.
-            let role_changes = changes.role.as_ref().is_some_and(|r| *r != current.role);
-            let ends_logins = changes.password_hash.is_some() || role_changes;
-            let at = now();
-            user::update(conn, &id, &changes)?;
-            if ends_logins {
-                token::revoke_user(conn, &id, at)?;
-            }
-            Ok(user::find(conn, &id)?)
-        })
+        .write(move |conn| accounts::update(conn, &id, changes))
         .await?;
     Ok(web::Json(updated.into()))
 }

@@ -1,6 +1,7 @@
 //! Authentication: passwords, tokens, and the extractors that put the caller (and their role)
 //! into handler arguments.
 
+pub mod accounts;
 pub mod password;
 pub mod rules;
 pub mod tokens;

@@ -26,6 +26,7 @@ pub mod error;
 pub mod idempotency;
 pub mod offer;
 pub mod placement;
+pub mod search;
 pub mod transitions;
 
 pub use crate::models::vocabulary::{BookingEvent, BookingStatus};

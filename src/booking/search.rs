@@ -1,0 +1,78 @@
+//! Slot search: the offered starts of one massage type and duration, across the therapists who
+//! offer it, over a window of local dates. Loads what the window needs and asks the pure engine.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+
+use super::BookingError;
+use crate::availability;
+use crate::config::Config;
+use crate::db::DbConn;
+use crate::models::therapist::{self, TherapistFilter};
+use crate::scheduling::{self, Slot, SlotRequest};
+
+/// What is searched; ids as stored (canonical UUID text).
+pub struct SlotSearch {
+    pub massage_type_id: String,
+    pub duration_minutes: u32,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub therapist_id: Option<String>,
+    pub location_id: Option<String>,
+}
+
+pub fn offered_slots(
+    conn: &mut DbConn,
+    config: &Config,
+    search: &SlotSearch,
+    now: DateTime<Utc>,
+) -> Result<Vec<Slot>, BookingError> {
+    let (massage_type, _) =
+        super::offer::offered_option(conn, &search.massage_type_id, search.duration_minutes)?;
+    let filter = TherapistFilter {
+        massage_type_id: Some(search.massage_type_id.clone()),
+        location_id: search.location_id.clone(),
+        active_only: true,
+    };
+    let mut therapist_ids: Vec<String> = therapist::list(conn, &filter, None, i64::MAX)?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    if let Some(only) = &search.therapist_id {
+        therapist_ids.retain(|t| t == only);
+    }
+    if therapist_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Local dates map to UTC within a day either side for every real zone. Dates are bounded
+    // at the edge (years 0000–9999), so the shifted instants stay in chrono's range; saturate
+    // anyway rather than panic.
+    let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN);
+    let from = midnight(search.from)
+        .checked_sub_signed(Duration::days(1))
+        .unwrap_or(chrono::NaiveDateTime::MIN);
+    let to = midnight(search.to)
+        .checked_add_signed(Duration::days(2))
+        .unwrap_or(chrono::NaiveDateTime::MAX);
+    let cal = availability::load(
+        conn,
+        &therapist_ids,
+        from,
+        to,
+        None,
+        search.location_id.as_deref(),
+    )?;
+    let policy = availability::policy(config);
+    let request = SlotRequest {
+        from: search.from,
+        to: search.to,
+        duration_minutes: search.duration_minutes,
+        buffer_minutes: massage_type.buffer_minutes.max(0) as u32,
+        now,
+        policy: &policy,
+    };
+    Ok(scheduling::compute_slots(
+        &request,
+        &cal.therapists,
+        &cal.locations,
+    ))
+}
