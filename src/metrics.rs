@@ -62,7 +62,7 @@ impl Metrics {
         })
     }
 
-    pub fn booking_event(&self, event: crate::booking::BookingEvent) {
+    pub fn booking_event(&self, event: crate::models::vocabulary::BookingEvent) {
         self.bookings.with_label_values(&[event.label()]).inc();
     }
 

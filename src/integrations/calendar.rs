@@ -63,7 +63,7 @@ fn event(booking: &Booking, names: &Names) -> icalendar::Event {
         .location(&one_line(&location))
         .sequence(u32::try_from(booking.sequence).unwrap_or(0))
         .status(
-            if booking.status == crate::booking::BookingStatus::Cancelled {
+            if booking.status == crate::models::vocabulary::BookingStatus::Cancelled {
                 EventStatus::Cancelled
             } else {
                 EventStatus::Confirmed

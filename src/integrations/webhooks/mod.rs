@@ -15,9 +15,9 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::booking::BookingEvent;
 use crate::db::DbConn;
 use crate::error::ApiError;
+use crate::models::vocabulary::BookingEvent;
 use crate::models::webhook::{self, Delivery};
 use crate::models::{new_id, now};
 
