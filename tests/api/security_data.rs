@@ -104,17 +104,23 @@ async fn feed_url(app: &TestApp, path: &str, token: &str) -> String {
         .to_owned()
 }
 
+/// The linked login's own feed and the therapist's feed it minted itself.
+async fn login_feeds(app: &TestApp, therapist_id: &str, login: &str) -> (String, String) {
+    let mine = feed_url(app, "/api/v1/me/calendar-token", login).await;
+    let minted = feed_url(
+        app,
+        &format!("/api/v1/therapists/{therapist_id}/calendar-token"),
+        login,
+    )
+    .await;
+    (mine, minted)
+}
+
 #[actix_web::test]
 async fn unlinking_a_login_ends_its_feeds_of_the_therapist() {
     let app = TestApp::spawn().await;
     let (therapist_id, _, login, admin) = linked_therapist(&app).await;
-    let mine = feed_url(&app, "/api/v1/me/calendar-token", &login).await;
-    let minted_by_login = feed_url(
-        &app,
-        &format!("/api/v1/therapists/{therapist_id}/calendar-token"),
-        &login,
-    )
-    .await;
+    let (mine, minted_by_login) = login_feeds(&app, &therapist_id, &login).await;
     let feed = app.get(&mine).send().await;
     feed.expect(200);
     assert!(String::from_utf8_lossy(&feed.raw).contains("BEGIN:VEVENT"));
@@ -172,13 +178,7 @@ async fn unrelated_therapist_changes_keep_the_feeds() {
 async fn deleting_a_login_ends_its_feeds() {
     let app = TestApp::spawn().await;
     let (therapist_id, user_id, login, admin) = linked_therapist(&app).await;
-    let mine = feed_url(&app, "/api/v1/me/calendar-token", &login).await;
-    let minted_by_login = feed_url(
-        &app,
-        &format!("/api/v1/therapists/{therapist_id}/calendar-token"),
-        &login,
-    )
-    .await;
+    let (mine, minted_by_login) = login_feeds(&app, &therapist_id, &login).await;
     app.delete(&format!("/api/v1/users/{user_id}"))
         .token(&admin)
         .send()
