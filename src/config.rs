@@ -61,6 +61,48 @@ pub struct Config {
     pub keep_alive: Duration,
     /// Open connections the server serves at once, over all workers; more wait to be accepted.
     pub max_connections: u32,
+    /// Origin used in links in emails (and feed URLs), without a trailing slash.
+    pub public_base_url: String,
+    /// Where and how emails go.
+    pub mail: MailConfig,
+    /// Lead times before a booking's start at which its reminders are sent, longest first.
+    pub reminder_before: Vec<chrono::Duration>,
+    /// How long a password-reset token stays usable.
+    pub password_reset_ttl: Duration,
+}
+
+/// The mail settings: the sender and the transport.
+#[derive(Clone)]
+pub struct MailConfig {
+    pub from: lettre::message::Mailbox,
+    pub transport: MailTransport,
+}
+
+/// `SMTP_URL`, checked at start-up; or, without it, the spool directory.
+#[derive(Clone)]
+pub enum MailTransport {
+    /// RFC 5322 `.eml` files written into this directory.
+    Spool(PathBuf),
+    Smtp(SmtpSettings),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// `smtp://` (the default): the connection must be upgraded with STARTTLS.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Implicit,
+    /// `smtp://…?tls=none`: plain text, for a relay on the same host or network.
+    None,
+}
+
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub credentials: Option<(String, String)>,
+    pub timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -119,9 +161,21 @@ impl Config {
             }
         };
         let trusted_proxies = trusted_proxies(get("TRUSTED_PROXIES").as_deref())?;
+        let bind_addr = get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let public_base_url = public_base_url(get("PUBLIC_BASE_URL").as_deref(), &bind_addr)?;
+        let mail = MailConfig {
+            from: mail_from(get("MAIL_FROM").as_deref())?,
+            transport: match get("SMTP_URL") {
+                Some(url) => MailTransport::Smtp(smtp_settings(&url)?),
+                None => MailTransport::Spool(
+                    get("MAIL_SPOOL_DIR").map_or_else(|| data_dir.join("mail"), PathBuf::from),
+                ),
+            },
+        };
+        let reminder_before = lead_times(get("REMINDER_BEFORE").as_deref().unwrap_or("24h"))?;
         Ok(Self {
             database_url,
-            bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            bind_addr,
             jwt_secret,
             access_token_ttl: Duration::from_secs(
                 60 * u64::from(number(&get, "ACCESS_TOKEN_TTL_MINUTES", 15, 1)?),
@@ -151,8 +205,150 @@ impl Config {
             request_body_timeout: seconds(&get, "REQUEST_BODY_TIMEOUT_SECS", 30)?,
             keep_alive: seconds(&get, "KEEP_ALIVE_SECS", 5)?,
             max_connections: number(&get, "MAX_CONNECTIONS", 10_000, 1)?,
+            public_base_url,
+            mail,
+            reminder_before,
+            password_reset_ttl: Duration::from_secs(
+                60 * u64::from(number(&get, "PASSWORD_RESET_TTL_MINUTES", 60, 1)?),
+            ),
         })
     }
+}
+
+fn public_base_url(raw: Option<&str>, bind_addr: &str) -> Result<String, ConfigError> {
+    let raw = raw.map_or_else(|| format!("http://{bind_addr}"), str::to_owned);
+    match url::Url::parse(&raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(raw.trim_end_matches('/').to_owned())
+        }
+        _ => Err(ConfigError::Invalid {
+            name: "PUBLIC_BASE_URL",
+            reason: format!(
+                "expected an http(s) origin such as `https://book.example.com`, got `{raw}`"
+            ),
+        }),
+    }
+}
+
+fn mail_from(raw: Option<&str>) -> Result<lettre::message::Mailbox, ConfigError> {
+    let raw = raw.unwrap_or("Inspine Therapy <no-reply@localhost>");
+    raw.parse().map_err(|e| ConfigError::Invalid {
+        name: "MAIL_FROM",
+        reason: format!("expected `Name <address>` or an address, got `{raw}` ({e})"),
+    })
+}
+
+/// `smtp://user:pass@host:port` (STARTTLS required), `smtps://…` (implicit TLS),
+/// `smtp://host:port?tls=none` (plain, for a local relay); `timeout=SECONDS` optional.
+pub fn smtp_settings(raw: &str) -> Result<SmtpSettings, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "SMTP_URL",
+        reason,
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|e| {
+        invalid(format!(
+            "not a URL ({e}); expected smtp://user:pass@host:port"
+        ))
+    })?;
+    let implicit = match url.scheme() {
+        "smtp" => false,
+        "smtps" => true,
+        other => {
+            return Err(invalid(format!(
+                "the scheme must be smtp or smtps, got `{other}`"
+            )));
+        }
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| invalid("the URL names no host".to_owned()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let mut tls = if implicit {
+        SmtpTls::Implicit
+    } else {
+        SmtpTls::StartTls
+    };
+    let mut timeout = Duration::from_secs(10);
+    for (key, value) in url.query_pairs() {
+        match (key.as_ref(), value.as_ref()) {
+            ("tls", "none") if !implicit => tls = SmtpTls::None,
+            ("tls", "starttls" | "required") if !implicit => tls = SmtpTls::StartTls,
+            ("tls", other) => {
+                return Err(invalid(format!(
+                    "tls must be `none` or `starttls` with smtp:// (smtps:// is always TLS), got `{other}`"
+                )));
+            }
+            ("timeout", secs) => match secs.parse::<u64>() {
+                Ok(secs) if secs > 0 => timeout = Duration::from_secs(secs),
+                _ => {
+                    return Err(invalid(format!(
+                        "timeout must be a whole number of seconds, got `{secs}`"
+                    )));
+                }
+            },
+            (other, _) => return Err(invalid(format!("unknown parameter `{other}`"))),
+        }
+    }
+    let port = url.port().unwrap_or(if implicit { 465 } else { 587 });
+    let decode = |s: &str| {
+        percent_decode(s)
+            .ok_or_else(|| invalid("the user or password is not valid UTF-8".to_owned()))
+    };
+    let credentials = if url.username().is_empty() {
+        None
+    } else {
+        Some((
+            decode(url.username())?,
+            decode(url.password().unwrap_or(""))?,
+        ))
+    };
+    Ok(SmtpSettings {
+        host,
+        port,
+        tls,
+        credentials,
+        timeout,
+    })
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `24h`, `2h,30m`, `90m`, `1d`: a comma list of positive lead times, longest first, no repeats.
+pub fn lead_times(raw: &str) -> Result<Vec<chrono::Duration>, ConfigError> {
+    let mut leads = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (digits, unit) = item.split_at(
+            item.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(item.len()),
+        );
+        let minutes = match (digits.parse::<i64>(), unit) {
+            (Ok(n), "m") => Some(n),
+            (Ok(n), "h") => n.checked_mul(60),
+            (Ok(n), "d") => n.checked_mul(24 * 60),
+            _ => None,
+        };
+        match minutes {
+            Some(m) if m > 0 && m <= 60 * 24 * 366 => leads.push(chrono::Duration::minutes(m)),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "REMINDER_BEFORE",
+                    reason: format!(
+                        "expected a comma list of lead times such as `24h,2h` or `90m` (m, h or d), got `{item}`"
+                    ),
+                });
+            }
+        }
+    }
+    leads.sort_by(|a, b| b.cmp(a));
+    leads.dedup();
+    Ok(leads)
 }
 
 fn number(
@@ -384,6 +580,69 @@ mod tests {
             c.cors_allowed_origins,
             ["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn mail_settings_default_to_the_spool_and_parse_smtp_urls() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let c = config(&[secret, ("DATA_DIR", "/srv/inspine")]).unwrap();
+        assert_eq!(c.public_base_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            c.mail.from.to_string(),
+            "Inspine Therapy <no-reply@localhost>"
+        );
+        assert!(matches!(c.mail.transport, MailTransport::Spool(_)));
+        assert_eq!(c.reminder_before, [chrono::Duration::hours(24)]);
+        assert_eq!(c.password_reset_ttl.as_secs(), 3600);
+
+        let s = smtp_settings("smtp://me%40x.org:p%2Bss@mail.example.org:2525").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.tls),
+            ("mail.example.org", 2525, SmtpTls::StartTls)
+        );
+        assert_eq!(
+            s.credentials,
+            Some(("me@x.org".to_owned(), "p+ss".to_owned()))
+        );
+        let s = smtp_settings("smtps://relay.example.org").unwrap();
+        assert_eq!(
+            (s.port, s.tls, s.credentials),
+            (465, SmtpTls::Implicit, None)
+        );
+        let s = smtp_settings("smtp://127.0.0.1:25?tls=none&timeout=3").unwrap();
+        assert_eq!((s.port, s.tls, s.timeout.as_secs()), (25, SmtpTls::None, 3));
+        for bad in [
+            "mail.example.org",
+            "http://mail.example.org",
+            "smtp://",
+            "smtps://relay?tls=none",
+            "smtp://relay?tls=maybe",
+            "smtp://relay?timeout=0",
+            "smtp://relay?color=blue",
+        ] {
+            let err = config(&[secret, ("SMTP_URL", bad)]).err().expect(bad);
+            assert!(err.to_string().contains("SMTP_URL"), "{err}");
+        }
+        assert!(config(&[secret, ("MAIL_FROM", "not an address")]).is_err());
+        assert!(config(&[secret, ("PUBLIC_BASE_URL", "book.example.com")]).is_err());
+        let c = config(&[secret, ("PUBLIC_BASE_URL", "https://book.example.com/")]).unwrap();
+        assert_eq!(c.public_base_url, "https://book.example.com");
+    }
+
+    #[test]
+    fn reminder_lead_times_are_a_list() {
+        assert_eq!(
+            lead_times("2h, 24h,90m,2h").unwrap(),
+            [
+                chrono::Duration::hours(24),
+                chrono::Duration::hours(2),
+                chrono::Duration::minutes(90)
+            ]
+        );
+        assert_eq!(lead_times("1d").unwrap(), [chrono::Duration::days(1)]);
+        for bad in ["0m", "soon", "2 h", "-1h", "24", "h"] {
+            assert!(lead_times(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

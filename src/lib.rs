@@ -14,6 +14,7 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod models;
+pub mod notify;
 pub mod openapi;
 pub mod scheduling;
 pub mod seed;

@@ -248,6 +248,7 @@ async fn update_user(
         phone,
         role: body.role.map(|r| r.as_str().to_owned()),
         updated_at: Some(now()),
+        ..Default::default()
     };
     let updated = state
         .write(move |conn| accounts::update(conn, &id, changes))

@@ -11,6 +11,7 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        email_notifications -> Bool,
     }
 }
 
@@ -138,6 +139,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhooks,
     webhook_deliveries,
     webhook_attempts,
+    notifications,
 );
 
 diesel::table! {
@@ -233,3 +235,27 @@ diesel::table! {
         duration_ms -> Integer,
     }
 }
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        user_id -> Text,
+        booking_id -> Nullable<Text>,
+        kind -> Text,
+        to_address -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        calendar -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(notifications -> users (user_id));

@@ -44,6 +44,8 @@ pub struct User {
     pub role: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Emails other than password resets are sent only while this is on.
+    pub email_notifications: bool,
 }
 
 impl User {
@@ -65,6 +67,7 @@ impl User {
             role: role.as_str().to_owned(),
             created_at: at,
             updated_at: at,
+            email_notifications: true,
         }
     }
 
@@ -83,6 +86,7 @@ pub struct UserChanges {
     pub name: Option<String>,
     pub phone: Option<Option<String>>,
     pub role: Option<String>,
+    pub email_notifications: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
