@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod models;
 pub mod notify;
 pub mod openapi;
+pub mod outbox;
 pub mod scheduling;
 pub mod seed;
 pub mod server;

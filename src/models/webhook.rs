@@ -31,7 +31,7 @@ impl Webhook {
     }
 }
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Insertable)]
+#[derive(Debug, Clone, Queryable, Insertable)]
 #[diesel(table_name = webhook_deliveries)]
 pub struct Delivery {
     pub id: String,
@@ -93,50 +93,12 @@ pub fn insert_delivery(conn: &mut DbConn, delivery: &Delivery) -> QueryResult<()
         .map(|_| ())
 }
 
-/// Claims up to `limit` due deliveries by setting a lease (`locked_until`), so that several
-/// server processes never send the same attempt twice: on PostgreSQL with
-/// `FOR UPDATE SKIP LOCKED`, on SQLite under the database write lock.
-pub fn claim_due(
-    conn: &mut DbConn,
-    at: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limit: i64,
-) -> QueryResult<Vec<Delivery>> {
-    use diesel::sql_types::{BigInt, Timestamp};
-    match conn {
-        DbConn::Postgresql(pg) => diesel::sql_query(
-            "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN ( \
-                SELECT id FROM webhook_deliveries \
-                WHERE status = 'pending' AND next_attempt_at <= $2 \
-                  AND (locked_until IS NULL OR locked_until < $2) \
-                ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING *",
-        )
-        .bind::<Timestamp, _>(lease_until)
-        .bind::<Timestamp, _>(at)
-        .bind::<BigInt, _>(limit)
-        .load(pg),
-        DbConn::Sqlite(_) => {
-            let due: Vec<String> = webhook_deliveries::table
-                .filter(webhook_deliveries::status.eq(PENDING))
-                .filter(webhook_deliveries::next_attempt_at.le(at))
-                .filter(
-                    webhook_deliveries::locked_until
-                        .is_null()
-                        .or(webhook_deliveries::locked_until.lt(at)),
-                )
-                .order(webhook_deliveries::next_attempt_at.asc())
-                .limit(limit)
-                .select(webhook_deliveries::id)
-                .load(conn)?;
-            diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&due)))
-                .set(webhook_deliveries::locked_until.eq(Some(lease_until)))
-                .execute(conn)?;
-            webhook_deliveries::table
-                .filter(webhook_deliveries::id.eq_any(&due))
-                .load(conn)
-        }
-    }
+/// The deliveries with these ids (claimed by [`crate::outbox::claim_due`]), oldest due first.
+pub fn deliveries_by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<Delivery>> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq_any(ids))
+        .order(webhook_deliveries::next_attempt_at.asc())
+        .load(conn)
 }
 
 #[derive(Debug, AsChangeset)]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::sign;
 use super::targets::{Lookup, SystemLookup, resolve_checked};
@@ -13,13 +13,12 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::models::webhook::{self, Attempt, Delivery, DeliveryOutcome};
 use crate::models::{new_id, now};
+use crate::outbox::{self, BATCH, Backoff, LEASE, Next, Queue};
 
 /// Delays after each failed attempt (Standard Webhooks' suggested schedule): the last attempt
 /// is made about 27.6 hours after the first, then the delivery is marked failed.
-const BACKOFF: [i64; 7] = [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600];
-pub const MAX_ATTEMPTS: i32 = BACKOFF.len() as i32 + 1;
-const LEASE: Duration = Duration::seconds(60);
-const BATCH: i64 = 32;
+const BACKOFF: Backoff = Backoff(&[5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]);
+pub const MAX_ATTEMPTS: i32 = BACKOFF.max_attempts();
 
 /// The delivery worker's HTTP client and the resolver it checks targets with.
 pub struct WebhookClient {
@@ -119,16 +118,10 @@ async fn send(
 
 fn outcome(delivery: &Delivery, sent: &Sent, at: chrono::NaiveDateTime) -> DeliveryOutcome {
     let attempts = delivery.attempts + 1;
-    let succeeded = sent.error.is_none();
-    let (status, next) = if succeeded {
-        (webhook::DELIVERED, at)
-    } else if attempts >= MAX_ATTEMPTS {
-        (webhook::FAILED, at)
-    } else {
-        let delay = BACKOFF[usize::try_from(attempts - 1)
-            .unwrap_or(0)
-            .min(BACKOFF.len() - 1)];
-        (webhook::PENDING, at + Duration::seconds(delay))
+    let (status, next) = match BACKOFF.next(attempts, sent.error.is_none(), at) {
+        Next::Done => (webhook::DELIVERED, at),
+        Next::RetryAt(next) => (webhook::PENDING, next),
+        Next::GiveUp => (webhook::FAILED, at),
     };
     DeliveryOutcome {
         status: status.to_owned(),
@@ -173,7 +166,9 @@ pub async fn run_once(
         .db
         .run::<_, ApiError, _>(move |conn| {
             write_transaction(conn, |conn| {
-                let deliveries = webhook::claim_due(conn, naive, naive + LEASE, BATCH)?;
+                let ids =
+                    outbox::claim_due(conn, Queue::WebhookDeliveries, naive, naive + LEASE, BATCH)?;
+                let deliveries = webhook::deliveries_by_ids(conn, &ids)?;
                 if deliveries.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -235,26 +230,10 @@ pub async fn run_once(
     Ok(count)
 }
 
-/// The worker loop of `serve`: a pass a second until `stop` turns true. A pass in progress is
-/// finished before stopping; an interrupted one is safe anyway (its leases expire and the
-/// deliveries are retried: at least once).
-pub async fn run_worker(state: Outbox, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// The webhook worker of `serve`: a pass a second until `stop` turns true.
+pub async fn run_worker(state: Outbox, stop: tokio::sync::watch::Receiver<bool>) {
     let client = client();
-    loop {
-        match run_once(&state, &client, Utc::now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(attempted = n, "webhook deliveries attempted"),
-            Err(e) => tracing::warn!(error = %e, "webhook worker pass failed"),
-        }
-        tokio::select! {
-            _ = stop.changed() => break,
-            () = actix_web::rt::time::sleep(StdDuration::from_secs(1)) => {}
-        }
-        if *stop.borrow() {
-            break;
-        }
-    }
-    tracing::info!("webhook worker stopped");
+    outbox::run_passes("webhooks", stop, || run_once(&state, &client, Utc::now())).await;
 }
 
 #[cfg(test)]
@@ -263,7 +242,7 @@ mod tests {
 
     #[test]
     fn backoff_spans_more_than_a_day() {
-        let total: i64 = BACKOFF.iter().sum();
+        let total: i64 = BACKOFF.0.iter().sum();
         assert!(total > 24 * 3600);
         assert_eq!(MAX_ATTEMPTS, 8);
     }

@@ -1,0 +1,165 @@
+//! The outbox mechanism that webhooks and emails share: rows written in the same transaction as
+//! the change that causes them, claimed by a worker with a lease (so several server processes
+//! never work on the same row at once), attempted, and either finished or retried with back-off
+//! until the attempts run out. Each channel keeps its own table and its own sending; this module
+//! holds the claiming, the retry schedule and the worker loop.
+
+use std::future::Future;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::QueryableByName;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::error::ApiError;
+
+/// How long a claim keeps other workers off a row; a worker that dies mid-attempt leaves it to
+/// be claimed again once the lease runs out (delivery is at least once).
+pub const LEASE: Duration = Duration::seconds(60);
+/// Rows claimed per pass.
+pub const BATCH: i64 = 32;
+
+/// The outbox tables. Their names go into SQL text, so they come only from here.
+#[derive(Clone, Copy, Debug)]
+pub enum Queue {
+    WebhookDeliveries,
+    Notifications,
+}
+
+impl Queue {
+    fn table(self) -> &'static str {
+        match self {
+            Self::WebhookDeliveries => "webhook_deliveries",
+            Self::Notifications => "notifications",
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+/// Claims up to `limit` pending rows of `queue` due at `at` whose lease (if any) has run out,
+/// leasing them until `lease_until`; returns their ids, the most overdue first. On PostgreSQL
+/// the rows are picked `FOR UPDATE SKIP LOCKED`, so concurrent workers take disjoint rows
+/// without waiting; SQLite has one writer at a time and this runs inside its write transaction.
+pub fn claim_due(
+    conn: &mut DbConn,
+    queue: Queue,
+    at: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    let table = queue.table();
+    let (lock, p_lease, p_at, p_limit) = match conn {
+        DbConn::Postgresql(_) => ("FOR UPDATE SKIP LOCKED", "$1", "$2", "$3"),
+        DbConn::Sqlite(_) => ("", "?1", "?2", "?3"),
+    };
+    let sql = format!(
+        "UPDATE {table} SET locked_until = {p_lease} WHERE id IN ( \
+            SELECT id FROM {table} \
+            WHERE status = 'pending' AND next_attempt_at <= {p_at} \
+              AND (locked_until IS NULL OR locked_until < {p_at}) \
+            ORDER BY next_attempt_at LIMIT {p_limit} {lock}) \
+         RETURNING id"
+    );
+    let query = diesel::sql_query(sql)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Timestamp, _>(at)
+        .bind::<BigInt, _>(limit);
+    let claimed: Vec<Claimed> = match conn {
+        DbConn::Postgresql(pg) => query.load(pg)?,
+        DbConn::Sqlite(lite) => query.load(lite)?,
+    };
+    Ok(claimed.into_iter().map(|c| c.id).collect())
+}
+
+/// Delays after each failed attempt; once they are used up, the row is given up on.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff(pub &'static [i64]);
+
+/// What follows an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// It worked: the row is finished.
+    Done,
+    /// It failed: try again at this moment.
+    RetryAt(NaiveDateTime),
+    /// It failed for the last time.
+    GiveUp,
+}
+
+impl Backoff {
+    /// Attempts in all: the first one and one after each delay.
+    pub const fn max_attempts(self) -> i32 {
+        self.0.len() as i32 + 1
+    }
+
+    /// What follows attempt number `attempts` (1 for the first), made at `at`.
+    pub fn next(self, attempts: i32, succeeded: bool, at: NaiveDateTime) -> Next {
+        if succeeded {
+            return Next::Done;
+        }
+        match usize::try_from(attempts - 1)
+            .ok()
+            .and_then(|i| self.0.get(i))
+        {
+            Some(&delay) => Next::RetryAt(at + Duration::seconds(delay)),
+            None => Next::GiveUp,
+        }
+    }
+}
+
+/// A worker loop of `serve`: `pass` about once a second until `stop` turns true. A pass in
+/// progress is finished before stopping; an interrupted one is safe anyway (its leases run out
+/// and its rows are claimed again).
+pub async fn run_passes<F, Fut>(
+    name: &'static str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut pass: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, ApiError>>,
+{
+    loop {
+        match pass().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(worker = name, attempted = n, "outbox pass"),
+            Err(e) => tracing::warn!(worker = name, error = %e, "outbox pass failed"),
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            () = actix_web::rt::time::sleep(StdDuration::from_secs(1)) => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    tracing::info!(worker = name, "outbox worker stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_retries_then_gives_up() {
+        let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
+        let b = Backoff(&[5, 60]);
+        assert_eq!(b.max_attempts(), 3);
+        assert_eq!(b.next(1, true, at), Next::Done);
+        assert_eq!(
+            b.next(1, false, at),
+            Next::RetryAt(at + Duration::seconds(5))
+        );
+        assert_eq!(
+            b.next(2, false, at),
+            Next::RetryAt(at + Duration::seconds(60))
+        );
+        assert_eq!(b.next(3, false, at), Next::GiveUp);
+    }
+}
