@@ -116,6 +116,10 @@ fn serve(config: Config) -> CliResult {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = actix_web::rt::spawn(crate::integrations::webhooks::run_worker(
             crate::integrations::webhooks::Outbox::of(&state),
+            stopped.clone(),
+        ));
+        let postman = actix_web::rt::spawn(crate::notify::run_worker(
+            crate::notify::Postman::of(&state),
             stopped,
         ));
         let served = crate::server::http_server(
@@ -124,9 +128,10 @@ fn serve(config: Config) -> CliResult {
             crate::server::default_workers(),
         )?
         .await;
-        // The server has drained; let the webhook worker finish its pass and stop.
+        // The server has drained; let the workers finish their passes and stop.
         let _ = stop.send(true);
         let _ = worker.await;
+        let _ = postman.await;
         served
     })?;
     Ok(())

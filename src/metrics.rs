@@ -14,8 +14,21 @@ pub struct Metrics {
     pub bookings: IntCounterVec,
     /// Webhook delivery attempts by outcome (`delivered`, `retry`, `failed`).
     pub webhook_attempts: IntCounterVec,
+    /// Email delivery attempts by outcome (`sent`, `retry`, `failed`).
+    pub notifications: IntCounterVec,
     pool: IntGaugeVec,
     outbox_pending: IntGauge,
+    notifications_pending: IntGaugeVec,
+}
+
+/// How many outbox rows wait, read when metrics are rendered.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Backlog {
+    pub webhooks: i64,
+    /// Emails due now (or overdue) but not yet sent.
+    pub emails_due: i64,
+    /// Emails waiting for a later moment (reminders, retries after back-off).
+    pub emails_scheduled: i64,
 }
 
 impl Metrics {
@@ -48,6 +61,22 @@ impl Metrics {
             "inspine_webhook_outbox_pending",
             "Webhook deliveries waiting to be delivered",
         )?;
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "inspine_notifications_total",
+                "Email delivery attempts by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let notifications_pending = IntGaugeVec::new(
+            Opts::new(
+                "inspine_notifications_pending",
+                "Emails not yet sent: due now, or scheduled for later",
+            ),
+            &["state"],
+        )?;
+        registry.register(Box::new(notifications.clone()))?;
+        registry.register(Box::new(notifications_pending.clone()))?;
         registry.register(Box::new(bookings.clone()))?;
         registry.register(Box::new(webhook_attempts.clone()))?;
         registry.register(Box::new(pool.clone()))?;
@@ -57,8 +86,10 @@ impl Metrics {
             http,
             bookings,
             webhook_attempts,
+            notifications,
             pool,
             outbox_pending,
+            notifications_pending,
         })
     }
 
@@ -67,14 +98,20 @@ impl Metrics {
     }
 
     /// Prometheus text format, with the gauges read now.
-    pub fn render(&self, pool: diesel::r2d2::State, outbox_pending: i64) -> String {
+    pub fn render(&self, pool: diesel::r2d2::State, backlog: Backlog) -> String {
         self.pool
             .with_label_values(&["idle"])
             .set(i64::from(pool.idle_connections));
         self.pool
             .with_label_values(&["in_use"])
             .set(i64::from(pool.connections - pool.idle_connections));
-        self.outbox_pending.set(outbox_pending);
+        self.outbox_pending.set(backlog.webhooks);
+        self.notifications_pending
+            .with_label_values(&["due"])
+            .set(backlog.emails_due);
+        self.notifications_pending
+            .with_label_values(&["scheduled"])
+            .set(backlog.emails_scheduled);
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()

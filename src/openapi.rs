@@ -43,6 +43,7 @@ impl Modify for SecurityAddon {
         (name = "catalog", description = "Locations, rooms and massage types"),
         (name = "therapists", description = "Therapists"),
         (name = "schedules", description = "Weekly schedules and time off"),
+        (name = "notifications", description = "Emails sent to clients and therapists (admin)"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

@@ -24,6 +24,8 @@ pub struct AppState {
     pub api_limit: IpLimit,
     /// Verified against when a login names an unknown email, so both failures cost the same.
     pub dummy_password_hash: String,
+    /// Where emails go (`SMTP_URL`, or the spool directory).
+    pub mailer: crate::notify::Mailer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,8 @@ pub enum StartError {
     Database(#[from] db::ConnectError),
     #[error("cannot prepare the database: {0}")]
     Setup(String),
+    #[error("cannot set up mail: {0}")]
+    Mail(String),
 }
 
 impl AppState {
@@ -49,6 +53,7 @@ impl AppState {
         }
         let dummy_password_hash = crate::auth::password::hash("not-a-real-password")
             .map_err(|e| StartError::Setup(e.to_string()))?;
+        let mailer = crate::notify::Mailer::new(&config.mail).map_err(StartError::Mail)?;
         let metrics = Metrics::new().map_err(|e| StartError::Setup(e.to_string()))?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hashing = crate::auth::password::HashPool::new(cores, 256)
@@ -63,6 +68,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             dummy_password_hash,
+            mailer,
         }))
     }
 }

@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod extractors;
 pub mod locations;
 pub mod massage_types;
+pub mod notifications;
 pub mod ops;
 pub mod paging;
 pub mod rooms;
@@ -62,6 +63,7 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     bookings::routes(cfg);
     api_tokens::routes(cfg);
     webhooks::routes(cfg);
+    notifications::routes(cfg);
 }
 // ---------------------------------------------------------------------------------------------
 // Small helpers

@@ -49,7 +49,7 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 /// Prometheus metrics: requests by route, method and status (counts and latency histograms),
-/// database pool connections, webhook outbox depth and attempts, booking events.
+/// database pool connections, webhook and email outbox depths and attempts, booking events.
 #[utoipa::path(
     tag = "operations",
     responses(
@@ -59,10 +59,18 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 )]
 #[get("/metrics")]
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let pending = state
-        .run(|conn| Ok(crate::models::webhook::count_pending(conn)?))
+    let backlog = state
+        .run(|conn| {
+            let (emails_due, emails_scheduled) =
+                crate::models::notification::count_pending(conn, crate::models::now())?;
+            Ok(crate::metrics::Backlog {
+                webhooks: crate::models::webhook::count_pending(conn)?,
+                emails_due,
+                emails_scheduled,
+            })
+        })
         .await?;
-    let body = state.metrics.render(state.db.state(), pending);
+    let body = state.metrics.render(state.db.state(), backlog);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body))

@@ -17,6 +17,7 @@ use crate::integrations::webhooks;
 use crate::models::booking::{self, Booking};
 use crate::models::user::{self, Role};
 use crate::models::{new_id, now};
+use crate::notify;
 
 /// A booking as asked for, its fields already parsed and validated.
 pub struct NewBooking {
@@ -121,6 +122,7 @@ pub fn create<W: Shown>(
     booking::insert(conn, &row).map_err(overlap_is_conflict)?;
     let shown = W::from(row.clone());
     webhooks::enqueue(conn, BookingEvent::Created, &shown)?;
+    notify::booking_changed(conn, config, BookingEvent::Created, &row, None)?;
     if let Some(claim) = claim {
         let json =
             serde_json::to_string(&shown).map_err(|e| BookingError::Internal(e.to_string()))?;

@@ -16,6 +16,7 @@ use crate::integrations::webhooks;
 use crate::models::booking::{self, Booking, BookingChanges};
 use crate::models::now;
 use crate::models::user::Role;
+use crate::notify;
 
 pub fn not_confirmed(found: &Booking) -> BookingError {
     BookingError::NotConfirmed(found.status)
@@ -24,14 +25,15 @@ pub fn not_confirmed(found: &Booking) -> BookingError {
 /// Moves a booking the caller may see to `next` if the transition table allows it from its
 /// current status, after `prepare` (which checks the move and says what else changes); the
 /// update is conditional on the status still being the one read, so concurrent changes cannot
-/// both win. Queues the move's event with the booking shown as `W`.
+/// both win. Queues the move's event with the booking shown as `W`. Returns the booking as it
+/// was, as it is now, and the event.
 pub fn change_status<W: Shown>(
     conn: &mut DbConn,
     caller: &AuthUser,
     id: &str,
     next: BookingStatus,
     prepare: impl FnOnce(&mut DbConn, &Booking) -> Result<BookingChanges, BookingError>,
-) -> Result<(Booking, BookingEvent), BookingError> {
+) -> Result<(Booking, Booking, BookingEvent), BookingError> {
     let found = visible_booking(conn, caller, id)?;
     let Some(event) = found.status.transition(next) else {
         return Err(not_confirmed(&found));
@@ -46,7 +48,7 @@ pub fn change_status<W: Shown>(
     }
     let changed = booking::find(conn, id)?;
     webhooks::enqueue(conn, event, &W::from(changed.clone()))?;
-    Ok((changed, event))
+    Ok((found, changed, event))
 }
 
 /// Clients may change a booking only up to the cancellation window before its start.
@@ -73,7 +75,7 @@ pub fn cancel<W: Shown>(
     reason: Option<String>,
 ) -> Result<Booking, BookingError> {
     let at = now();
-    let (cancelled, _) =
+    let (before, cancelled, event) =
         change_status::<W>(conn, caller, id, BookingStatus::Cancelled, |_, found| {
             check_window(config, caller, found)?;
             Ok(BookingChanges {
@@ -83,6 +85,7 @@ pub fn cancel<W: Shown>(
                 ..Default::default()
             })
         })?;
+    notify::booking_changed(conn, config, event, &cancelled, Some(&before))?;
     Ok(cancelled)
 }
 
@@ -96,7 +99,7 @@ pub fn reschedule<W: Shown>(
     start: DateTime<Utc>,
     therapist_id: Option<Uuid>,
 ) -> Result<Booking, BookingError> {
-    let (moved, _) =
+    let (before, moved, event) =
         change_status::<W>(conn, caller, id, BookingStatus::Confirmed, |conn, found| {
             check_window(config, caller, found)?;
             let therapist_named = therapist_id.is_some();
@@ -133,6 +136,7 @@ pub fn reschedule<W: Shown>(
                 ..Default::default()
             })
         })?;
+    notify::booking_changed(conn, config, event, &moved, Some(&before))?;
     Ok(moved)
 }
 
@@ -152,4 +156,5 @@ pub fn finish<W: Shown>(
             ..Default::default()
         })
     })
+    .map(|(_, finished, event)| (finished, event))
 }

@@ -80,3 +80,13 @@ pub fn render(name: &str, bookings: &[Booking], names: &Names) -> String {
     }
     calendar.done().to_string()
 }
+
+/// One booking as an email's calendar part (`METHOD:PUBLISH`, the same UID and growing
+/// SEQUENCE as in the feeds, so a calendar that added it updates or, once cancelled, removes
+/// the event).
+pub fn invitation(booking: &Booking, names: &Names) -> String {
+    let mut calendar = Calendar::new();
+    calendar.append_property(icalendar::Property::new("METHOD", "PUBLISH"));
+    calendar.push(event(booking, names));
+    calendar.done().to_string()
+}

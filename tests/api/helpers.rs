@@ -45,6 +45,8 @@ pub struct TestApp {
     call: Call,
     pub state: actix_web::web::Data<AppState>,
     pub database_url: String,
+    /// The settings the test chose (kept for `restart`).
+    env: HashMap<&'static str, String>,
     _guard: DbGuard,
     _data_dir: tempfile::TempDir,
 }
@@ -243,6 +245,7 @@ impl TestApp {
             ("DATA_DIR", data_dir.path().display().to_string()),
             ("RATE_LIMIT_ENABLED", "false".to_owned()),
         ]);
+        let chosen = options.env.clone();
         env.extend(options.env);
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
         let state = actix_web::web::block(move || AppState::prepare(config))
@@ -271,6 +274,7 @@ impl TestApp {
             call,
             state,
             database_url,
+            env: chosen,
             _guard: guard,
             _data_dir: data_dir,
         }
@@ -532,19 +536,22 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// Builds a fresh app (as a process restart would) over the same database.
+    /// Builds a fresh app (as a process restart would) over the same database, with the
+    /// settings the test chose.
     pub async fn restart(self) -> TestApp {
+        self.restart_with(HashMap::new()).await
+    }
+
+    /// A restart with some settings changed (e.g. the mail relay now answering).
+    pub async fn restart_with(self, changed: HashMap<&'static str, String>) -> TestApp {
         let TestApp {
             database_url,
             _guard,
             state,
+            mut env,
             ..
         } = self;
-        let env: HashMap<&'static str, String> = [(
-            "WEBHOOK_ALLOW_PRIVATE_TARGETS",
-            state.config.webhook_allow_private_targets.to_string(),
-        )]
-        .into();
+        env.extend(changed);
         drop(state);
         TestApp::start(database_url, _guard, Options { env }, None).await
     }

@@ -9,6 +9,7 @@ mod database_errors;
 mod errors;
 mod helpers;
 mod integrations;
+mod mail;
 mod migrations;
 mod openapi;
 mod operations;

@@ -1,0 +1,222 @@
+//! The email outbox (`notifications`): one row a message, rendered when it is queued, delivered
+//! by the worker with the mechanism webhooks use (`crate::outbox`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbConn;
+use crate::db::schema::notifications;
+
+pub const PENDING: &str = "pending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+
+/// What a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    BookingConfirmed,
+    BookingRescheduled,
+    BookingCancelled,
+    BookingReminder,
+    PasswordReset,
+    WaitlistOffer,
+    TherapistBookingChanged,
+}
+
+impl Kind {
+    pub const ALL: [Self; 7] = [
+        Self::BookingConfirmed,
+        Self::BookingRescheduled,
+        Self::BookingCancelled,
+        Self::BookingReminder,
+        Self::PasswordReset,
+        Self::WaitlistOffer,
+        Self::TherapistBookingChanged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BookingConfirmed => "booking_confirmed",
+            Self::BookingRescheduled => "booking_rescheduled",
+            Self::BookingCancelled => "booking_cancelled",
+            Self::BookingReminder => "booking_reminder",
+            Self::PasswordReset => "password_reset",
+            Self::WaitlistOffer => "waitlist_offer",
+            Self::TherapistBookingChanged => "therapist_booking_changed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = notifications)]
+pub struct Notification {
+    pub id: String,
+    pub user_id: String,
+    pub booking_id: Option<String>,
+    pub kind: String,
+    pub to_address: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    /// An RFC 5545 calendar sent as a `text/calendar` part.
+    pub calendar: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub locked_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConn, row: &Notification) -> QueryResult<()> {
+    diesel::insert_into(notifications::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<Notification>> {
+    notifications::table
+        .filter(notifications::id.eq_any(ids))
+        .order(notifications::next_attempt_at.asc())
+        .load(conn)
+}
+
+#[derive(Debug, Default)]
+pub struct NotificationFilter {
+    pub user_id: Option<String>,
+    pub booking_id: Option<String>,
+    pub status: Option<&'static str>,
+}
+
+/// A page in id order (ids are UUIDv7, so that is creation order).
+pub fn list(
+    conn: &mut DbConn,
+    filter: &NotificationFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Notification>> {
+    let mut query = notifications::table.into_boxed();
+    if let Some(user_id) = &filter.user_id {
+        query = query.filter(notifications::user_id.eq(user_id.clone()));
+    }
+    if let Some(booking_id) = &filter.booking_id {
+        query = query.filter(notifications::booking_id.eq(booking_id.clone()));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(notifications::status.eq(status));
+    }
+    if let Some(after) = after {
+        query = query.filter(notifications::id.gt(after.to_owned()));
+    }
+    query.order(notifications::id.asc()).limit(limit).load(conn)
+}
+
+/// Every message of a user, oldest first (for their data export).
+pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Notification>> {
+    notifications::table
+        .filter(notifications::user_id.eq(user_id.to_owned()))
+        .order(notifications::id.asc())
+        .load(conn)
+}
+
+/// Drops the reminders of a booking not yet sent (it was cancelled or moved).
+pub fn delete_pending_reminders(conn: &mut DbConn, booking_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        notifications::table
+            .filter(notifications::booking_id.eq(booking_id.to_owned()))
+            .filter(notifications::kind.eq(Kind::BookingReminder.as_str()))
+            .filter(notifications::status.eq(PENDING)),
+    )
+    .execute(conn)
+}
+
+/// Drops a user's unsent messages other than password resets (they turned emails off).
+pub fn delete_pending_optional_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        notifications::table
+            .filter(notifications::user_id.eq(user_id.to_owned()))
+            .filter(notifications::kind.ne(Kind::PasswordReset.as_str()))
+            .filter(notifications::status.eq(PENDING)),
+    )
+    .execute(conn)
+}
+
+pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::delete(notifications::table.find(id)).execute(conn)
+}
+
+/// The result of an attempt.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = notifications, treat_none_as_null = true)]
+pub struct Outcome {
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub locked_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub updated_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+/// Bodies replaced once a message is out, for messages whose text must not stay stored (a
+/// password-reset link).
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = notifications)]
+pub struct Scrubbed<'a> {
+    pub body_text: &'a str,
+    pub body_html: &'a str,
+}
+
+pub fn record(
+    conn: &mut DbConn,
+    id: &str,
+    outcome: &Outcome,
+    scrub: Option<&Scrubbed<'_>>,
+) -> QueryResult<()> {
+    diesel::update(notifications::table.find(id))
+        .set(outcome)
+        .execute(conn)?;
+    if let Some(scrub) = scrub {
+        diesel::update(notifications::table.find(id))
+            .set(scrub)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Pending messages: (due by `at`, scheduled after it).
+pub fn count_pending(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<(i64, i64)> {
+    let pending = || notifications::table.filter(notifications::status.eq(PENDING));
+    let due = pending()
+        .filter(notifications::next_attempt_at.le(at))
+        .count()
+        .get_result(conn)?;
+    let later = pending()
+        .filter(notifications::next_attempt_at.gt(at))
+        .count()
+        .get_result(conn)?;
+    Ok((due, later))
+}
+
+/// When the latest message of `kind` to `user_id` was queued.
+pub fn latest_of_kind(
+    conn: &mut DbConn,
+    user_id: &str,
+    kind: Kind,
+) -> QueryResult<Option<NaiveDateTime>> {
+    notifications::table
+        .filter(notifications::user_id.eq(user_id.to_owned()))
+        .filter(notifications::kind.eq(kind.as_str()))
+        .select(diesel::dsl::max(notifications::created_at))
+        .first(conn)
+}
