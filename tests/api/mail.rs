@@ -621,3 +621,59 @@ async fn only_admins_read_the_outbox() {
             .expect(200);
     }
 }
+
+#[actix_web::test]
+async fn two_workers_on_one_database_never_send_a_message_twice() {
+    let sink = SmtpSink::start();
+    let app = mail_app(&[("SMTP_URL", sink.url.clone())]).await;
+    let clinic = app.clinic().await;
+    let clients = app.clients(5).await;
+    for (i, (_, token)) in clients.iter().enumerate() {
+        app.post("/api/v1/bookings")
+            .token(token)
+            .json(
+                json!({"therapist_id": clinic.therapist_id, "massage_type_id": clinic.swedish["id"],
+                         "duration_minutes": 60, "start": at(local_date(7 + i as i64), 10, 0)}),
+            )
+            .send()
+            .await
+            .expect(201);
+    }
+    // Two instances' workers (separate pools on one database) pass at the same moment.
+    let other = inspine::state::AppState::prepare(app.state.config.as_ref().clone()).unwrap();
+    let (one, two) = (postman(&app), Postman::of(&other));
+    let now = Utc::now();
+    let (a, b) = futures::join!(run_once(&one, now), run_once(&two, now));
+    assert_eq!(a.unwrap() + b.unwrap(), 5);
+    let (a, b) = futures::join!(run_once(&one, now), run_once(&two, now));
+    assert_eq!(a.unwrap() + b.unwrap(), 0);
+    let mut ids: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| parse(m).header("message-id").to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+    assert_eq!(sink.messages().len(), 5);
+}
+
+#[test]
+fn a_malformed_smtp_url_stops_the_start_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_inspine"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("m.db").display()),
+        )
+        .env("DATA_DIR", dir.path())
+        .env("JWT_SECRET", "test-secret-test-secret-test-secret-0123")
+        .env("SMTP_URL", "smtp//mail.example.org:587")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SMTP_URL is not valid"), "{stderr}");
+}
