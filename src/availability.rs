@@ -57,6 +57,14 @@ fn interval(start: NaiveDateTime, end: NaiveDateTime) -> Interval {
     Interval::new(start.and_utc(), end.and_utc())
 }
 
+/// The location's time zone; a stored name chrono-tz does not know is a server fault.
+pub fn zone(location: &catalog::Location) -> Result<chrono_tz::Tz, ApiError> {
+    location
+        .timezone
+        .parse()
+        .map_err(|_| ApiError::internal(format!("location {} has a bad zone", location.id)))
+}
+
 pub fn weekly_rule(rule: &ScheduleRule) -> Result<WeeklyRule, ApiError> {
     Ok(WeeklyRule {
         weekday: weekday(rule.weekday),
@@ -141,10 +149,7 @@ pub fn load(
     let mut locations = Vec::new();
     let mut room_ids = HashMap::new();
     for location in catalog::locations_by_ids(conn, &location_ids)? {
-        let tz = location
-            .timezone
-            .parse::<chrono_tz::Tz>()
-            .map_err(|_| ApiError::internal(format!("location {} has a bad zone", location.id)))?;
+        let tz = zone(&location)?;
         let id = uuid(&location.id)?;
         let here: Vec<&catalog::Room> = rooms
             .iter()

@@ -1037,7 +1037,10 @@ fn an_override_replaces_its_dates_weekly_rules_only() {
         f.check(0, at(VAN, tuesday, 9, 0), 60, 0),
         Err(Rejection::OutsideSchedule)
     );
-    assert_eq!(f.check(0, at(VAN, tuesday, 13, 0), 60, 0), Ok((id(100), None)));
+    assert_eq!(
+        f.check(0, at(VAN, tuesday, 13, 0), 60, 0),
+        Ok((id(100), None))
+    );
 }
 
 #[test]
