@@ -12,6 +12,7 @@ mod integrations;
 mod migrations;
 mod openapi;
 mod operations;
+mod overrides;
 mod reliability;
 mod schedules;
 mod security_auth;
