@@ -3,7 +3,7 @@
 //! anyone, a therapist for their own.
 
 use actix_web::{HttpResponse, delete, get, put, web};
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -132,11 +132,12 @@ async fn put_override(
     PathDate(date): PathDate,
     ApiJson(body): ApiJson<OverrideRules>,
 ) -> Result<web::Json<OverrideOut>, ApiError> {
-    // One date: every rule on the same "weekday" for the overlap check.
+    // One date: every rule on its weekday for the overlap check.
+    let weekday = date.weekday().num_days_from_monday() as i32;
     let times: Vec<(i32, &str, &str)> = body
         .rules
         .iter()
-        .map(|r| (0, r.start.as_str(), r.end.as_str()))
+        .map(|r| (weekday, r.start.as_str(), r.end.as_str()))
         .collect();
     let hours: Vec<Hours> = parse_times(&times)?
         .into_iter()

@@ -302,6 +302,9 @@ async fn invalid_overrides_are_422_naming_the_field_and_change_nothing() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["rules[0]", "rules[1]"]);
+    // …on the date's own weekday.
+    let message = overlap.body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains(&day.weekday().to_string()), "{message}");
     assert_eq!(app.count("schedule_overrides").await, 0);
 
     // A path that is not a date names nothing.
