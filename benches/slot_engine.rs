@@ -59,6 +59,7 @@ fn world() -> World {
             id,
             tz: TZ,
             rooms: vec![Vec::new(); rooms],
+            closures: Vec::new(),
         })
         .collect();
     let weekdays = [
@@ -83,6 +84,7 @@ fn world() -> World {
                     location_id: loc_ids[(i + k) % 2],
                 })
                 .collect(),
+            overrides: Default::default(),
             time_off: Vec::new(),
             busy: Vec::new(),
         })

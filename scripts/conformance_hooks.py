@@ -7,11 +7,12 @@ fields or about the database, and a JSON Schema cannot say them:
   location, therapist-role user, client);
 - a booking or reschedule `start` is an offered slot, for a duration the type offers;
 - only staff send `client_id`, and staff must send it;
-- `ends_at` is after `starts_at` (at most 366 days), a slot window is at most 31 days and
-  `to` is not before `from`, an API token's `expires_at` is in the future;
+- `ends_at` is after `starts_at` (at most 366 days), a slot window is at most 31 days (an
+  override or closure listing's 366) and `to` is not before `from`, an API token's
+  `expires_at` is in the future;
 - a new password is not blank, common or easily guessed (the schema states only its length);
 - a massage type's options have distinct durations, one weekday's schedule rules do not
-  overlap and each ends after it starts;
+  overlap and each ends after it starts (nor do one date override's rules);
 - an `Idempotency-Key` is reused only with the same body.
 
 The API answers 422 (or 409) when a request breaks one of them; the API tests under tests/api
@@ -385,7 +386,11 @@ def before_call(ctx, case, **kwargs):
         fix_therapist(body)
     elif path == "/api/v1/therapists/{id}/schedule" and method == "PUT" and body is not None:
         body["rules"] = fix_rules(body.get("rules") or [])
+    elif path == "/api/v1/therapists/{id}/overrides/{date}" and method == "PUT" and body is not None:
+        body["rules"] = fix_rules(body.get("rules") or [])
     elif path == "/api/v1/therapists/{id}/time-off" and method == "POST" and body is not None:
+        ordered_window(body, "starts_at", "ends_at", dt.timedelta(days=366))
+    elif path == "/api/v1/locations/{id}/closures" and method == "POST" and body is not None:
         ordered_window(body, "starts_at", "ends_at", dt.timedelta(days=366))
     elif path in ("/api/v1/massage-types", "/api/v1/massage-types/{id}") and body is not None:
         if isinstance(body.get("options"), list):
@@ -396,5 +401,7 @@ def before_call(ctx, case, **kwargs):
             body["expires_at"] = rfc3339(dt.datetime.now(UTC) + dt.timedelta(days=30))
     elif path == "/api/v1/slots" and query is not None:
         fix_slot_query(query)
+    elif path in ("/api/v1/therapists/{id}/overrides", "/api/v1/locations/{id}/closures") and query is not None:
+        window(query, 367)
     elif method == "GET" and query is not None:
         window(query, None)

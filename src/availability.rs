@@ -1,17 +1,21 @@
-//! Loads what the slot engine needs for a set of therapists and a UTC window: rules, location
-//! zones, rooms, time off and confirmed bookings. Range queries only, so the cost follows the
-//! window, not the size of the bookings table.
+//! Loads what the slot engine needs for a set of therapists and a UTC window: rules, date
+//! overrides, location zones, rooms, closures, time off and confirmed bookings. Range queries
+//! only, so the cost follows the window, not the size of the bookings table.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use chrono::{NaiveDateTime, NaiveTime, Weekday};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use uuid::Uuid;
 
 use crate::config::Config;
 use crate::db::DbConn;
 use crate::error::ApiError;
-use crate::models::{booking, catalog, schedule};
-use crate::scheduling::{Interval, LocationCalendar, SlotPolicy, TherapistCalendar, WeeklyRule};
+use crate::models::date_override::{self, OverrideRule};
+use crate::models::schedule::{self, ScheduleRule};
+use crate::models::{booking, catalog, closure};
+use crate::scheduling::{
+    DayRule, Interval, LocationCalendar, SlotPolicy, TherapistCalendar, WeeklyRule,
+};
 
 pub struct Calendars {
     pub therapists: Vec<TherapistCalendar>,
@@ -53,6 +57,37 @@ fn interval(start: NaiveDateTime, end: NaiveDateTime) -> Interval {
     Interval::new(start.and_utc(), end.and_utc())
 }
 
+/// The location's time zone; a stored name chrono-tz does not know is a server fault.
+pub fn zone(location: &catalog::Location) -> Result<chrono_tz::Tz, ApiError> {
+    location
+        .timezone
+        .parse()
+        .map_err(|_| ApiError::internal(format!("location {} has a bad zone", location.id)))
+}
+
+pub fn weekly_rule(rule: &ScheduleRule) -> Result<WeeklyRule, ApiError> {
+    Ok(WeeklyRule {
+        weekday: weekday(rule.weekday),
+        start: time(rule.start_minute),
+        end: time(rule.end_minute),
+        location_id: uuid(&rule.location_id)?,
+    })
+}
+
+pub fn day_rule(rule: &OverrideRule) -> Result<DayRule, ApiError> {
+    Ok(DayRule {
+        start: time(rule.start_minute),
+        end: time(rule.end_minute),
+        location_id: uuid(&rule.location_id)?,
+    })
+}
+
+/// The local dates whose hours can reach [from, to) in any zone: a day either side.
+fn local_dates(from: NaiveDateTime, to: NaiveDateTime) -> (NaiveDate, NaiveDate) {
+    let (from, to) = (from.date(), to.date());
+    (from.pred_opt().unwrap_or(from), to.succ_opt().unwrap_or(to))
+}
+
 /// `exclude_booking` leaves one booking out of the busy times (a reschedule may overlap its own
 /// old time); `location_id` keeps only rules at that location.
 pub fn load(
@@ -64,10 +99,24 @@ pub fn load(
     location_id: Option<&str>,
 ) -> Result<Calendars, ApiError> {
     let mut rules = schedule::rules_for(conn, therapist_ids)?;
+    let (first_date, last_date) = local_dates(from, to);
+    let mut overrides = date_override::between(conn, therapist_ids, first_date, last_date)?;
     if let Some(location_id) = location_id {
         rules.retain(|r| r.location_id == location_id);
+        // An override still replaces its date's weekly rules when none of it is here.
+        for o in &mut overrides {
+            o.rules.retain(|r| r.location_id == location_id);
+        }
     }
-    let mut location_ids: Vec<String> = rules.iter().map(|r| r.location_id.clone()).collect();
+    let mut location_ids: Vec<String> = rules
+        .iter()
+        .map(|r| r.location_id.clone())
+        .chain(
+            overrides
+                .iter()
+                .flat_map(|o| o.rules.iter().map(|r| r.location_id.clone())),
+        )
+        .collect();
     location_ids.sort();
     location_ids.dedup();
 
@@ -87,13 +136,20 @@ pub fn load(
         }
     }
 
+    let mut closures: HashMap<String, Vec<Interval>> = HashMap::new();
+    if !location_ids.is_empty() {
+        for c in closure::between(conn, &location_ids, from, to)? {
+            closures
+                .entry(c.location_id)
+                .or_default()
+                .push(interval(c.starts_at, c.ends_at));
+        }
+    }
+
     let mut locations = Vec::new();
     let mut room_ids = HashMap::new();
     for location in catalog::locations_by_ids(conn, &location_ids)? {
-        let tz = location
-            .timezone
-            .parse::<chrono_tz::Tz>()
-            .map_err(|_| ApiError::internal(format!("location {} has a bad zone", location.id)))?;
+        let tz = zone(&location)?;
         let id = uuid(&location.id)?;
         let here: Vec<&catalog::Room> = rooms
             .iter()
@@ -106,6 +162,7 @@ pub fn load(
                 .iter()
                 .map(|r| room_busy.remove(&r.id).unwrap_or_default())
                 .collect(),
+            closures: closures.remove(&location.id).unwrap_or_default(),
         });
         room_ids.insert(id, here.iter().map(|r| r.id.clone()).collect());
     }
@@ -130,18 +187,23 @@ pub fn load(
 
     let mut therapists = Vec::with_capacity(therapist_ids.len());
     for therapist_id in therapist_ids {
-        let mut weekly = Vec::new();
-        for rule in rules.iter().filter(|r| &r.therapist_id == therapist_id) {
-            weekly.push(WeeklyRule {
-                weekday: weekday(rule.weekday),
-                start: time(rule.start_minute),
-                end: time(rule.end_minute),
-                location_id: uuid(&rule.location_id)?,
-            });
+        let weekly = rules
+            .iter()
+            .filter(|r| &r.therapist_id == therapist_id)
+            .map(weekly_rule)
+            .collect::<Result<_, _>>()?;
+        let mut by_date = BTreeMap::new();
+        for o in overrides
+            .iter()
+            .filter(|o| &o.date_override.therapist_id == therapist_id)
+        {
+            let hours = o.rules.iter().map(day_rule).collect::<Result<_, _>>()?;
+            by_date.insert(o.date_override.date, hours);
         }
         therapists.push(TherapistCalendar {
             therapist_id: uuid(therapist_id)?,
             rules: weekly,
+            overrides: by_date,
             time_off: time_off.remove(therapist_id).unwrap_or_default(),
             busy: busy.remove(therapist_id).unwrap_or_default(),
         });

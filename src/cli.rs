@@ -1,4 +1,5 @@
-//! The `inspine` command line: serve (default), migrate, seed, user create, openapi.
+//! The `inspine` command line: serve (default), migrate, seed, user create, holidays, openapi,
+//! backup.
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -33,6 +34,15 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Close every location for each statutory holiday of a year (local midnight to midnight);
+    /// closures already there are kept, days with confirmed bookings are reported, not closed.
+    Holidays {
+        /// Region code; known: CA-BC (British Columbia).
+        #[arg(long, value_parser = parse_region)]
+        region: crate::holidays::Region,
+        #[arg(long)]
+        year: i32,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Write a consistent copy of the SQLite database to FILE while the server keeps running.
@@ -50,6 +60,10 @@ enum UserCommand {
         #[arg(long)]
         name: Option<String>,
     },
+}
+
+fn parse_region(s: &str) -> Result<crate::holidays::Region, String> {
+    crate::holidays::Region::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -82,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::User {
             command: UserCommand::Create { email, role, name },
         } => create_user(&config, &email, role, name),
+        Command::Holidays { region, year } => holidays(&config, region, year),
         Command::Openapi => Ok(()),
         Command::Backup { file } => backup(&config, &file),
     };
@@ -186,6 +201,55 @@ fn create_user(config: &Config, email: &str, role: Role, name: Option<String>) -
     user::insert(&mut conn, &new)?;
     println!("created {} {} ({})", role.as_str(), new.email, new.id);
     Ok(())
+}
+
+fn holidays(config: &Config, region: crate::holidays::Region, year: i32) -> CliResult {
+    let days = crate::holidays::statutory(region, year)?;
+    let db = open(config)?;
+    let mut conn = db.get()?;
+    let outcome = db::write_transaction(&mut conn, |conn| {
+        crate::hours::closures::close_for_holidays(conn, &days, chrono::Utc::now())
+    })
+    .map_err(|e| e.to_string())?;
+    for (holiday, location, closure) in &outcome.added {
+        println!(
+            "added {} {} at {}: {} to {} ({})",
+            holiday.date,
+            holiday.name,
+            location.name,
+            rfc3339(closure.starts_at),
+            rfc3339(closure.ends_at),
+            closure.id
+        );
+    }
+    for (holiday, location, bookings) in &outcome.refused {
+        let ids: Vec<&str> = bookings.iter().map(|b| b.id.as_str()).collect();
+        eprintln!(
+            "not closed: {} {} at {} has {} confirmed booking(s): {}",
+            holiday.date,
+            holiday.name,
+            location.name,
+            ids.len(),
+            ids.join(", ")
+        );
+    }
+    println!(
+        "{} {year}: {} closure(s) added, {} already present, {} day(s) not closed",
+        region.code(),
+        outcome.added.len(),
+        outcome.present,
+        outcome.refused.len()
+    );
+    if outcome.refused.is_empty() {
+        Ok(())
+    } else {
+        Err("some days were not closed: cancel or move their bookings, then run again".into())
+    }
+}
+
+fn rfc3339(at: chrono::NaiveDateTime) -> String {
+    at.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 fn backup(config: &Config, file: &std::path::Path) -> CliResult {

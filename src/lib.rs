@@ -9,6 +9,8 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod holidays;
+pub mod hours;
 pub mod integrations;
 pub mod limits;
 pub mod metrics;

@@ -40,9 +40,9 @@ impl Modify for SecurityAddon {
     tags(
         (name = "auth", description = "Registration, login and tokens"),
         (name = "users", description = "User administration (admin)"),
-        (name = "catalog", description = "Locations, rooms and massage types"),
+        (name = "catalog", description = "Locations and their closures, rooms and massage types"),
         (name = "therapists", description = "Therapists"),
-        (name = "schedules", description = "Weekly schedules and time off"),
+        (name = "schedules", description = "Weekly schedules, date overrides and time off"),
         (name = "notifications", description = "Emails sent to clients and therapists (admin)"),
         (name = "operations", description = "Health and readiness"),
     )

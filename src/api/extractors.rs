@@ -273,3 +273,22 @@ impl FromRequest for PathId {
         std::future::ready(id)
     }
 }
+
+/// The `{date}` of a resource path (`YYYY-MM-DD`, a year from 0000 to 9999); anything else names
+/// nothing: 404, like a path id that is not a UUID.
+pub struct PathDate(pub chrono::NaiveDate);
+
+impl FromRequest for PathDate {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let date = req
+            .match_info()
+            .get("date")
+            .and_then(bounds::path_date)
+            .map(PathDate)
+            .ok_or(ApiError::NotFound);
+        std::future::ready(date)
+    }
+}

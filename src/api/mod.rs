@@ -7,11 +7,13 @@ pub mod auth;
 pub mod bookings;
 pub mod bounds;
 pub mod calendar;
+pub mod closures;
 pub mod extractors;
 pub mod locations;
 pub mod massage_types;
 pub mod notifications;
 pub mod ops;
+pub mod overrides;
 pub mod paging;
 pub mod rooms;
 pub mod schedules;
@@ -26,13 +28,13 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use actix_web::http::header;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 pub use crate::validation::{
     Lines, MULTI_LINE_PATTERN, REQUIRED_TEXT_PATTERN, check, clean_text, free_text, is_blank,
     is_forbidden, text,
 };
 pub use extractors::{
-    ApiJson, ApiQuery, BODY_LIMIT, OptionalJson, PathId, parse_json, path_error_handler,
+    ApiJson, ApiQuery, BODY_LIMIT, OptionalJson, PathDate, PathId, parse_json, path_error_handler,
 };
 pub use paging::{
     DEFAULT_PAGE, MAX_PAGE, Page, PageQuery, decode_cursor, encode_cursor, into_page, page_params,
@@ -56,7 +58,9 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     rooms::routes(cfg);
     massage_types::routes(cfg);
     therapists::routes(cfg);
+    closures::routes(cfg);
     schedules::routes(cfg);
+    overrides::routes(cfg);
     slots::routes(cfg);
     // Before bookings: `/bookings/{id}.ics` must be tried before `/bookings/{id}`.
     calendar::routes(cfg);
@@ -99,25 +103,11 @@ pub fn time_off_guard(
         entry.starts_at,
         entry.ends_at,
     )?;
-    if clashes.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::Conflict {
-        kind: "bookings-overlap",
-        detail: format!(
-            "The time off overlaps {} confirmed booking(s); cancel or move them first.",
-            clashes.len()
-        ),
-        errors: clashes
-            .iter()
-            .map(|b| {
-                FieldError::new(
-                    "bookings",
-                    format!("{} starts {}", b.id, utc(b.start_at).to_rfc3339()),
-                )
-            })
-            .collect(),
-    })
+    crate::hours::refuse_stranded(
+        "bookings-overlap",
+        |n| format!("The time off overlaps {n} confirmed booking(s); cancel or move them first."),
+        &clashes,
+    )
 }
 
 /// Every IANA zone name chrono-tz knows, so clients (and generated tests) see exactly which

@@ -1,7 +1,7 @@
 //! Weekly schedules and time off. Admins manage anyone's; a therapist manages their own.
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -16,7 +16,7 @@ use crate::db::DbConn;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::schedule::{self, ScheduleRule, TimeOff};
 use crate::models::user::Role;
-use crate::models::{catalog, new_id, now, therapist};
+use crate::models::{new_id, now, therapist};
 use crate::scheduling::{WeeklyRule, validate_rules};
 use crate::state::AppState;
 
@@ -90,21 +90,23 @@ fn parse_hhmm(s: &str) -> Option<i32> {
     }
 }
 
-fn format_hhmm(minutes: i32) -> String {
+pub(super) fn format_hhmm(minutes: i32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
-/// Parses and checks rules: valid times, start before end, and no two rules of one weekday
-/// overlapping (back-to-back is fine, even across locations).
-fn parse_rules(therapist_id: &str, rules: &[RuleDto]) -> Result<Vec<ScheduleRule>, ApiError> {
+/// Parses and checks the times of rules, each given as (weekday index, start, end): valid
+/// times, start before end, and no two rules of one weekday overlapping (back-to-back is fine,
+/// even across locations). A date override's rules all share one weekday. Returns each rule's
+/// (start, end) in minutes after midnight; errors name `rules[i]…`.
+pub(super) fn parse_times(rules: &[(i32, &str, &str)]) -> Result<Vec<(i32, i32)>, ApiError> {
     let mut errors = Vec::new();
     let mut parsed = Vec::with_capacity(rules.len());
     if rules.len() > 100 {
         errors.push(FieldError::new("rules", "must have at most 100 rules"));
     }
-    for (i, rule) in rules.iter().enumerate() {
-        let start = parse_hhmm(&rule.start);
-        let end = parse_hhmm(&rule.end);
+    for (i, &(_, start, end)) in rules.iter().enumerate() {
+        let start = parse_hhmm(start);
+        let end = parse_hhmm(end);
         if start.is_none_or(|s| s >= 1440) {
             errors.push(FieldError::new(
                 format!("rules[{i}].start"),
@@ -124,26 +126,17 @@ fn parse_rules(therapist_id: &str, rules: &[RuleDto]) -> Result<Vec<ScheduleRule
                     "must be after start",
                 ));
             }
-            parsed.push((
-                i,
-                ScheduleRule {
-                    id: new_id(),
-                    therapist_id: therapist_id.to_owned(),
-                    weekday: rule.weekday.index(),
-                    start_minute: start,
-                    end_minute: end,
-                    location_id: rule.location_id.to_string(),
-                },
-            ));
+            parsed.push((start, end));
         }
     }
     check(std::mem::take(&mut errors))?;
-    let weekly: Vec<WeeklyRule> = parsed
+    let weekly: Vec<WeeklyRule> = rules
         .iter()
-        .map(|(_, r)| WeeklyRule {
-            weekday: crate::availability::weekday(r.weekday),
-            start: crate::availability::time(r.start_minute),
-            end: crate::availability::time(r.end_minute),
+        .zip(&parsed)
+        .map(|(&(weekday, _, _), &(start, end))| WeeklyRule {
+            weekday: crate::availability::weekday(weekday),
+            start: crate::availability::time(start),
+            end: crate::availability::time(end),
             location_id: Uuid::nil(),
         })
         .collect();
@@ -155,7 +148,27 @@ fn parse_rules(therapist_id: &str, rules: &[RuleDto]) -> Result<Vec<ScheduleRule
         );
     }
     check(errors)?;
-    Ok(parsed.into_iter().map(|(_, r)| r).collect())
+    Ok(parsed)
+}
+
+fn parse_rules(therapist_id: &str, rules: &[RuleDto]) -> Result<Vec<ScheduleRule>, ApiError> {
+    let times: Vec<(i32, &str, &str)> = rules
+        .iter()
+        .map(|r| (r.weekday.index(), r.start.as_str(), r.end.as_str()))
+        .collect();
+    let parsed = parse_times(&times)?;
+    Ok(rules
+        .iter()
+        .zip(parsed)
+        .map(|(rule, (start, end))| ScheduleRule {
+            id: new_id(),
+            therapist_id: therapist_id.to_owned(),
+            weekday: rule.weekday.index(),
+            start_minute: start,
+            end_minute: end,
+            location_id: rule.location_id.to_string(),
+        })
+        .collect())
 }
 
 fn to_dto(rule: &ScheduleRule) -> Result<RuleDto, ApiError> {
@@ -172,7 +185,7 @@ fn to_dto(rule: &ScheduleRule) -> Result<RuleDto, ApiError> {
 
 /// Admins may manage any therapist; a therapist only the one linked to their login. Anyone else
 /// learns nothing about whether the therapist exists.
-fn authorize(
+pub(super) fn authorize(
     conn: &mut DbConn,
     caller: &crate::auth::AuthUser,
     therapist_id: &str,
@@ -237,23 +250,8 @@ async fn put_schedule(
     let stored = state
         .write(move |conn| {
             authorize(conn, &caller, &id)?;
-            let mut location_ids: Vec<String> =
-                rules.iter().map(|r| r.location_id.clone()).collect();
-            location_ids.sort();
-            location_ids.dedup();
-            let known = catalog::locations_by_ids(conn, &location_ids)?;
-            let errors: Vec<FieldError> = rules
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| !known.iter().any(|l| l.id == r.location_id))
-                .map(|(i, _)| {
-                    FieldError::new(
-                        format!("rules[{i}].location_id"),
-                        "names an unknown location",
-                    )
-                })
-                .collect();
-            check(errors)?;
+            let location_ids: Vec<String> = rules.iter().map(|r| r.location_id.clone()).collect();
+            crate::hours::check_rule_locations(conn, &location_ids)?;
             schedule::replace_rules(conn, &id, &rules)?;
             Ok(schedule::rules_for(conn, std::slice::from_ref(&id))?)
         })
@@ -363,14 +361,7 @@ async fn create_time_off(
 ) -> Result<HttpResponse, ApiError> {
     let therapist_id = id;
     let mut errors = Vec::new();
-    if body.ends_at <= body.starts_at {
-        errors.push(FieldError::new("ends_at", "must be after starts_at"));
-    } else if body.ends_at - body.starts_at > Duration::days(366) {
-        errors.push(FieldError::new(
-            "ends_at",
-            "must be at most 366 days after starts_at",
-        ));
-    }
+    super::bounds::check_span(&mut errors, body.starts_at, body.ends_at);
     let reason = free_text(&mut errors, "reason", &body.reason, 500);
     check(errors)?;
     let entry = TimeOff {

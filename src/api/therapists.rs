@@ -200,6 +200,7 @@ async fn list_therapists(
     let filter = TherapistFilter {
         massage_type_id: query.massage_type_id.map(|i| i.to_string()),
         location_id: query.location_id.map(|i| i.to_string()),
+        override_dates: None,
         active_only: !query.include_inactive.unwrap_or(false),
     };
     let rows = state

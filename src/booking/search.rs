@@ -28,9 +28,14 @@ pub fn offered_slots(
 ) -> Result<Vec<Slot>, BookingError> {
     let (massage_type, _) =
         super::offer::offered_option(conn, &search.massage_type_id, search.duration_minutes)?;
+    // Extra hours of a date override at the location count, not only the weekly rules.
     let filter = TherapistFilter {
         massage_type_id: Some(search.massage_type_id.clone()),
         location_id: search.location_id.clone(),
+        override_dates: Some((
+            search.from.pred_opt().unwrap_or(search.from),
+            search.to.succ_opt().unwrap_or(search.to),
+        )),
         active_only: true,
     };
     let mut therapist_ids: Vec<String> = therapist::list(conn, &filter, None, i64::MAX)?

@@ -1,4 +1,4 @@
-// Portable schema shared by both backends: only Text, Integer, BigInt, Bool and Timestamp.
+// Portable schema shared by both backends: only Text, Integer, BigInt, Bool, Timestamp and Date.
 // Kept by hand in step with migrations/{sqlite,postgres}; the migration test checks both apply.
 
 diesel::table! {
@@ -112,6 +112,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    schedule_overrides (id) {
+        id -> Text,
+        therapist_id -> Text,
+        date -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    schedule_override_rules (id) {
+        id -> Text,
+        override_id -> Text,
+        start_minute -> Integer,
+        end_minute -> Integer,
+        location_id -> Text,
+    }
+}
+
+diesel::table! {
+    location_closures (id) {
+        id -> Text,
+        location_id -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(rooms -> locations (location_id));
 diesel::joinable!(massage_type_options -> massage_types (massage_type_id));
@@ -120,6 +150,10 @@ diesel::joinable!(therapist_massage_types -> massage_types (massage_type_id));
 diesel::joinable!(schedule_rules -> therapists (therapist_id));
 diesel::joinable!(schedule_rules -> locations (location_id));
 diesel::joinable!(time_off -> therapists (therapist_id));
+diesel::joinable!(schedule_overrides -> therapists (therapist_id));
+diesel::joinable!(schedule_override_rules -> schedule_overrides (override_id));
+diesel::joinable!(schedule_override_rules -> locations (location_id));
+diesel::joinable!(location_closures -> locations (location_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -132,6 +166,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     therapist_massage_types,
     schedule_rules,
     time_off,
+    schedule_overrides,
+    schedule_override_rules,
+    location_closures,
     bookings,
     idempotency_keys,
     api_tokens,

@@ -121,6 +121,23 @@ pub fn confirmed_overlapping(
         .load(conn)
 }
 
+/// Confirmed bookings at a location whose massage meets [from, to), by start.
+pub fn confirmed_at_location(
+    conn: &mut DbConn,
+    location_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<Booking>> {
+    bookings::table
+        .filter(bookings::location_id.eq(location_id.to_owned()))
+        .filter(bookings::status.eq(BookingStatus::Confirmed))
+        .filter(bookings::start_at.lt(to))
+        .filter(bookings::start_at.gt(before_span(from)))
+        .filter(bookings::end_at.gt(from))
+        .order(bookings::start_at.asc())
+        .load(conn)
+}
+
 pub fn count_upcoming_for_client(
     conn: &mut DbConn,
     client_id: &str,

@@ -16,6 +16,8 @@ macro_rules! load_where_in {
 
 pub mod booking;
 pub mod catalog;
+pub mod closure;
+pub mod date_override;
 pub mod notification;
 pub mod schedule;
 pub mod therapist;

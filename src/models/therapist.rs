@@ -1,8 +1,11 @@
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::db::schema::{schedule_rules, therapist_massage_types, therapists};
+use crate::db::schema::{
+    schedule_override_rules, schedule_overrides, schedule_rules, therapist_massage_types,
+    therapists,
+};
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
 #[diesel(table_name = therapists)]
@@ -29,7 +32,10 @@ pub struct TherapistChanges {
 #[derive(Debug, Default)]
 pub struct TherapistFilter {
     pub massage_type_id: Option<String>,
+    /// Therapists with weekly rules at this location…
     pub location_id: Option<String>,
+    /// …or, when set, with date-override rules there on one of these dates (inclusive).
+    pub override_dates: Option<(NaiveDate, NaiveDate)>,
     pub active_only: bool,
 }
 
@@ -74,13 +80,23 @@ pub fn list(
         );
     }
     if let Some(location_id) = &filter.location_id {
-        query = query.filter(
-            therapists::id.eq_any(
-                schedule_rules::table
-                    .filter(schedule_rules::location_id.eq(location_id.clone()))
-                    .select(schedule_rules::therapist_id),
-            ),
+        let weekly = therapists::id.eq_any(
+            schedule_rules::table
+                .filter(schedule_rules::location_id.eq(location_id.clone()))
+                .select(schedule_rules::therapist_id),
         );
+        query = match filter.override_dates {
+            None => query.filter(weekly),
+            Some((from, to)) => query.filter(
+                weekly.or(therapists::id.eq_any(
+                    schedule_override_rules::table
+                        .inner_join(schedule_overrides::table)
+                        .filter(schedule_override_rules::location_id.eq(location_id.clone()))
+                        .filter(schedule_overrides::date.between(from, to))
+                        .select(schedule_overrides::therapist_id),
+                )),
+            ),
+        };
     }
     query.order(therapists::id.asc()).limit(limit).load(conn)
 }

@@ -1,10 +1,11 @@
-//! Property tests: random valid schedules around every DST transition of
-//! 2026–2030 in America/Vancouver and Australia/Sydney, checked against a
-//! brute-force oracle written straight from the contract.
+//! Property tests: random valid schedules (weekly rules, date overrides and
+//! location closures) around every DST transition of 2026–2030 in
+//! America/Vancouver and Australia/Sydney, checked against a brute-force
+//! oracle written straight from the contract.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use chrono::{
@@ -71,9 +72,14 @@ type DayRules = (u8, Vec<u32>, Vec<u8>);
 /// (offset from the scenario base in 5-minute units, length in 5-minute units)
 type RawInterval = (i64, i64);
 
+/// (date offset from `from - 2 days`, sorted quarter-hour points, location
+/// choices); no points = a day off.
+type RawOverride = (i64, Vec<u32>, Vec<u8>);
+
 #[derive(Debug, Clone)]
 struct RawTherapist {
     days: Vec<DayRules>,
+    overrides: Vec<RawOverride>,
     busy: Vec<RawInterval>,
     time_off: Vec<RawInterval>,
 }
@@ -86,6 +92,7 @@ struct Raw {
     swap_ids: bool,
     therapists: Vec<RawTherapist>,
     rooms: [Vec<Vec<RawInterval>>; 2],
+    closures: [Vec<RawInterval>; 2],
     now: i64,
     min_notice: i64,
     horizon: i64,
@@ -111,15 +118,32 @@ fn day_rules(weekday: u8) -> impl Strategy<Value = DayRules> {
     })
 }
 
+fn raw_override() -> impl Strategy<Value = RawOverride> {
+    (0usize..=3).prop_flat_map(|n| {
+        (
+            0i64..8,
+            prop::collection::vec(0u32..96, 2 * n),
+            prop::collection::vec(0u8..8, n),
+        )
+    })
+}
+
+/// A closure: up to a day long.
+fn raw_closure() -> impl Strategy<Value = RawInterval> {
+    (0..SPAN_5MIN, 1i64..=288)
+}
+
 fn raw_therapist() -> impl Strategy<Value = RawTherapist> {
     let days: Vec<_> = (0u8..7).map(day_rules).collect();
     (
         days,
+        prop::collection::vec(raw_override(), 0..4),
         prop::collection::vec(raw_interval(), 0..12),
         prop::collection::vec(raw_interval(), 0..4),
     )
-        .prop_map(|(days, busy, time_off)| RawTherapist {
+        .prop_map(|(days, overrides, busy, time_off)| RawTherapist {
             days,
+            overrides,
             busy,
             time_off,
         })
@@ -134,6 +158,10 @@ fn raw_scenario() -> impl Strategy<Value = Raw> {
             prop::collection::vec(prop::collection::vec(raw_interval(), 0..5), 0..=2),
             prop::collection::vec(prop::collection::vec(raw_interval(), 0..5), 0..=2),
         ),
+        (
+            prop::collection::vec(raw_closure(), 0..3),
+            prop::collection::vec(raw_closure(), 0..3),
+        ),
         (0i64..=(4 * 24 * 4), 0i64..=(24 * 4), 1i64..=(7 * 24)),
         (
             prop::sample::select(vec![10u32, 15, 30]),
@@ -147,6 +175,7 @@ fn raw_scenario() -> impl Strategy<Value = Raw> {
                 (transition, before, after, swap_ids),
                 therapists,
                 (r0, r1),
+                (c0, c1),
                 (now, min_notice, horizon),
                 (step, duration, buffer),
                 probes,
@@ -157,6 +186,7 @@ fn raw_scenario() -> impl Strategy<Value = Raw> {
                 swap_ids,
                 therapists,
                 rooms: [r0, r1],
+                closures: [c0, c1],
                 now,
                 min_notice,
                 horizon,
@@ -215,8 +245,28 @@ fn build(raw: &Raw) -> Scenario {
                 .iter()
                 .map(|r| r.iter().map(ivl).collect())
                 .collect(),
+            closures: raw.closures[i].iter().map(ivl).collect(),
         })
         .collect();
+    let place = |choice: u8| match choice {
+        0..=4 => loc_ids[0],
+        5 | 6 => loc_ids[1],
+        _ => missing,
+    };
+    // sorted points taken two by two: rules that touch at most, never overlap
+    let spans = |points: &[u32], locs: &[u8]| -> Vec<DayRule> {
+        let mut p = points.to_vec();
+        p.sort_unstable();
+        p.chunks(2)
+            .enumerate()
+            .filter(|(_, pair)| pair[0] != pair[1])
+            .map(|(k, pair)| DayRule {
+                start: quarter(pair[0]),
+                end: quarter(pair[1]),
+                location_id: place(locs[k]),
+            })
+            .collect()
+    };
     let therapists = raw
         .therapists
         .iter()
@@ -224,29 +274,26 @@ fn build(raw: &Raw) -> Scenario {
         .map(|(ti, rt)| {
             let mut rules = Vec::new();
             for (wd, points, locs) in &rt.days {
-                let mut p = points.clone();
-                p.sort_unstable();
-                for (k, pair) in p.chunks(2).enumerate() {
-                    if pair[0] == pair[1] {
-                        continue;
-                    }
-                    let location_id = match locs[k] {
-                        0..=4 => loc_ids[0],
-                        5 | 6 => loc_ids[1],
-                        _ => missing,
-                    };
+                for h in spans(points, locs) {
                     rules.push(WeeklyRule {
                         weekday: weekday(*wd),
-                        start: quarter(pair[0]),
-                        end: quarter(pair[1]),
-                        location_id,
+                        start: h.start,
+                        end: h.end,
+                        location_id: h.location_id,
                     });
                 }
             }
+            // a later override of the same date replaces an earlier one
+            let overrides: BTreeMap<NaiveDate, Vec<DayRule>> = rt
+                .overrides
+                .iter()
+                .map(|(off, points, locs)| (from - Duration::days(2 - off), spans(points, locs)))
+                .collect();
             // ids deliberately not in input order
             TherapistCalendar {
                 therapist_id: Uuid::from_u128(500 - ti as u128 * 7),
                 rules,
+                overrides,
                 time_off: rt.time_off.iter().map(ivl).collect(),
                 busy: rt.busy.iter().map(ivl).collect(),
             }
@@ -296,6 +343,33 @@ fn oracle_end(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     }
 }
 
+/// The therapist's hours on local date `d`, straight from the contract: the
+/// override of `d` if it has one, else the weekly rules of its weekday.
+fn hours(t: &TherapistCalendar, d: NaiveDate) -> Vec<(NaiveTime, NaiveTime, Uuid)> {
+    match t.overrides.get(&d) {
+        Some(list) => list
+            .iter()
+            .map(|h| (h.start, h.end, h.location_id))
+            .collect(),
+        None => t
+            .rules
+            .iter()
+            .filter(|r| r.weekday == d.weekday())
+            .map(|r| (r.start, r.end, r.location_id))
+            .collect(),
+    }
+}
+
+/// `t` lies in a closure of the location.
+fn closed_at(loc: &LocationCalendar, t: DateTime<Utc>) -> bool {
+    loc.closures.iter().any(|c| c.start <= t && t < c.end)
+}
+
+/// `occ` overlaps a closure of the location.
+fn closure_overlaps(loc: &LocationCalendar, occ: &Interval) -> bool {
+    loc.closures.iter().any(|c| ov(c, occ))
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Cand {
     loc: usize,
@@ -322,27 +396,33 @@ impl<'a> Oracle<'a> {
             // probes and intervals lie in [base, base + 8 days), base = from - 1
             let mut d = sc.from - Duration::days(3);
             while d <= sc.from + Duration::days(9) {
-                for r in t.rules.iter().filter(|r| r.weekday == d.weekday()) {
-                    let Some(li) = sc.locations.iter().position(|l| l.id == r.location_id) else {
+                for (r_start, r_end, r_loc) in hours(t, d) {
+                    let Some(li) = sc.locations.iter().position(|l| l.id == r_loc) else {
                         continue;
                     };
-                    let tz = sc.locations[li].tz;
-                    let end = oracle_end(tz, d.and_time(r.end));
+                    let loc = &sc.locations[li];
+                    let tz = loc.tz;
+                    let end = oracle_end(tz, d.and_time(r_end));
                     let mut m = 0u32;
                     loop {
-                        let local = d.and_time(r.start) + Duration::minutes(i64::from(m));
-                        if local >= d.and_time(r.end) {
+                        let local = d.and_time(r_start) + Duration::minutes(i64::from(m));
+                        if local >= d.and_time(r_end) {
                             break;
                         }
                         let lr = tz.from_local_datetime(&local);
                         if let Some(s) = lr.earliest() {
                             let s = s.with_timezone(&Utc);
-                            let fits = sc.duration > 0 && s + occ <= end;
-                            cands.entry((ti, s)).or_default().push(Cand {
-                                loc: li,
-                                fits,
-                                date: d,
-                            });
+                            // a start inside a closure is not in the hours at all
+                            if !closed_at(loc, s) {
+                                let fits = sc.duration > 0
+                                    && s + occ <= end
+                                    && !closure_overlaps(loc, &Interval::new(s, s + occ));
+                                cands.entry((ti, s)).or_default().push(Cand {
+                                    loc: li,
+                                    fits,
+                                    date: d,
+                                });
+                            }
                             grid_instants[ti].push(s);
                         }
                         if let Some(l) = lr.latest() {
@@ -447,14 +527,15 @@ impl<'a> Oracle<'a> {
         let fitting: Vec<usize> = cs.iter().filter(|c| c.fits).map(|c| c.loc).collect();
         if fitting.is_empty() {
             let on_grid_no_fit = !cs.is_empty();
-            let inside_any = self.sc.therapists[ti].rules.iter().any(|r| {
-                let Some(loc) = self.sc.locations.iter().find(|l| l.id == r.location_id) else {
-                    return false;
-                };
+            let t = &self.sc.therapists[ti];
+            let inside_any = self.sc.locations.iter().any(|loc| {
                 let local = start.with_timezone(&loc.tz).naive_local();
-                local.date().weekday() == r.weekday
-                    && local.time() >= r.start
-                    && local.time() < r.end
+                !closed_at(loc, start)
+                    && hours(t, local.date())
+                        .iter()
+                        .any(|&(r_start, r_end, r_loc)| {
+                            r_loc == loc.id && local.time() >= r_start && local.time() < r_end
+                        })
             });
             return Err(if inside_any && !on_grid_no_fit {
                 Rejection::OffGrid
@@ -517,21 +598,38 @@ fn run(sc: &Scenario) -> Result<(), TestCaseError> {
         );
         prop_assert!(s.start >= oracle.earliest() && s.start <= oracle.latest());
 
-        // inside a rule window of its location, on the rule's grid
+        // no closure of its location overlaps it
         let loc = sc.locations.iter().find(|l| l.id == s.location_id).unwrap();
+        prop_assert!(!closure_overlaps(loc, &occ), "slot in a closure {:?}", s);
+
+        // inside a rule window of its location on that date (the override's
+        // rules on an overridden date), on the rule's grid
         let local = s.start.with_timezone(&loc.tz).naive_local();
         let d = local.date();
         prop_assert!(d >= sc.from && d <= sc.to);
         let step = Duration::minutes(i64::from(sc.policy.step_minutes));
-        let inside = t.rules.iter().any(|r| {
-            r.location_id == loc.id
-                && r.weekday == d.weekday()
-                && local.time() >= r.start
-                && local.time() < r.end
-                && (local - d.and_time(r.start)).num_seconds() % step.num_seconds() == 0
-                && occ.end <= oracle_end(loc.tz, d.and_time(r.end))
-        });
-        prop_assert!(inside, "slot outside every rule window: {:?}", s);
+        let fits_in = |(r_start, r_end, r_loc): (NaiveTime, NaiveTime, Uuid)| {
+            r_loc == loc.id
+                && local.time() >= r_start
+                && local.time() < r_end
+                && (local - d.and_time(r_start)).num_seconds() % step.num_seconds() == 0
+                && occ.end <= oracle_end(loc.tz, d.and_time(r_end))
+        };
+        prop_assert!(
+            hours(t, d).into_iter().any(fits_in),
+            "slot outside every rule window: {:?}",
+            s
+        );
+        // on an overridden date, nothing from the weekly hours it took away
+        if let Some(list) = t.overrides.get(&d) {
+            prop_assert!(
+                list.iter()
+                    .any(|h| fits_in((h.start, h.end, h.location_id))),
+                "slot in an override's missing hours: {:?}",
+                s
+            );
+        }
+        prop_assert!(within_hours(t, loc.id, loc.tz, &s.interval()));
 
         // passes check_start, with a truly free room
         let got = check_start(

@@ -14,6 +14,26 @@ pub struct WeeklyRule {
     pub location_id: Uuid,
 }
 
+impl WeeklyRule {
+    /// The hours this rule gives on a date of its weekday.
+    pub fn hours(&self) -> DayRule {
+        DayRule {
+            start: self.start,
+            end: self.end,
+            location_id: self.location_id,
+        }
+    }
+}
+
+/// Hours on one local date, in the location's wall-clock time: a weekly rule on a date of its
+/// weekday, or one rule of a date override. Half-open, same calendar day, `start < end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DayRule {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+    pub location_id: Uuid,
+}
+
 /// Validates one therapist's weekly rules.
 ///
 /// * every rule needs `start < end` on the same day (`end` cannot be 24:00;

@@ -1,5 +1,6 @@
 //! The slot engine: which starts can be offered, and why a given start cannot.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, TimeDelta, Utc};
@@ -7,10 +8,10 @@ use chrono_tz::Tz;
 use uuid::Uuid;
 
 use super::interval::{Interval, IntervalSet};
-use super::rules::WeeklyRule;
+use super::rules::{DayRule, WeeklyRule};
 use super::zone::{resolve_end, resolve_start};
 
-/// A location's calendar: its time zone and its rooms' occupancy.
+/// A location's calendar: its time zone, its rooms' occupancy and its closures.
 #[derive(Debug, Clone)]
 pub struct LocationCalendar {
     pub id: Uuid,
@@ -19,13 +20,24 @@ pub struct LocationCalendar {
     /// occupied intervals (any order). Empty vec = the location has no rooms
     /// = limited by therapists only.
     pub rooms: Vec<Vec<Interval>>,
+    /// Closures, UTC, any order, may overlap each other. A closure takes its
+    /// span out of every therapist's hours at the location: no occupied range
+    /// (massage + buffer) may overlap one, and a start inside one is outside
+    /// the schedule.
+    pub closures: Vec<Interval>,
 }
 
-/// A therapist's calendar: weekly rules plus what is already taken.
+/// A therapist's calendar: weekly rules and date overrides, plus what is
+/// already taken.
 #[derive(Debug, Clone)]
 pub struct TherapistCalendar {
     pub therapist_id: Uuid,
     pub rules: Vec<WeeklyRule>,
+    /// Date overrides by local date: on a listed date these hours replace the
+    /// weekly rules of its weekday (an empty list is a day off; a list on a
+    /// weekday without rules adds hours). Each is read on that date in its
+    /// location's zone, like a weekly rule.
+    pub overrides: BTreeMap<NaiveDate, Vec<DayRule>>,
     /// Time off, UTC, any order, may overlap each other.
     pub time_off: Vec<Interval>,
     /// Existing active bookings, each as `[start, end + that booking's buffer)`,
@@ -170,12 +182,12 @@ struct RuleDay {
     window_end: DateTime<Utc>,
 }
 
-fn rule_day(rule: &WeeklyRule, tz: Tz, date: NaiveDate) -> Option<RuleDay> {
-    if rule.start >= rule.end {
+fn rule_day(hours: DayRule, tz: Tz, date: NaiveDate) -> Option<RuleDay> {
+    if hours.start >= hours.end {
         return None;
     }
-    let base = date.and_time(rule.start);
-    let end_local = date.and_time(rule.end);
+    let base = date.and_time(hours.start);
+    let end_local = date.and_time(hours.end);
     let window_end = resolve_end(tz, end_local)?;
     Some(RuleDay {
         base,
@@ -188,29 +200,44 @@ fn date_start_utc(d: NaiveDate) -> DateTime<Utc> {
     d.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
-struct PreparedTherapist<'a> {
+/// Hours with their location resolved to an index into `locations`.
+type Placed = (DayRule, usize);
+
+struct PreparedTherapist {
     therapist_id: Uuid,
-    by_weekday: [Vec<(&'a WeeklyRule, usize)>; 7],
+    by_weekday: [Vec<Placed>; 7],
+    /// The overrides of the searched dates (an empty list still replaces).
+    overrides: BTreeMap<NaiveDate, Vec<Placed>>,
     blocked: IntervalSet,
 }
 
-impl<'a> PreparedTherapist<'a> {
-    /// `None` when no rule of the therapist can produce anything.
+impl PreparedTherapist {
+    /// `None` when no rule or override of the therapist can produce anything.
     fn new(
-        t: &'a TherapistCalendar,
+        t: &TherapistCalendar,
         locations: &[LocationCalendar],
         window: &Interval,
+        dates: (NaiveDate, NaiveDate),
     ) -> Option<Self> {
-        let mut by_weekday: [Vec<(&WeeklyRule, usize)>; 7] = Default::default();
-        for rule in &t.rules {
-            if rule.start >= rule.end {
-                continue;
+        let place = |h: DayRule| {
+            if h.start >= h.end {
+                return None;
             }
-            if let Some(li) = locations.iter().position(|l| l.id == rule.location_id) {
-                by_weekday[rule.weekday.num_days_from_monday() as usize].push((rule, li));
+            let li = locations.iter().position(|l| l.id == h.location_id)?;
+            Some((h, li))
+        };
+        let mut by_weekday: [Vec<Placed>; 7] = Default::default();
+        for rule in &t.rules {
+            if let Some(placed) = place(rule.hours()) {
+                by_weekday[rule.weekday.num_days_from_monday() as usize].push(placed);
             }
         }
-        if by_weekday.iter().all(Vec::is_empty) {
+        let overrides: BTreeMap<NaiveDate, Vec<Placed>> = t
+            .overrides
+            .range(dates.0..=dates.1)
+            .map(|(&date, hours)| (date, hours.iter().filter_map(|&h| place(h)).collect()))
+            .collect();
+        if by_weekday.iter().all(Vec::is_empty) && overrides.values().all(Vec::is_empty) {
             return None;
         }
         let blocked =
@@ -218,14 +245,31 @@ impl<'a> PreparedTherapist<'a> {
         Some(Self {
             therapist_id: t.therapist_id,
             by_weekday,
+            overrides,
             blocked,
         })
     }
+
+    /// The therapist's hours on `date`: its override, else the weekly rules of its weekday.
+    fn on(&self, date: NaiveDate) -> &[Placed] {
+        self.overrides.get(&date).map_or_else(
+            || &self.by_weekday[date.weekday().num_days_from_monday() as usize][..],
+            Vec::as_slice,
+        )
+    }
+}
+
+/// A location's occupancy and closures near the window, built on first use.
+#[derive(Clone)]
+struct PreparedLocation {
+    rooms: Vec<IntervalSet>,
+    closed: IntervalSet,
 }
 
 /// The candidate starts of one rule shape at one location on one date that
 /// pass every therapist-independent check (grid, DST, fit, notice, horizon,
-/// a free room), each with the end of its occupied range, sorted by start.
+/// no closure, a free room), each with the end of its occupied range, sorted
+/// by start.
 struct Plan {
     li: usize,
     start: chrono::NaiveTime,
@@ -243,19 +287,20 @@ struct PlanParams {
 
 impl Plan {
     fn new(
-        rule: &WeeklyRule,
+        hours: DayRule,
         li: usize,
         tz: Tz,
-        rooms: &[IntervalSet],
+        location: &PreparedLocation,
         date: NaiveDate,
         p: PlanParams,
     ) -> Self {
         let mut cands = Vec::new();
         // when the window ends by `earliest`, every fitting start is too soon
-        if let Some(rd) = rule_day(rule, tz, date)
+        if let Some(rd) = rule_day(hours, tz, date)
             && rd.window_end > p.earliest
         {
-            let mut room_cursors: Vec<_> = rooms.iter().map(IntervalSet::cursor).collect();
+            let mut closed = location.closed.cursor();
+            let mut room_cursors: Vec<_> = location.rooms.iter().map(IntervalSet::cursor).collect();
             let mut local = rd.base;
             while local < rd.end_local {
                 if let Some(start) = resolve_start(tz, local)
@@ -265,8 +310,10 @@ impl Plan {
                     && occ_end <= rd.window_end
                 {
                     let occ = Interval::new(start, occ_end);
-                    // no rooms at the location, or one is free
-                    if room_cursors.is_empty() || room_cursors.iter_mut().any(|c| !c.overlaps(&occ))
+                    // the location is open, and it has no rooms or one is free
+                    if !closed.overlaps(&occ)
+                        && (room_cursors.is_empty()
+                            || room_cursors.iter_mut().any(|c| !c.overlaps(&occ)))
                     {
                         cands.push((start, occ_end));
                     }
@@ -284,8 +331,8 @@ impl Plan {
         }
         Self {
             li,
-            start: rule.start,
-            end: rule.end,
+            start: hours.start,
+            end: hours.end,
             cands,
         }
     }
@@ -296,14 +343,16 @@ impl Plan {
 
 /// All offered slots, sorted by `(start, therapist_id)`, no duplicates.
 ///
-/// For every local date `d` in `from..=to` and every rule with
-/// `weekday == d.weekday()` whose location is in `locations`, the candidate
-/// wall-clock starts are `rule.start + k * step` (`< rule.end`) on `d` in the
-/// location's zone; gap times are skipped, ambiguous ones use the earliest
-/// instant. A candidate is offered when `start + duration + buffer` is not
-/// after the rule's end (UTC), `[start, start + duration + buffer)` overlaps
-/// neither time off nor busy intervals, a room is free (if the location has
-/// rooms), and `now + min_notice <= start <= now + horizon`.
+/// For every local date `d` in `from..=to` and every rule of the therapist's
+/// hours on `d` (the override of `d` if there is one, else the weekly rules
+/// with `weekday == d.weekday()`) whose location is in `locations`, the
+/// candidate wall-clock starts are `rule.start + k * step` (`< rule.end`) on
+/// `d` in the location's zone; gap times are skipped, ambiguous ones use the
+/// earliest instant. A candidate is offered when `start + duration + buffer`
+/// is not after the rule's end (UTC), `[start, start + duration + buffer)`
+/// overlaps neither time off, busy intervals nor a closure of the location, a
+/// room is free (if the location has rooms), and
+/// `now + min_notice <= start <= now + horizon`.
 ///
 /// If several rules of one therapist yield the same start, it is emitted
 /// once, with the smallest location id. A zero duration yields nothing.
@@ -345,14 +394,14 @@ pub fn compute_slots(
     let hi = saturating_add(date_start_utc(last_date), TimeDelta::days(3)).min(latest);
     let window = Interval::new(lo, saturating_add(hi, occ_len));
 
-    // Room occupancy per location, built on first use.
-    let mut rooms: Vec<Option<Vec<IntervalSet>>> = vec![None; locations.len()];
+    // Room occupancy and closures per location, built on first use.
+    let mut prepared_locations: Vec<Option<PreparedLocation>> = vec![None; locations.len()];
 
-    // Per therapist: rules grouped by weekday with their location resolved,
-    // and time off + bookings merged into one sorted set.
+    // Per therapist: rules grouped by weekday and overrides by date, with
+    // their location resolved, and time off + bookings merged into one set.
     let prepared: Vec<PreparedTherapist> = therapists
         .iter()
-        .filter_map(|t| PreparedTherapist::new(t, locations, &window))
+        .filter_map(|t| PreparedTherapist::new(t, locations, &window, (first_date, last_date)))
         .collect();
 
     // Candidate starts of one (location, rule start, rule end) on the current
@@ -361,27 +410,30 @@ pub fn compute_slots(
     let mut date = first_date;
     loop {
         plans.clear();
-        let wd = date.weekday().num_days_from_monday() as usize;
         for pt in &prepared {
-            for &(rule, li) in &pt.by_weekday[wd] {
+            for &(hours, li) in pt.on(date) {
                 let pi = match plans
                     .iter()
-                    .position(|p| p.li == li && p.start == rule.start && p.end == rule.end)
+                    .position(|p| p.li == li && p.start == hours.start && p.end == hours.end)
                 {
                     Some(pi) => pi,
                     None => {
-                        let loc_rooms = rooms[li].get_or_insert_with(|| {
-                            locations[li]
-                                .rooms
-                                .iter()
-                                .map(|r| IntervalSet::from_unsorted_within(r, &window))
-                                .collect()
+                        let location = prepared_locations[li].get_or_insert_with(|| {
+                            let loc = &locations[li];
+                            PreparedLocation {
+                                rooms: loc
+                                    .rooms
+                                    .iter()
+                                    .map(|r| IntervalSet::from_unsorted_within(r, &window))
+                                    .collect(),
+                                closed: IntervalSet::from_unsorted_within(&loc.closures, &window),
+                            }
                         });
                         plans.push(Plan::new(
-                            rule,
+                            hours,
                             li,
                             locations[li].tz,
-                            loc_rooms,
+                            location,
                             date,
                             PlanParams {
                                 step,
@@ -426,7 +478,9 @@ pub fn compute_slots(
 // check_start
 
 /// Checks one candidate start for one therapist with the same rules as
-/// [`compute_slots`] (without its `from..=to` date filter).
+/// [`compute_slots`] (without its `from..=to` date filter). A start inside a
+/// closure of a location is outside the therapist's hours there; one whose
+/// massage + buffer would run into a closure does not fit its rule.
 ///
 /// `Ok((location_id, room))`: `room` is the index of the first free room in
 /// that location's `rooms` (`None` when the location has no rooms). When
@@ -452,26 +506,25 @@ pub fn check_start(
     let mut on_grid_no_fit = false;
     let mut fitting: Vec<usize> = Vec::new();
 
-    for rule in &therapist.rules {
-        if rule.start >= rule.end {
+    for (li, loc) in locations.iter().enumerate() {
+        // The first calendar of a location id counts, as in compute_slots.
+        if locations[..li].iter().any(|l| l.id == loc.id) {
             continue;
         }
-        let Some(li) = locations.iter().position(|l| l.id == rule.location_id) else {
-            continue;
-        };
-        let tz = locations[li].tz;
+        let tz = loc.tz;
         let local = start.with_timezone(&tz).naive_local();
-        let d0 = local.date();
-        for d in [d0.pred_opt(), Some(d0), d0.succ_opt()]
-            .into_iter()
-            .flatten()
-        {
-            if d.weekday() != rule.weekday {
+        // Hours never cross midnight, so only the start's own local date can hold it.
+        let d = local.date();
+        for hours in therapist.hours_on(d) {
+            if hours.location_id != loc.id || hours.start >= hours.end {
                 continue;
             }
-            let base = d.and_time(rule.start);
-            let end_local = d.and_time(rule.end);
+            let base = d.and_time(hours.start);
+            let end_local = d.and_time(hours.end);
             if local < base || local >= end_local {
+                continue;
+            }
+            if loc.closures.iter().any(|c| c.contains(start)) {
                 continue;
             }
             inside_any = true;
@@ -485,7 +538,10 @@ pub fn check_start(
             let fits = duration_minutes > 0
                 && occ_end
                     .zip(resolve_end(tz, end_local))
-                    .is_some_and(|(oe, we)| oe <= we);
+                    .is_some_and(|(oe, we)| {
+                        let occ = Interval::new(start, oe);
+                        oe <= we && !loc.closures.iter().any(|c| c.overlaps(&occ))
+                    });
             if fits {
                 fitting.push(li);
             } else {

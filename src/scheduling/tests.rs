@@ -57,6 +57,7 @@ fn location(n: u128, tz: Tz, rooms: Vec<Vec<Interval>>) -> LocationCalendar {
         id: id(n),
         tz,
         rooms,
+        closures: vec![],
     }
 }
 
@@ -64,6 +65,7 @@ fn therapist(n: u128, rules: Vec<WeeklyRule>) -> TherapistCalendar {
     TherapistCalendar {
         therapist_id: id(n),
         rules,
+        overrides: Default::default(),
         time_off: vec![],
         busy: vec![],
     }
@@ -973,4 +975,199 @@ fn gap_end_matches_chrono_tz_gap_info() {
     }
     // 5 years x (60 + 60 + 60 + 30) gap minutes
     assert_eq!(gaps, 5 * (60 + 60 + 60 + 30));
+}
+
+// ---------------------------------------------------------------------------
+// date overrides and closures
+
+fn hours(s: (u32, u32), e: (u32, u32), loc: Uuid) -> DayRule {
+    DayRule {
+        start: hm(s.0, s.1),
+        end: hm(e.0, e.1),
+        location_id: loc,
+    }
+}
+
+/// One therapist (id 1) working Monday–Friday 09:00–12:00 at location 100 (Vancouver), a week
+/// of June 2026 searched.
+fn week_fixture() -> Fixture {
+    let rules = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ]
+    .into_iter()
+    .map(|wd| rule(wd, (9, 0), (12, 0), id(100)))
+    .collect();
+    Fixture {
+        therapists: vec![therapist(1, rules)],
+        locations: vec![location(100, VAN, vec![])],
+        policy: policy(60),
+        now: early_now(),
+        from: monday(),
+        to: monday() + Duration::days(6),
+    }
+}
+
+fn starts_on(f: &Fixture, d: NaiveDate) -> Vec<DateTime<Utc>> {
+    f.starts(60, 0)
+        .into_iter()
+        .filter(|s| s.with_timezone(&VAN).date_naive() == d)
+        .collect()
+}
+
+#[test]
+fn an_override_replaces_its_dates_weekly_rules_only() {
+    let mut f = week_fixture();
+    let tuesday = monday() + Duration::days(1);
+    f.therapists[0]
+        .overrides
+        .insert(tuesday, vec![hours((13, 0), (15, 0), id(100))]);
+    assert_eq!(
+        starts_on(&f, tuesday),
+        vec![at(VAN, tuesday, 13, 0), at(VAN, tuesday, 14, 0)]
+    );
+    // the other days keep their weekly hours
+    assert_eq!(starts_on(&f, monday()).len(), 3);
+    assert_eq!(starts_on(&f, tuesday + Duration::days(1)).len(), 3);
+    // booking the replaced hours is outside the schedule, the new ones are fine
+    assert_eq!(
+        f.check(0, at(VAN, tuesday, 9, 0), 60, 0),
+        Err(Rejection::OutsideSchedule)
+    );
+    assert_eq!(
+        f.check(0, at(VAN, tuesday, 13, 0), 60, 0),
+        Ok((id(100), None))
+    );
+}
+
+#[test]
+fn an_empty_override_is_a_day_off_and_one_on_a_free_day_adds_hours() {
+    let mut f = week_fixture();
+    let wednesday = monday() + Duration::days(2);
+    let saturday = monday() + Duration::days(5);
+    f.therapists[0].overrides.insert(wednesday, vec![]);
+    f.therapists[0].overrides.insert(
+        saturday,
+        vec![
+            hours((10, 0), (11, 0), id(100)),
+            hours((11, 0), (12, 0), id(200)),
+        ],
+    );
+    f.locations.push(location(200, VAN, vec![]));
+    assert!(starts_on(&f, wednesday).is_empty());
+    assert_eq!(
+        f.check(0, at(VAN, wednesday, 10, 0), 60, 0),
+        Err(Rejection::OutsideSchedule)
+    );
+    let slots: Vec<Slot> = f
+        .slots(60, 0)
+        .into_iter()
+        .filter(|s| s.start.with_timezone(&VAN).date_naive() == saturday)
+        .collect();
+    assert_eq!(slots.len(), 2);
+    assert_eq!(slots[0].location_id, id(100));
+    assert_eq!(slots[1].location_id, id(200));
+    assert_eq!(
+        f.check(0, at(VAN, saturday, 11, 0), 60, 0),
+        Ok((id(200), None))
+    );
+    // the following Saturday has no override and no hours
+    assert_eq!(
+        f.check(0, at(VAN, saturday + Duration::days(7), 10, 0), 60, 0),
+        Err(Rejection::OutsideSchedule)
+    );
+}
+
+#[test]
+fn a_therapist_with_only_overrides_is_searched() {
+    let saturday = monday() + Duration::days(5);
+    let mut t = therapist(1, vec![]);
+    t.overrides
+        .insert(saturday, vec![hours((9, 0), (10, 0), id(100))]);
+    let f = Fixture {
+        therapists: vec![t],
+        locations: vec![location(100, VAN, vec![])],
+        policy: policy(60),
+        now: early_now(),
+        from: saturday,
+        to: saturday,
+    };
+    assert_eq!(f.starts(60, 0), vec![at(VAN, saturday, 9, 0)]);
+}
+
+#[test]
+fn a_closure_removes_what_overlaps_it_and_refuses_like_outside_hours() {
+    let mut f = week_fixture();
+    // closed 10:30–11:00 on Monday: 10:00 (would run into it) and nothing inside it
+    f.locations[0].closures = vec![iv(at(VAN, monday(), 10, 30), at(VAN, monday(), 11, 0))];
+    assert_eq!(
+        starts_on(&f, monday()),
+        vec![at(VAN, monday(), 9, 0), at(VAN, monday(), 11, 0)]
+    );
+    assert_eq!(
+        f.check(0, at(VAN, monday(), 10, 0), 60, 0),
+        Err(Rejection::OutsideSchedule)
+    );
+    assert_eq!(
+        f.check(0, at(VAN, monday(), 10, 30), 30, 0),
+        Err(Rejection::OutsideSchedule)
+    );
+    // inside a closure even an off-grid start is simply outside the hours
+    f.policy = policy(15);
+    assert_eq!(
+        f.check(0, at(VAN, monday(), 10, 40), 15, 0),
+        Err(Rejection::OutsideSchedule)
+    );
+    // the buffer counts: 09:00 + 60 + 45 min runs into 10:30
+    assert_eq!(
+        f.check(0, at(VAN, monday(), 9, 0), 60, 45),
+        Err(Rejection::OutsideSchedule)
+    );
+    // a closure of another location changes nothing here
+    let mut other = week_fixture();
+    other.locations.push(location(200, VAN, vec![]));
+    other.locations[1].closures = vec![iv(at(VAN, monday(), 0, 0), at(VAN, monday(), 23, 0))];
+    assert_eq!(starts_on(&other, monday()).len(), 3);
+}
+
+#[test]
+fn a_whole_day_closure_on_dst_days_covers_the_local_day() {
+    for (d, hours_long) in [(date(2027, 3, 14), 23), (date(2027, 11, 7), 25)] {
+        let span = day_span(VAN, d).unwrap();
+        assert_eq!(span.end - span.start, Duration::hours(hours_long), "{d}");
+        assert_eq!(span.start, at(VAN, d, 0, 0));
+        assert_eq!(span.end, at(VAN, d + Duration::days(1), 0, 0));
+    }
+    // a zone whose midnight falls into the gap: the day starts when the gap ends
+    let havana: Tz = chrono_tz::America::Havana;
+    let gap_day = date(2027, 3, 14);
+    assert!(
+        havana
+            .from_local_datetime(&gap_day.and_time(NaiveTime::MIN))
+            .earliest()
+            .is_none()
+    );
+    let span = day_span(havana, gap_day).unwrap();
+    assert_eq!(span.end - span.start, Duration::hours(23));
+}
+
+#[test]
+fn within_hours_follows_the_override_of_the_booked_date() {
+    let mut f = week_fixture();
+    let t = &mut f.therapists[0];
+    let booked = iv(at(VAN, monday(), 10, 0), at(VAN, monday(), 11, 0));
+    assert!(within_hours(t, id(100), VAN, &booked));
+    assert!(!within_hours(t, id(200), VAN, &booked));
+    t.overrides
+        .insert(monday(), vec![hours((9, 0), (10, 30), id(100))]);
+    assert!(!within_hours(t, id(100), VAN, &booked));
+    t.overrides
+        .insert(monday(), vec![hours((9, 10), (11, 0), id(100))]);
+    // off the old grid but inside the hours
+    assert!(within_hours(t, id(100), VAN, &booked));
+    t.overrides.insert(monday(), vec![]);
+    assert!(!within_hours(t, id(100), VAN, &booked));
 }

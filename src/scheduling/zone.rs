@@ -60,3 +60,11 @@ pub fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> Option<DateTim
     }
     DateTime::<Utc>::from_timestamp(hi, 0)
 }
+
+/// The first instant of local date `date` in `tz`: local midnight, its earliest instant when
+/// ambiguous, the end of the gap when midnight does not exist (zones that change at 00:00).
+/// `None` only outside chrono's range.
+pub fn start_of_day(tz: Tz, date: chrono::NaiveDate) -> Option<DateTime<Utc>> {
+    let midnight = date.and_time(chrono::NaiveTime::MIN);
+    resolve_start(tz, midnight).or_else(|| first_instant_at_or_after(tz, midnight))
+}

@@ -556,3 +556,47 @@ impl TestApp {
         TestApp::start(database_url, _guard, Options { env }, None).await
     }
 }
+
+impl TestApp {
+    /// The starts of the slots offered on one local date (`extra`: more query, e.g.
+    /// `&location_id=…`), in order.
+    pub async fn slot_starts(
+        &self,
+        type_id: &str,
+        duration: u32,
+        day: chrono::NaiveDate,
+        extra: &str,
+    ) -> Vec<String> {
+        let resp = self
+            .get(&format!(
+                "/api/v1/slots?massage_type_id={type_id}&duration_minutes={duration}&from={day}&to={day}{extra}"
+            ))
+            .send()
+            .await;
+        resp.expect(200)["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|s| s["start"].as_str().expect("start").to_owned())
+            .collect()
+    }
+
+    /// Books `start` for `duration` minutes as the caller behind `token`.
+    pub async fn book(
+        &self,
+        token: &str,
+        therapist_id: &str,
+        type_id: &str,
+        duration: u32,
+        start: &str,
+    ) -> Resp {
+        self.post("/api/v1/bookings")
+            .token(token)
+            .json(
+                json!({"therapist_id": therapist_id, "massage_type_id": type_id,
+                         "duration_minutes": duration, "start": start}),
+            )
+            .send()
+            .await
+    }
+}

@@ -13,6 +13,7 @@ mod mail;
 mod migrations;
 mod openapi;
 mod operations;
+mod overrides;
 mod reliability;
 mod schedules;
 mod security_auth;
