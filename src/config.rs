@@ -620,7 +620,7 @@ mod tests {
             "smtp://relay?timeout=0",
             "smtp://relay?color=blue",
         ] {
-            let err = config(&[secret, ("SMTP_URL", bad)]).err().expect(bad);
+            let err = config(&[secret, ("SMTP_URL", bad)]).expect_err(bad);
             assert!(err.to_string().contains("SMTP_URL"), "{err}");
         }
         assert!(config(&[secret, ("MAIL_FROM", "not an address")]).is_err());
