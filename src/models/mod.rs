@@ -16,6 +16,8 @@ macro_rules! load_where_in {
 
 pub mod booking;
 pub mod catalog;
+pub mod notification;
+pub mod password_reset;
 pub mod schedule;
 pub mod therapist;
 pub mod token;
