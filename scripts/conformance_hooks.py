@@ -11,6 +11,7 @@ fields or about the database, and a JSON Schema cannot say them:
   override or closure listing's 366) and `to` is not before `from`, an API token's
   `expires_at` is in the future;
 - a new password is not blank, common or easily guessed (the schema states only its length);
+- a password-reset token is one the server issued (by email) and not yet used;
 - a massage type's options have distinct durations, one weekday's schedule rules do not
   overlap and each ends after it starts (nor do one date override's rules);
 - an `Idempotency-Key` is reused only with the same body.
@@ -26,9 +27,12 @@ deactivates things as it goes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import random
+import secrets
+import sqlite3
 import subprocess
 import urllib.error
 import urllib.parse
@@ -235,6 +239,46 @@ def strong_password() -> str:
     return f"conformance-{uuid.uuid4().hex[:16]}"
 
 
+def planted_reset_token() -> str | None:
+    """A usable password-reset token. The real one travels by email, which the hooks do not
+    read; so they make a throwaway account and store a reset for it as the server does (only the
+    token's SHA-256) straight into the conformance run's SQLite database."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("sqlite://"):
+        return None
+    user = api(
+        "POST",
+        "/users",
+        {
+            "email": f"reset-{uuid.uuid4().hex[:12]}@conformance.example",
+            "password": strong_password(),
+            "name": "Reset",
+            "role": "client",
+        },
+    )
+    if not user:
+        return None
+    token = secrets.token_urlsafe(32)
+    now = dt.datetime.now(UTC).replace(tzinfo=None)
+    db = sqlite3.connect(url[len("sqlite://") :], timeout=10)
+    try:
+        with db:
+            db.execute(
+                "INSERT INTO password_resets (id, user_id, token_hash, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    str(uuid.uuid4()),
+                    user["id"],
+                    hashlib.sha256(token.encode()).hexdigest(),
+                    now.strftime("%Y-%m-%d %H:%M:%S"),
+                    (now + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
+                ),
+            )
+    finally:
+        db.close()
+    return token
+
+
 def ordered_window(body: dict, start_key: str, end_key: str, longest: dt.timedelta) -> None:
     start, end = parse_instant(body.get(start_key)), parse_instant(body.get(end_key))
     if start is None or end is None:
@@ -376,6 +420,14 @@ def before_call(ctx, case, **kwargs):
     password_paths = {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/users"), ("PATCH", "/api/v1/users/{id}")}
     if (method, path) in password_paths and body is not None and isinstance(body.get("password"), str):
         body["password"] = strong_password()
+    if (method, path) == ("POST", "/api/v1/me/password") and body is not None:
+        if isinstance(body.get("new_password"), str):
+            body["new_password"] = strong_password()
+    elif (method, path) == ("POST", "/api/v1/auth/password-reset/confirm") and body is not None:
+        token = planted_reset_token()
+        if token is not None:
+            body["token"] = token
+            body["new_password"] = strong_password()
     if path.startswith("/api/v1/bookings/{id}"):
         existing_booking(case, token)
     if (method, path) == ("POST", "/api/v1/bookings") and body is not None:

@@ -41,6 +41,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
+    /// The caller is authenticated but the password they confirmed with is wrong: its own type,
+    /// so a client can tell it from an expired access token (which it would refresh and retry).
+    #[error("wrong password")]
+    WrongPassword,
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -56,6 +60,9 @@ pub enum ApiError {
         detail: String,
         errors: Vec<FieldError>,
     },
+    /// A password-reset token that is unknown, already used or expired.
+    #[error("reset token invalid")]
+    ResetTokenInvalid,
     #[error("method not allowed")]
     MethodNotAllowed { allow: String },
     #[error("payload too large")]
@@ -127,10 +134,12 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => ("bad-request", "Bad request"),
             Self::Unauthorized(_) => ("unauthorized", "Authentication required"),
+            Self::WrongPassword => ("wrong-password", "Wrong password"),
             Self::Forbidden => ("forbidden", "Not allowed"),
             Self::NotFound => ("not-found", "Not found"),
             Self::Conflict { kind, .. } => (kind, "Conflict with the current state"),
             Self::Validation { .. } => ("validation", "Invalid request"),
+            Self::ResetTokenInvalid => ("reset-token-invalid", "Invalid reset token"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::PayloadTooLarge => ("payload-too-large", "Request body too large"),
             Self::RequestTimeout => ("request-timeout", "Request timeout"),
@@ -145,9 +154,13 @@ impl ApiError {
         match self {
             Self::BadRequest(d) => d.clone(),
             Self::Unauthorized(d) => (*d).to_owned(),
+            Self::WrongPassword => "The current password is not correct.".to_owned(),
             Self::Forbidden => "Your role may not perform this action.".to_owned(),
             Self::NotFound => "No such resource.".to_owned(),
             Self::Conflict { detail, .. } | Self::Validation { detail, .. } => detail.clone(),
+            Self::ResetTokenInvalid => {
+                "The reset token is unknown, already used or expired; request a new one.".to_owned()
+            }
             Self::MethodNotAllowed { allow } => {
                 format!("This resource answers only {allow}.")
             }
@@ -172,6 +185,11 @@ impl ApiError {
         let (slug, title) = self.slug_and_title();
         let errors = match self {
             Self::Conflict { errors, .. } | Self::Validation { errors, .. } => errors.clone(),
+            Self::WrongPassword => vec![FieldError::new("current_password", "is not correct")],
+            Self::ResetTokenInvalid => vec![FieldError::new(
+                "token",
+                "is unknown, already used or expired",
+            )],
             _ => Vec::new(),
         };
         Problem {
@@ -188,11 +206,11 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::WrongPassword => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation { .. } | Self::ResetTokenInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -217,7 +235,7 @@ impl ResponseError for ApiError {
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         match self {
-            Self::Unauthorized(_) => {
+            Self::Unauthorized(_) | Self::WrongPassword => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             Self::TooManyRequests { retry_after_secs } => {

@@ -39,6 +39,8 @@ pub struct UserOut {
     pub name: String,
     pub phone: Option<String>,
     pub role: Role,
+    /// Whether emails other than password resets are sent.
+    pub email_notifications: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -51,6 +53,7 @@ impl From<User> for UserOut {
             name: u.name,
             phone: u.phone,
             role,
+            email_notifications: u.email_notifications,
             created_at: utc(u.created_at),
         }
     }
@@ -131,7 +134,7 @@ pub async fn hash_password(state: &AppState, password: String) -> Result<String,
         .map_err(ApiError::internal)
 }
 
-async fn verify_password(
+pub async fn verify_password(
     state: &AppState,
     password: String,
     hash: String,
@@ -144,7 +147,7 @@ async fn verify_password(
 }
 
 /// Creates a refresh token in `family_id` (a new login when None) and signs an access token.
-fn issue_tokens(
+pub fn issue_tokens(
     conn: &mut DbConn,
     state: &AppState,
     user: User,
@@ -179,7 +182,7 @@ fn issue_tokens(
     })
 }
 
-fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+pub fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
     builder.insert_header((header::CACHE_CONTROL, "no-store"));
     builder
 }

@@ -2,6 +2,7 @@
 //! extractors (`extractors.rs`), pages and cursors (`paging.rs`); text rules are in
 //! `crate::validation`. Handlers parse, authorize, call and map.
 
+pub mod accounts;
 pub mod api_tokens;
 pub mod auth;
 pub mod bookings;
@@ -50,9 +51,11 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
                 auth_limit.is_some(),
                 actix_governor::Governor::new(&limiter),
             ))
-            .configure(auth::routes),
+            .configure(auth::routes)
+            .configure(accounts::auth_routes),
     );
     auth::me_routes(cfg);
+    accounts::me_routes(cfg);
     users::routes(cfg);
     locations::routes(cfg);
     rooms::routes(cfg);

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod password;
+pub mod reset;
 pub mod rules;
 pub mod tokens;
 

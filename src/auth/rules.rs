@@ -48,6 +48,15 @@ pub fn check_email(email: &str) -> Result<(), ApiError> {
 /// The password policy (`auth::password::check_new`) as a field error; `user_inputs` are the
 /// account's email and name.
 pub fn check_password(password: &str, user_inputs: &[&str]) -> Result<(), ApiError> {
+    check_password_field("password", password, user_inputs)
+}
+
+/// The same, naming another field (`new_password`).
+pub fn check_password_field(
+    field: &'static str,
+    password: &str,
+    user_inputs: &[&str],
+) -> Result<(), ApiError> {
     password::check_new(password, user_inputs)
-        .map_err(|weakness| ApiError::validation("password", weakness.message()))
+        .map_err(|weakness| ApiError::validation(field, weakness.message()))
 }

@@ -177,6 +177,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts,
     notifications,
+    password_resets,
 );
 
 diesel::table! {
@@ -296,3 +297,16 @@ diesel::table! {
 }
 
 diesel::joinable!(notifications -> users (user_id));
+
+diesel::table! {
+    password_resets (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(password_resets -> users (user_id));

@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod closure;
 pub mod date_override;
 pub mod notification;
+pub mod password_reset;
 pub mod schedule;
 pub mod therapist;
 pub mod token;

@@ -135,6 +135,40 @@ pub fn update(conn: &mut DbConn, id: &str, changes: &UserChanges) -> QueryResult
         .execute(conn)
 }
 
+/// Replaces the password only while it is still `expected` (the hash the caller's current
+/// password was verified against); returns whether it did, so a change that raced another one
+/// fails instead of silently overwriting it.
+pub fn set_password_if(
+    conn: &mut DbConn,
+    id: &str,
+    expected: &str,
+    password_hash: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::password_hash.eq(expected)),
+    )
+    .set((
+        users::password_hash.eq(password_hash),
+        users::updated_at.eq(at),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// On PostgreSQL, locks the user's row until the transaction ends, so that concurrent requests
+/// about one account take turns (SQLite's write transactions already do).
+pub fn lock(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+    if let DbConn::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
     diesel::delete(users::table.find(id)).execute(conn)
 }

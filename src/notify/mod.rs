@@ -360,7 +360,8 @@ pub fn password_reset(
             clinic: clinic(config),
             name: &user.name,
             reset_url: format!("{}/#/reset-password?token={token}", config.public_base_url),
-            valid_minutes: (expires_at - at).num_minutes().max(1),
+            // Rounded up: a 60-minute token computed a few microseconds ago still reads 60.
+            valid_minutes: ((expires_at - at).num_seconds() + 59).div_euclid(60).max(1),
         },
     )
 }

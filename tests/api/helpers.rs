@@ -599,4 +599,37 @@ impl TestApp {
             .send()
             .await
     }
+
+    /// Counts the rows of `table` that match an SQL `condition`.
+    pub async fn count_where(&self, table: &str, condition: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let query = format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}");
+        self.state
+            .run(move |conn| {
+                let row: Count = diesel::sql_query(query).get_result(conn)?;
+                Ok(row.n)
+            })
+            .await
+            .expect("count")
+    }
+
+    /// Plants a password reset for `user_id` whose emailed token would be `token`; like the
+    /// service, only the token's SHA-256 is stored. A negative `expires_in` plants an expired one.
+    pub async fn plant_reset(&self, user_id: &str, token: &str, expires_in: chrono::Duration) {
+        let now = chrono::Utc::now().naive_utc();
+        let format = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
+        self.sql(format!(
+            "INSERT INTO password_resets (id, user_id, token_hash, created_at, expires_at) \
+             VALUES ('{}', '{user_id}', '{}', '{}', '{}')",
+            uuid::Uuid::new_v4(),
+            inspine::auth::tokens::sha256_hex(token),
+            format(now - chrono::Duration::minutes(5)),
+            format(now + expires_in),
+        ))
+        .await;
+    }
 }

@@ -677,3 +677,159 @@ fn a_malformed_smtp_url_stops_the_start_with_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("SMTP_URL is not valid"), "{stderr}");
 }
+
+/// The reset token in a reset email's link.
+fn reset_token(mail: &Mail) -> String {
+    let start = mail.text.find("token=").expect("a reset link") + "token=".len();
+    mail.text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn a_password_reset_goes_by_email_and_its_link_works_once() {
+    let sink = SmtpSink::start();
+    let app = mail_app(&[("SMTP_URL", sink.url.clone())]).await;
+    let admin = app.admin().await;
+    let ana = app.register("ana@example.com").await;
+    let old_refresh = ana["refresh_token"].as_str().unwrap().to_owned();
+    for email in ["ana@example.com", "nobody@example.com"] {
+        let resp = app
+            .post("/api/v1/auth/password-reset")
+            .json(json!({ "email": email }))
+            .send()
+            .await;
+        assert_eq!(resp.expect(202), &json!({}));
+    }
+    // One message: to the account that exists.
+    assert_eq!(deliver(&app, Utc::now()).await, 1);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    let mail = parse(&messages[0]);
+    assert_eq!(mail.header("to"), "ana@example.com");
+    assert_eq!(
+        mail.header("subject"),
+        "Reset your Inspine Therapy password"
+    );
+    assert!(mail.text.contains("within 60 minutes"), "{}", mail.text);
+    assert!(
+        mail.text
+            .contains("http://127.0.0.1:8080/#/reset-password?token=")
+    );
+    let token = reset_token(&mail);
+    assert!(mail.html.contains(&token));
+    // Once out, the stored copy no longer holds the link.
+    assert_eq!(
+        app.count_where(
+            "notifications",
+            &format!("body_text LIKE '%{token}%' OR body_html LIKE '%{token}%'")
+        )
+        .await,
+        0
+    );
+
+    app.post("/api/v1/auth/password-reset/confirm")
+        .json(json!({"token": token, "new_password": "a brand new passphrase"}))
+        .send()
+        .await
+        .expect(204);
+    app.post("/api/v1/auth/refresh")
+        .json(json!({ "refresh_token": old_refresh }))
+        .send()
+        .await
+        .expect(401);
+    app.post("/api/v1/auth/login")
+        .json(json!({"email": "ana@example.com", "password": "a brand new passphrase"}))
+        .send()
+        .await
+        .expect(200);
+    let reused = app
+        .post("/api/v1/auth/password-reset/confirm")
+        .json(json!({"token": token, "new_password": "yet another passphrase"}))
+        .send()
+        .await;
+    reused.expect(422);
+    assert_eq!(reused.problem_type(), "reset-token-invalid");
+
+    let user_id = ana["user"]["id"].as_str().unwrap();
+    let listed = app
+        .get(&format!("/api/v1/notifications?user_id={user_id}"))
+        .token(&admin)
+        .send()
+        .await;
+    let listed = listed.expect(200)["items"][0].clone();
+    assert_eq!(
+        (listed["kind"].as_str(), listed["status"].as_str()),
+        (Some("password_reset"), Some("sent"))
+    );
+}
+
+#[actix_web::test]
+async fn turning_emails_off_stops_all_but_password_resets() {
+    let sink = SmtpSink::start();
+    let app = mail_app(&[("SMTP_URL", sink.url.clone())]).await;
+    let clinic = app.clinic().await;
+    let (booking, token) = book(&app, &clinic.therapist_id, &clinic.swedish).await;
+    // The confirmation and the reminder are queued; turning emails off drops both.
+    let me = app
+        .patch("/api/v1/me")
+        .token(&token)
+        .json(json!({"email_notifications": false}))
+        .send()
+        .await;
+    assert_eq!(me.expect(200)["email_notifications"], false);
+    let id = booking["id"].as_str().unwrap();
+    app.post(&format!("/api/v1/bookings/{id}/cancel"))
+        .token(&token)
+        .json(json!({}))
+        .send()
+        .await
+        .expect(200);
+    app.post("/api/v1/auth/password-reset")
+        .json(json!({"email": "ana@example.com"}))
+        .send()
+        .await
+        .expect(202);
+    assert_eq!(deliver(&app, Utc::now()).await, 1);
+    assert_eq!(
+        deliver(&app, before(&booking, Duration::hours(24))).await,
+        0
+    );
+    let subjects = subjects(&sink);
+    assert_eq!(subjects, ["Reset your Inspine Therapy password"]);
+}
+
+#[actix_web::test]
+async fn the_export_lists_the_emails_without_their_bodies() {
+    let sink = SmtpSink::start();
+    let app = mail_app(&[("SMTP_URL", sink.url.clone())]).await;
+    let clinic = app.clinic().await;
+    let (booking, token) = book(&app, &clinic.therapist_id, &clinic.swedish).await;
+    app.post("/api/v1/auth/password-reset")
+        .json(json!({"email": "ana@example.com"}))
+        .send()
+        .await
+        .expect(202);
+    // Before delivery the reset link sits in the outbox; the export must not show it.
+    let export = app.get("/api/v1/me/export").token(&token).send().await;
+    let body = export.expect(200).clone();
+    let kinds: Vec<&str> = body["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["booking_confirmed", "booking_reminder", "password_reset"]
+    );
+    assert_eq!(body["notifications"][0]["booking_id"], booking["id"]);
+    let text = String::from_utf8_lossy(&export.raw).into_owned();
+    assert!(!text.contains("token="), "{text}");
+    assert!(!text.contains("body"), "{text}");
+    deliver(&app, Utc::now()).await;
+    let reset = find(&sink, "Reset your");
+    assert!(!text.contains(&reset_token(&reset)));
+}

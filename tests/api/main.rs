@@ -2,6 +2,7 @@
 //! Black-box tests over the HTTP API. Run on SQLite by default; with
 //! TEST_DATABASE_URL=postgres://… every test gets its own PostgreSQL database instead.
 
+mod accounts;
 mod auth;
 mod bookings;
 mod catalog;
