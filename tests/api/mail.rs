@@ -833,3 +833,60 @@ async fn the_export_lists_the_emails_without_their_bodies() {
     let reset = find(&sink, "Reset your");
     assert!(!text.contains(&reset_token(&reset)));
 }
+
+#[actix_web::test]
+async fn a_message_being_sent_when_the_server_is_killed_is_sent_after_the_restart() {
+    use std::process::{Command, Stdio};
+    let app = mail_app(&[]).await;
+    let clinic = app.clinic().await;
+    book(&app, &clinic.therapist_id, &clinic.swedish).await;
+    // A relay that accepts the connection and then says nothing: the server's worker claims the
+    // confirmation and hangs in the middle of sending it.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay = silent.local_addr().unwrap();
+    let (connected, arrived) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((stream, _)) = silent.accept() {
+            let _ = connected.send(());
+            // Held open, silent, until the test ends.
+            std::thread::park();
+            drop(stream);
+        }
+    });
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_inspine"))
+        .arg("serve")
+        .env("DATABASE_URL", &app.database_url)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("DATA_DIR", data_dir.path())
+        .env("JWT_SECRET", "test-secret-test-secret-test-secret-0123")
+        .env("SMTP_URL", format!("smtp://{relay}?tls=none&timeout=600"))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Waits for the worker's connection (the deadline only guards against a hang).
+    let reached = arrived.recv_timeout(std::time::Duration::from_secs(120));
+    // kill -9: no shutdown, no chance to record anything.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(reached.is_ok(), "the server's worker never tried to send");
+
+    let sink = SmtpSink::start();
+    let app = app
+        .restart_with([("SMTP_URL", sink.url.clone())].into())
+        .await;
+    // Its claim (lease) outlives the dead process for a minute; then it is sent, once.
+    assert_eq!(deliver(&app, Utc::now()).await, 0);
+    let after_lease = Utc::now() + Duration::seconds(61);
+    assert_eq!(deliver(&app, after_lease).await, 1);
+    assert_eq!(deliver(&app, after_lease).await, 0);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(
+        parse(&messages[0])
+            .header("subject")
+            .starts_with("Booked: ")
+    );
+}
