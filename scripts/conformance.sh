@@ -5,7 +5,9 @@
 # spec with openapi-spec-validator. Exits non-zero on any finding. scripts/conformance_hooks.py
 # makes the generated *valid* requests follow the contract's rules that JSON Schema cannot state
 # (existing ids, offered slots, ordered time ranges...); the checks themselves are the defaults.
-# .ci/run runs this after the test suites.
+# Then lints the spec with Redocly's `recommended` rules and drives a Python client generated from
+# it (openapi-python-client, default settings) through register → slots → book → reschedule →
+# cancel (scripts/client_flow.py). .ci/run runs this after the test suites.
 #
 #   cargo build --release && bash scripts/conformance.sh
 #   MAX_TIME=300 SEED=1234 bash scripts/conformance.sh   # longer, or replay one run's seed
@@ -17,11 +19,20 @@ PORT=${PORT:-18080}
 VENV=${VENV:-target/conformance-venv}
 [ -x "$BIN" ] || { echo "build the release binary first: cargo build --release" >&2; exit 1; }
 
-if [ ! -x "$VENV/bin/schemathesis" ]; then
+if [ ! -x "$VENV/bin/schemathesis" ] || [ ! -x "$VENV/bin/openapi-python-client" ]; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
+  "$VENV/bin/pip" install --quiet 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0' \
+    'openapi-python-client==0.29.1' 'ruff==0.14.8'
 fi
 "$VENV/bin/openapi-spec-validator" openapi/openapi.json
+
+# Redocly's `recommended` rules, 0 errors (warnings are printed, not fatal).
+REDOCLY=${REDOCLY:-target/redocly}
+if [ ! -x "$REDOCLY/node_modules/.bin/redocly" ]; then
+  mkdir -p "$REDOCLY"
+  npm install --silent --no-audit --no-fund --prefix "$REDOCLY" '@redocly/cli@2.77.0'
+fi
+REDOCLY_TELEMETRY=off "$REDOCLY/node_modules/.bin/redocly" lint openapi/openapi.json --extends recommended
 
 WORK=$(mktemp -d)
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -49,9 +60,17 @@ CLIENT=$(login client@conformance.example conformance-client)
 # that JSON Schema cannot state; see the file's docstring.
 export PYTHONPATH=scripts SCHEMATHESIS_HOOKS=conformance_hooks CONFORMANCE_API="$API" \
   CONFORMANCE_ADMIN_TOKEN="$ADMIN" CONFORMANCE_BIN="$(realpath "$BIN")"
+# On the fresh demo data, before schemathesis changes it.
+status=0
+# A client generated from the committed spec with default settings books end to end.
+echo "== a generated Python client: register, slots, book, reschedule, cancel"
+PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/openapi-python-client" generate \
+  --path openapi/openapi.json --output-path "$WORK/client" >/dev/null
+PYTHONPATH="$WORK/client" CONFORMANCE_ORIGIN="http://127.0.0.1:$PORT" \
+  "$VENV/bin/python" scripts/client_flow.py || status=1
+
 # One worker: the hooks look up live data just before each request, and a second worker could
 # change it in between (retire the massage type just picked, say).
-status=0
 for who in ADMIN CLIENT; do
   echo "== schemathesis as ${who,,}"
   CONFORMANCE_ROLE=${who,,} CONFORMANCE_TOKEN=${!who} "$VENV/bin/schemathesis" run "$API/openapi.json" \

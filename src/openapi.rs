@@ -59,6 +59,53 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
     add_common_responses(&mut spec);
+    for_generators(spec)
+}
+
+/// What client generators and linters expect of a spec: a `servers` entry; `security: []` on
+/// public operations (so "no token" is said, not implied); page schemas whose `items` refer to
+/// the item's named schema instead of repeating it inline (generators otherwise invent names
+/// such as `PageBookingOutItemsItem`).
+fn for_generators(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    spec.servers = Some(vec![
+        utoipa::openapi::server::ServerBuilder::new()
+            .url("http://127.0.0.1:8080")
+            .description(Some(
+                "A local server on the default BIND_ADDR; use your deployment's PUBLIC_BASE_URL",
+            ))
+            .build(),
+    ]);
+    for item in spec.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation.security.get_or_insert_with(Vec::new);
+        }
+    }
+    if let Some(components) = spec.components.as_mut() {
+        let names: std::collections::BTreeSet<String> =
+            components.schemas.keys().cloned().collect();
+        for (name, schema) in components.schemas.iter_mut() {
+            let Some(item) = name.strip_prefix("Page_") else {
+                continue;
+            };
+            if !names.contains(item) {
+                continue;
+            }
+            if let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(page)) = schema
+                && let Some(items) = page.properties.get_mut("items")
+            {
+                *items = utoipa::openapi::schema::ArrayBuilder::new()
+                    .items(utoipa::openapi::Ref::from_schema_name(item))
+                    .into();
+            }
+        }
+    }
     spec
 }
 
