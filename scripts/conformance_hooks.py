@@ -295,6 +295,14 @@ def hhmm(text: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
+def span(rule: dict) -> tuple[int, int] | None:
+    """A rule's (start, end) in minutes, or None when either is missing or not HH:MM."""
+    try:
+        return hhmm(rule["start"]), hhmm(rule["end"])
+    except (KeyError, ValueError, AttributeError):
+        return None
+
+
 def fix_rules(rules: list[dict]) -> list[dict]:
     """Drops rules that end before they start or overlap an earlier rule of their weekday."""
     locations = [loc["id"] for loc in items("/locations")]
@@ -308,9 +316,11 @@ def fix_rules(rules: list[dict]) -> list[dict]:
         if end <= start:
             continue
         if any(
-            other["weekday"] == rule.get("weekday")
-            and hhmm(other["start"]) < end
-            and start < hhmm(other["end"])
+            # Override rules (one date's) have no weekday: all of them share the date.
+            other.get("weekday") == rule.get("weekday")
+            and span(other) is not None
+            and span(other)[0] < end
+            and start < span(other)[1]
             for other in kept
         ):
             continue
@@ -333,6 +343,8 @@ def dedupe_options(options: list[dict]) -> list[dict]:
 
 
 def fix_booking(case, body: dict, role: str) -> None:
+    if role == "client":
+        body.pop("client_id", None)
     slot = offered_slot()
     if slot is None:
         return
