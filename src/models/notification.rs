@@ -207,16 +207,3 @@ pub fn count_pending(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<(i64, 
         .get_result(conn)?;
     Ok((due, later))
 }
-
-/// When the latest message of `kind` to `user_id` was queued.
-pub fn latest_of_kind(
-    conn: &mut DbConn,
-    user_id: &str,
-    kind: Kind,
-) -> QueryResult<Option<NaiveDateTime>> {
-    notifications::table
-        .filter(notifications::user_id.eq(user_id.to_owned()))
-        .filter(notifications::kind.eq(kind.as_str()))
-        .select(diesel::dsl::max(notifications::created_at))
-        .first(conn)
-}

@@ -10,7 +10,7 @@ pub mod mailer;
 mod templates;
 mod worker;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -364,14 +364,6 @@ pub fn password_reset(
             valid_minutes: ((expires_at - at).num_seconds() + 59).div_euclid(60).max(1),
         },
     )
-}
-
-/// When the latest password-reset email to `user_id` was queued, for the once-a-minute rule.
-pub fn last_reset_email(
-    conn: &mut DbConn,
-    user_id: &str,
-) -> Result<Option<DateTime<Utc>>, ApiError> {
-    Ok(notification::latest_of_kind(conn, user_id, Kind::PasswordReset)?.map(|t| t.and_utc()))
 }
 
 #[cfg(test)]

@@ -611,15 +611,20 @@ async fn only_admins_read_the_outbox() {
         .await;
     let page = page.expect(200).clone();
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
-    // A page of one and a cursor to the rest.
-    let cursor = page["next_cursor"].as_str().map(str::to_owned);
-    if let Some(cursor) = cursor {
-        app.get(&format!("/api/v1/notifications?cursor={cursor}"))
-            .token(&clinic.admin)
-            .send()
-            .await
-            .expect(200);
-    }
+    // The confirmation and the reminder: a page of one and a cursor to the other.
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let rest = app
+        .get(&format!("/api/v1/notifications?cursor={cursor}"))
+        .token(&clinic.admin)
+        .send()
+        .await;
+    let rest = rest.expect(200).clone();
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert_ne!(rest["items"][0]["id"], page["items"][0]["id"]);
+    assert_eq!(rest["next_cursor"], Value::Null);
 }
 
 #[actix_web::test]
