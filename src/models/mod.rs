@@ -20,6 +20,7 @@ pub mod closure;
 pub mod date_override;
 pub mod notification;
 pub mod schedule;
+pub mod series;
 pub mod therapist;
 pub mod token;
 pub mod user;
