@@ -138,7 +138,11 @@ impl From<BookingError> for ApiError {
                     occurrences.len(),
                     occurrences
                         .iter()
-                        .map(|o| format!("{} ({})", o.start.to_rfc3339(), o.reason.describe()))
+                        .map(|o| format!(
+                            "{} ({})",
+                            o.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            o.reason.describe()
+                        ))
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),
