@@ -58,6 +58,9 @@ pub struct BookingOut {
     pub updated_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
+    /// The recurring series that booked it (`/booking-series/{id}`); null for a single booking.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub series_id: Option<String>,
 }
 
 impl From<Booking> for BookingOut {
@@ -80,6 +83,7 @@ impl From<Booking> for BookingOut {
             updated_at: utc(b.updated_at),
             cancelled_at: b.cancelled_at.map(utc),
             cancel_reason: b.cancel_reason,
+            series_id: b.series_id,
         }
     }
 }
@@ -117,6 +121,18 @@ pub struct CancelRequest {
     pub reason: Option<String>,
 }
 
+/// The reason of a cancel request, checked; `None` when absent or blank. The limit counts the
+/// text as sent, as the spec's maxLength does; it is stored trimmed.
+pub(super) fn cancel_reason(body: CancelRequest) -> Result<Option<String>, ApiError> {
+    let mut errors = Vec::new();
+    let reason = body
+        .reason
+        .map(|r| free_text(&mut errors, "reason", &r, 500))
+        .filter(|r| !r.is_empty());
+    check(errors)?;
+    Ok(reason)
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RescheduleRequest {
@@ -133,7 +149,7 @@ pub struct RescheduleRequest {
 
 const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(super) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
         return Ok(None);
     };
@@ -150,7 +166,8 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-fn replay(status: i32, body: String) -> HttpResponse {
+/// The stored answer sent again; a created resource's `Location` is `{collection}/{id}`.
+pub(super) fn replay(status: i32, body: String, collection: &str) -> HttpResponse {
     let status = u16::try_from(status)
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
@@ -162,7 +179,7 @@ fn replay(status: i32, body: String) -> HttpResponse {
             .ok()
             .and_then(|v| v["id"].as_str().map(str::to_owned))
         {
-            builder.insert_header((header::LOCATION, format!("/api/v1/bookings/{id}")));
+            builder.insert_header((header::LOCATION, format!("{collection}/{id}")));
         }
         builder.content_type("application/json");
     } else {
@@ -171,12 +188,12 @@ fn replay(status: i32, body: String) -> HttpResponse {
     builder.body(body)
 }
 
-/// Claims the request's Idempotency-Key, if it has one.
-async fn claim_key(
+/// Claims the request's Idempotency-Key, if it has one, bound to `body`.
+pub(super) async fn claim_key(
     state: &AppState,
     caller: &AuthUser,
     key: Option<String>,
-    body: &CreateBooking,
+    body: &impl Serialize,
 ) -> Result<Option<Claimed>, ApiError> {
     let Some(key) = key else {
         return Ok(None);
@@ -191,7 +208,7 @@ async fn claim_key(
 
 /// After a failed create: a definite answer (4xx) is kept for replay; a transient failure frees
 /// the key so that the retry the client will make can run.
-async fn settle_key(state: &AppState, claim: Claim, error: &ApiError) {
+pub(super) async fn settle_key(state: &AppState, claim: Claim, error: &ApiError) {
     let status = actix_web::ResponseError::status_code(error);
     let problem = serde_json::to_string(&error.problem()).unwrap_or_default();
     let _ = state
@@ -242,7 +259,9 @@ async fn create_booking(
     check(errors)?;
     let client_id = create::client_for(&caller, body.client_id)?;
     let claim = match claim_key(&state, &caller, key, &body).await? {
-        Some(Claimed::Replay(status, body)) => return Ok(replay(status, body)),
+        Some(Claimed::Replay(status, body)) => {
+            return Ok(replay(status, body, "/api/v1/bookings"));
+        }
         Some(Claimed::Fresh(claim)) => Some(claim),
         None => None,
     };
@@ -410,13 +429,7 @@ async fn cancel_booking(
     PathId(id): PathId,
     OptionalJson(body): OptionalJson<CancelRequest>,
 ) -> Result<web::Json<BookingOut>, ApiError> {
-    // The limit counts the text as sent, as the spec's maxLength does; it is stored trimmed.
-    let mut errors = Vec::new();
-    let reason = body
-        .reason
-        .map(|r| free_text(&mut errors, "reason", &r, 500))
-        .filter(|r| !r.is_empty());
-    check(errors)?;
+    let reason = cancel_reason(body)?;
     let config = state.config.clone();
     let updated = state
         .write(move |conn| {

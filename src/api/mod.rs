@@ -18,6 +18,7 @@ pub mod overrides;
 pub mod paging;
 pub mod rooms;
 pub mod schedules;
+pub mod series;
 pub mod slots;
 pub mod therapists;
 pub mod users;
@@ -68,6 +69,7 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     // Before bookings: `/bookings/{id}.ics` must be tried before `/bookings/{id}`.
     calendar::routes(cfg);
     bookings::routes(cfg);
+    series::routes(cfg);
     api_tokens::routes(cfg);
     webhooks::routes(cfg);
     notifications::routes(cfg);

@@ -1,5 +1,7 @@
 //! Booking a slot: who the client is, whether the caller may book that therapist, the
-//! per-client cap on upcoming bookings, the price, the insert and its event.
+//! per-client cap on upcoming bookings, the price, the insert and its event. A recurring series
+//! (`super::series`) books each occurrence with the same pieces: [`order`] once, then
+//! [`room_under_cap`], and [`book`] (or [`check`] for a preview) per occurrence.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -8,13 +10,14 @@ use super::access::own_therapist_id;
 use super::error::BookingError;
 use super::idempotency::{self, Claim};
 use super::offer::{Asked, bookable};
-use super::placement::{overlap_is_conflict, place};
+use super::placement::{Placement, overlap_is_conflict, place};
 use super::{BookingEvent, BookingStatus, Shown};
 use crate::auth::AuthUser;
 use crate::config::Config;
 use crate::db::DbConn;
 use crate::integrations::webhooks;
 use crate::models::booking::{self, Booking};
+use crate::models::catalog::{MassageOption, MassageType};
 use crate::models::user::{self, Role};
 use crate::models::{new_id, now};
 use crate::notify;
@@ -41,23 +44,25 @@ pub fn client_for(caller: &AuthUser, named: Option<Uuid>) -> Result<String, Book
     }
 }
 
-/// Books the slot; run inside a write transaction. The booking is shown as `W` in its webhook
-/// event and, when a key is claimed, in the stored answer (201) that retries replay.
-pub fn create<W: Shown>(
+/// What a booking is of and for, checked once: the caller may book this therapist, who offers
+/// this active type in this duration, for an existing client. A series checks it once for all
+/// its occurrences.
+pub struct Order {
+    pub client_id: String,
+    pub therapist_id: String,
+    pub massage_type: MassageType,
+    pub option: MassageOption,
+}
+
+/// Checks who books what for whom (see [`Order`]).
+pub fn order(
     conn: &mut DbConn,
-    config: &Config,
     caller: &AuthUser,
-    asked: NewBooking,
-    claim: Option<&Claim>,
-) -> Result<Booking, BookingError> {
-    let NewBooking {
-        therapist_id,
-        massage_type_id,
-        duration_minutes,
-        start,
-        notes,
-        client_id,
-    } = asked;
+    therapist_id: Uuid,
+    massage_type_id: Uuid,
+    duration_minutes: u32,
+    client_id: String,
+) -> Result<Order, BookingError> {
     let therapist_id = therapist_id.to_string();
     if let Some(own) = own_therapist_id(conn, caller)? {
         if own != therapist_id {
@@ -82,35 +87,80 @@ pub fn create<W: Shown>(
             Err(e) => return Err(e.into()),
         }
     }
-    // Concurrent bookings of one client queue here, so the cap below holds exactly.
-    booking::lock_client(conn, &client_id)?;
-    let at = now();
-    let cap = i64::from(config.max_future_bookings_per_client);
-    if booking::count_upcoming_for_client(conn, &client_id, at)? >= cap {
-        return Err(BookingError::BookingLimit { cap });
-    }
-    let placement = place(
-        conn,
-        config,
-        &therapist_id,
-        &massage_type,
-        duration_minutes,
-        start,
-        None,
-    )?;
-    let row = Booking {
-        id: new_id(),
+    Ok(Order {
         client_id,
         therapist_id,
-        massage_type_id: massage_type.id,
+        massage_type,
+        option,
+    })
+}
+
+/// How many more upcoming bookings the client may hold under the per-client cap (never
+/// negative). With `lock`, concurrent bookings of one client queue here until the transaction
+/// ends, so the count stays true until the caller's inserts commit.
+pub fn room_under_cap(
+    conn: &mut DbConn,
+    config: &Config,
+    client_id: &str,
+    lock: bool,
+) -> Result<i64, BookingError> {
+    if lock {
+        booking::lock_client(conn, client_id)?;
+    }
+    let upcoming = booking::count_upcoming_for_client(conn, client_id, now())?;
+    Ok((i64::from(config.max_future_bookings_per_client) - upcoming).max(0))
+}
+
+/// The cap [`room_under_cap`] measures against, as the error that reports it.
+pub fn booking_limit(config: &Config) -> BookingError {
+    BookingError::BookingLimit {
+        cap: i64::from(config.max_future_bookings_per_client),
+    }
+}
+
+/// Whether `start` can be booked for `order`, and where it would go.
+pub fn check(
+    conn: &mut DbConn,
+    config: &Config,
+    order: &Order,
+    start: DateTime<Utc>,
+) -> Result<Placement, BookingError> {
+    place(
+        conn,
+        config,
+        &order.therapist_id,
+        &order.massage_type,
+        order.option.duration_minutes.max(0) as u32,
+        start,
+        None,
+    )
+}
+
+/// Books `order` at `start` (placed, inserted, its webhook event and emails queued); run inside
+/// a write transaction, after the cap is checked. The booking is shown as `W` in its event.
+pub fn book<W: Shown>(
+    conn: &mut DbConn,
+    config: &Config,
+    order: &Order,
+    start: DateTime<Utc>,
+    notes: String,
+    series_id: Option<&str>,
+) -> Result<Booking, BookingError> {
+    let placement = check(conn, config, order, start)?;
+    let at = now();
+    let row = Booking {
+        id: new_id(),
+        client_id: order.client_id.clone(),
+        therapist_id: order.therapist_id.clone(),
+        massage_type_id: order.massage_type.id.clone(),
         location_id: placement.location_id,
         room_id: placement.room_id,
         start_at: placement.start,
         end_at: placement.end,
         blocked_until: placement.blocked_until,
-        duration_minutes: option.duration_minutes,
-        price_cents: option.price_cents,
-        currency: option.currency,
+        duration_minutes: order.option.duration_minutes,
+        price_cents: order.option.price_cents,
+        currency: order.option.currency.clone(),
         status: BookingStatus::Confirmed,
         notes,
         sequence: 0,
@@ -118,15 +168,45 @@ pub fn create<W: Shown>(
         updated_at: at,
         cancelled_at: None,
         cancel_reason: None,
+        series_id: series_id.map(str::to_owned),
     };
     booking::insert(conn, &row).map_err(overlap_is_conflict)?;
-    let shown = W::from(row.clone());
-    webhooks::enqueue(conn, BookingEvent::Created, &shown)?;
+    webhooks::enqueue(conn, BookingEvent::Created, &W::from(row.clone()))?;
     notify::booking_changed(conn, config, BookingEvent::Created, &row, None)?;
+    Ok(row)
+}
+
+/// Books the slot; run inside a write transaction. The booking is shown as `W` in its webhook
+/// event and, when a key is claimed, in the stored answer (201) that retries replay.
+pub fn create<W: Shown>(
+    conn: &mut DbConn,
+    config: &Config,
+    caller: &AuthUser,
+    asked: NewBooking,
+    claim: Option<&Claim>,
+) -> Result<Booking, BookingError> {
+    let NewBooking {
+        therapist_id,
+        massage_type_id,
+        duration_minutes,
+        start,
+        notes,
+        client_id,
+    } = asked;
+    let order = order(
+        conn,
+        caller,
+        therapist_id,
+        massage_type_id,
+        duration_minutes,
+        client_id,
+    )?;
+    if room_under_cap(conn, config, &order.client_id, true)? == 0 {
+        return Err(booking_limit(config));
+    }
+    let row = book::<W>(conn, config, &order, start, notes, None)?;
     if let Some(claim) = claim {
-        let json =
-            serde_json::to_string(&shown).map_err(|e| BookingError::Internal(e.to_string()))?;
-        idempotency::store_answer(conn, claim, 201, &json)?;
+        idempotency::store_created(conn, claim, &W::from(row.clone()))?;
     }
     Ok(row)
 }

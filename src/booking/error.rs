@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::scheduling::Rejection;
 
 use super::BookingStatus;
+use super::series::Skipped;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BookingError {
@@ -43,6 +44,10 @@ pub enum BookingError {
     /// PostgreSQL's exclusion constraints caught an overlap the check could not see.
     #[error("slot just taken")]
     SlotJustTaken,
+    /// Occurrences of a recurring series that cannot be booked (with `fail`, any; with
+    /// `skip`, all of them).
+    #[error("{} occurrence(s) of the series cannot be booked", .0.len())]
+    SeriesUnavailable(Vec<Skipped>),
     #[error("booking limit of {cap} reached")]
     BookingLimit { cap: i64 },
     #[error("booking is {0}")]
@@ -127,6 +132,22 @@ impl From<BookingError> for ApiError {
             },
             E::StartOutOfRange => ApiError::validation("start", "is out of range"),
             E::SlotJustTaken => slot_unavailable("The slot was just taken."),
+            E::SeriesUnavailable(occurrences) => ApiError::SeriesConflict {
+                detail: format!(
+                    "{} occurrence(s) of the series cannot be booked: {}. Nothing was booked.",
+                    occurrences.len(),
+                    occurrences
+                        .iter()
+                        .map(|o| format!(
+                            "{} ({})",
+                            o.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            o.reason.describe()
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                occurrences,
+            },
             E::BookingLimit { cap } => ApiError::conflict(
                 "booking-limit",
                 format!("A client may hold at most {cap} upcoming bookings."),

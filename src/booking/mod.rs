@@ -13,7 +13,8 @@
 //! - `access`: which bookings a caller may see;
 //! - `idempotency`: claiming a key, storing and replaying the answer;
 //! - `create`: booking a slot;
-//! - `transitions`: cancel, reschedule, complete, no-show.
+//! - `transitions`: cancel, reschedule, complete, no-show;
+//! - `series`: recurring series, booked, previewed, read and cancelled as a whole.
 //!
 //! Every write here expects to run inside `write_transaction`: on SQLite the write lock is held
 //! from the first read, so the availability check and the insert cannot interleave with another
@@ -27,6 +28,7 @@ pub mod idempotency;
 pub mod offer;
 pub mod placement;
 pub mod search;
+pub mod series;
 pub mod transitions;
 
 pub use crate::models::vocabulary::{BookingEvent, BookingStatus};

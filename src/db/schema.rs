@@ -170,6 +170,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     schedule_override_rules,
     location_closures,
     bookings,
+    booking_series,
     idempotency_keys,
     api_tokens,
     calendar_tokens,
@@ -201,6 +202,21 @@ diesel::table! {
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
         cancel_reason -> Nullable<Text>,
+        series_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    booking_series (id) {
+        id -> Text,
+        client_id -> Text,
+        therapist_id -> Text,
+        massage_type_id -> Text,
+        duration_minutes -> Integer,
+        every_weeks -> Integer,
+        count -> Integer,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 

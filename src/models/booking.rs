@@ -39,6 +39,8 @@ pub struct Booking {
     pub updated_at: NaiveDateTime,
     pub cancelled_at: Option<NaiveDateTime>,
     pub cancel_reason: Option<String>,
+    /// The recurring series this booking was made by, if any (the last column: added later).
+    pub series_id: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, booking: &Booking) -> QueryResult<()> {
@@ -50,6 +52,14 @@ pub fn insert(conn: &mut DbConn, booking: &Booking) -> QueryResult<()> {
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Booking> {
     bookings::table.find(id).first(conn)
+}
+
+/// The bookings of one series, by start.
+pub fn of_series(conn: &mut DbConn, series_id: &str) -> QueryResult<Vec<Booking>> {
+    bookings::table
+        .filter(bookings::series_id.eq(series_id.to_owned()))
+        .order((bookings::start_at.asc(), bookings::id.asc()))
+        .load(conn)
 }
 
 /// (room id, start, blocked until, booking id) of a booking holding a room.

@@ -21,6 +21,7 @@ pub mod date_override;
 pub mod notification;
 pub mod password_reset;
 pub mod schedule;
+pub mod series;
 pub mod therapist;
 pub mod token;
 pub mod user;

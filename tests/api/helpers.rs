@@ -633,3 +633,29 @@ impl TestApp {
         .await;
     }
 }
+
+/// The first local date on or after `from` on which Vancouver's clocks change (`Some(true)`:
+/// only a spring-forward change, `Some(false)`: only a fall-back one).
+pub fn next_dst_change(from: chrono::NaiveDate, forward: Option<bool>) -> chrono::NaiveDate {
+    use chrono::Offset;
+    let noon_offset = |d: chrono::NaiveDate| {
+        chrono::DateTime::parse_from_rfc3339(&at(d, 12, 0))
+            .expect("instant")
+            .with_timezone(&VANCOUVER)
+            .offset()
+            .fix()
+            .local_minus_utc()
+    };
+    let mut day = from;
+    for _ in 0..800 {
+        let (before, after) = (
+            noon_offset(day - chrono::Duration::days(1)),
+            noon_offset(day),
+        );
+        if before != after && forward.is_none_or(|f| f == (after > before)) {
+            return day;
+        }
+        day += chrono::Duration::days(1);
+    }
+    panic!("no daylight-saving change in Vancouver after {from}")
+}

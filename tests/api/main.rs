@@ -20,4 +20,5 @@ mod schedules;
 mod security_auth;
 mod security_data;
 mod security_net;
+mod series;
 mod slots;
