@@ -9,6 +9,7 @@ pub mod bounds;
 pub mod calendar;
 pub mod closures;
 pub mod extractors;
+pub mod holds;
 pub mod locations;
 pub mod massage_types;
 pub mod notifications;
@@ -65,6 +66,7 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     // Before bookings: `/bookings/{id}.ics` must be tried before `/bookings/{id}`.
     calendar::routes(cfg);
     bookings::routes(cfg);
+    holds::routes(cfg);
     api_tokens::routes(cfg);
     webhooks::routes(cfg);
     notifications::routes(cfg);
