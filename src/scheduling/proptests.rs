@@ -732,6 +732,8 @@ proptest! {
 /// A live hold as the loader hands it to the engine: (therapist index, its span as a raw
 /// interval, its room as (location index, room index) if the location has rooms).
 type RawHold = (usize, RawInterval, Option<(usize, usize)>);
+/// The same, placed: (therapist index, span, room).
+type Held = (usize, Interval, Option<(usize, usize)>);
 
 fn raw_hold() -> impl Strategy<Value = RawHold> {
     (
@@ -761,7 +763,7 @@ proptest! {
             let s = base + Duration::minutes(off * 5);
             Interval::new(s, s + Duration::minutes(len * 5))
         };
-        let mut held: Vec<(usize, Interval, Option<(usize, usize)>)> = Vec::new();
+        let mut held: Vec<Held> = Vec::new();
         for (ti, raw_span, room) in &holds {
             let Some(t) = sc.therapists.get_mut(*ti) else { continue };
             let interval = span(raw_span);
