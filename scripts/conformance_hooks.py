@@ -265,7 +265,7 @@ def fix_rules(rules: list[dict]) -> list[dict]:
         if end <= start:
             continue
         if any(
-            other["weekday"] == rule.get("weekday")
+            other.get("weekday") == rule.get("weekday")
             and hhmm(other["start"]) < end
             and start < hhmm(other["end"])
             for other in kept
@@ -290,6 +290,8 @@ def dedupe_options(options: list[dict]) -> list[dict]:
 
 
 def fix_booking(case, body: dict, role: str) -> None:
+    if role == "client":
+        body.pop("client_id", None)
     slot = offered_slot()
     if slot is None:
         return
