@@ -686,3 +686,26 @@ async fn no_show_booking(
 ) -> Result<web::Json<BookingOut>, ApiError> {
     finish(caller, state, id, BookingStatus::NoShow).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys claimed before holds existed must still match their retries: a slot booking's
+    /// fingerprint serializes exactly the fields (in the order) the body had then.
+    #[test]
+    fn a_slot_bodys_fingerprint_is_what_it_was_before_holds() {
+        let body: CreateBooking = serde_json::from_value(serde_json::json!({
+            "therapist_id": "0195d6a0-0000-7000-8000-000000000001",
+            "massage_type_id": "0195d6a0-0000-7000-8000-000000000002",
+            "duration_minutes": 60,
+            "start": "2026-12-09T10:00:00-08:00",
+        }))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"therapist_id":"0195d6a0-0000-7000-8000-000000000001","massage_type_id":"0195d6a0-0000-7000-8000-000000000002","duration_minutes":60,"start":"2026-12-09T18:00:00Z","notes":null,"client_id":null}"#
+        );
+        assert!(matches!(body.form(), Ok(BookingForm::Slot { .. })));
+    }
+}
