@@ -5,8 +5,9 @@ fields or about the database, and a JSON Schema cannot say them:
 
 - an id in a body or query names an existing, active object (therapist, massage type,
   location, therapist-role user, client);
-- a booking or reschedule `start` (a recurring series' first start) is an offered slot, for a
-  duration the type offers;
+- a booking, reschedule or hold `start` (a recurring series' first start) is an offered slot,
+  for a duration the type offers;
+- a booking's `hold_id` names a live hold the caller may book (one is made for it);
 - only staff send `client_id`, and staff must send it;
 - `ends_at` is after `starts_at` (at most 366 days), a slot window is at most 31 days (an
   override or closure listing's 366) and `to` is not before `from`, an API token's
@@ -309,7 +310,7 @@ def fix_rules(rules: list[dict]) -> list[dict]:
         if end <= start:
             continue
         if any(
-            other["weekday"] == rule.get("weekday")
+            other.get("weekday") == rule.get("weekday")
             and hhmm(other["start"]) < end
             and start < hhmm(other["end"])
             for other in kept
@@ -334,6 +335,8 @@ def dedupe_options(options: list[dict]) -> list[dict]:
 
 
 def fix_booking(case, body: dict, role: str) -> None:
+    if role == "client":
+        body.pop("client_id", None)
     slot = offered_slot()
     if slot is None:
         return
@@ -349,6 +352,58 @@ def fix_booking(case, body: dict, role: str) -> None:
     for name in list(headers):
         if name.lower() == "idempotency-key":
             headers[name] = uuid.uuid4().hex
+
+
+def slot_hold_body(role: str) -> dict | None:
+    """A valid POST /holds body for an offered slot (staff name a client), or None."""
+    slot = offered_slot()
+    if slot is None:
+        return None
+    body = {
+        "therapist_id": slot["therapist_id"],
+        "massage_type_id": slot["massage_type_id"],
+        "duration_minutes": slot["duration_minutes"],
+        "start": slot["start"],
+    }
+    if role != "client":
+        body["client_id"] = uid(pick(items("/users?role=client"))) or str(uuid.uuid4())
+    return body
+
+
+def fix_hold(body: dict, role: str) -> None:
+    valid = slot_hold_body(role)
+    if valid is None:
+        return
+    body.clear()
+    body.update(valid)
+
+
+def live_hold(token: str, role: str) -> str | None:
+    """A hold made just now by the caller (for some client, if staff), or None."""
+    valid = slot_hold_body(role)
+    if valid is None:
+        return None
+    status, made = request("POST", "/holds", valid, token)
+    return made["id"] if status == 201 and made else None
+
+
+def fix_booking_by_hold(case, body: dict, token: str, role: str) -> None:
+    hold = live_hold(token, role)
+    if hold is not None:
+        body["hold_id"] = hold
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key":
+            headers[name] = uuid.uuid4().hex
+
+
+def existing_hold(case, token: str, role: str) -> None:
+    """Most of the time, points `{id}` of /holds/{id} at a live hold the caller can see."""
+    if random.random() < 0.25:
+        return
+    hold = live_hold(token, role)
+    if hold is not None:
+        case.path_parameters["id"] = hold
 
 
 def existing_booking(case, token: str) -> None:
@@ -447,11 +502,17 @@ def before_call(ctx, case, **kwargs):
         existing_booking(case, token)
     if path.startswith("/api/v1/booking-series/{id}"):
         existing_series(case, token)
+    if path == "/api/v1/holds/{id}":
+        existing_hold(case, token, role)
     series_paths = {"/api/v1/booking-series", "/api/v1/booking-series/preview"}
-    if method == "POST" and (path == "/api/v1/bookings" or path in series_paths) and body is not None:
+    if (method, path) == ("POST", "/api/v1/bookings") and body is not None and "hold_id" in body:
+        fix_booking_by_hold(case, body, token, role)
+    elif method == "POST" and (path == "/api/v1/bookings" or path in series_paths) and body is not None:
         # A series' body is a booking's plus a cadence the schema bounds; its first start is
         # fixed like a booking's (later occurrences may still be taken or too far: 409, listed).
         fix_booking(case, body, role)
+    elif (method, path) == ("POST", "/api/v1/holds") and body is not None:
+        fix_hold(body, role)
     elif path == "/api/v1/bookings/{id}/reschedule" and body is not None:
         fix_reschedule(case, body)
     elif path in ("/api/v1/therapists", "/api/v1/therapists/{id}") and body is not None:

@@ -69,6 +69,8 @@ pub struct Config {
     pub reminder_before: Vec<chrono::Duration>,
     /// How long a password-reset token stays usable.
     pub password_reset_ttl: Duration,
+    /// How long a hold keeps its slot, in minutes.
+    pub hold_minutes: u32,
 }
 
 /// The mail settings: the sender and the transport.
@@ -211,6 +213,7 @@ impl Config {
             password_reset_ttl: Duration::from_secs(
                 60 * u64::from(number(&get, "PASSWORD_RESET_TTL_MINUTES", 60, 1)?),
             ),
+            hold_minutes: bounded(&get, "HOLD_MINUTES", 10, 1, 24 * 60)?,
         })
     }
 }
@@ -365,6 +368,23 @@ fn number(
         _ => Err(ConfigError::Invalid {
             name,
             reason: format!("expected a whole number of at least {min}, got `{raw}`"),
+        }),
+    }
+}
+
+/// A whole number within `min..=max`.
+fn bounded(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    match number(get, name, default, min)? {
+        v if v <= max => Ok(v),
+        v => Err(ConfigError::Invalid {
+            name,
+            reason: format!("expected a whole number from {min} to {max}, got `{v}`"),
         }),
     }
 }
@@ -627,6 +647,22 @@ mod tests {
         assert!(config(&[secret, ("PUBLIC_BASE_URL", "book.example.com")]).is_err());
         let c = config(&[secret, ("PUBLIC_BASE_URL", "https://book.example.com/")]).unwrap();
         assert_eq!(c.public_base_url, "https://book.example.com");
+    }
+
+    #[test]
+    fn holds_last_hold_minutes_ten_by_default() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        assert_eq!(config(&[secret]).unwrap().hold_minutes, 10);
+        assert_eq!(
+            config(&[secret, ("HOLD_MINUTES", "25")])
+                .unwrap()
+                .hold_minutes,
+            25
+        );
+        for bad in ["0", "-5", "ten", "1441"] {
+            let err = config(&[secret, ("HOLD_MINUTES", bad)]).expect_err(bad);
+            assert!(err.to_string().contains("HOLD_MINUTES"), "{err}");
+        }
     }
 
     #[test]

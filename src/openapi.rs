@@ -43,6 +43,7 @@ impl Modify for SecurityAddon {
         (name = "catalog", description = "Locations and their closures, rooms and massage types"),
         (name = "therapists", description = "Therapists"),
         (name = "schedules", description = "Weekly schedules, date overrides and time off"),
+        (name = "holds", description = "Slots kept for a few minutes while a client finishes booking"),
         (name = "notifications", description = "Emails sent to clients and therapists (admin)"),
         (name = "operations", description = "Health and readiness"),
     )

@@ -10,6 +10,7 @@ pub mod bounds;
 pub mod calendar;
 pub mod closures;
 pub mod extractors;
+pub mod holds;
 pub mod locations;
 pub mod massage_types;
 pub mod notifications;
@@ -70,6 +71,7 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     calendar::routes(cfg);
     bookings::routes(cfg);
     series::routes(cfg);
+    holds::routes(cfg);
     api_tokens::routes(cfg);
     webhooks::routes(cfg);
     notifications::routes(cfg);

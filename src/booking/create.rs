@@ -1,7 +1,8 @@
 //! Booking a slot: who the client is, whether the caller may book that therapist, the
 //! per-client cap on upcoming bookings, the price, the insert and its event. A recurring series
 //! (`super::series`) books each occurrence with the same pieces: [`order`] once, then
-//! [`room_under_cap`], and [`book`] (or [`check`] for a preview) per occurrence.
+//! [`room_under_cap`], and [`book`] (or [`check`] for a preview) per occurrence; the booking of a
+//! hold (`super::holds`) goes through [`book_on_terms`], judged on the hold's terms.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use super::access::own_therapist_id;
 use super::error::BookingError;
 use super::idempotency::{self, Claim};
 use super::offer::{Asked, bookable};
-use super::placement::{Placement, overlap_is_conflict, place};
+use super::placement::{Ask, Placement, overlap_is_conflict, place};
 use super::{BookingEvent, BookingStatus, Shown};
 use crate::auth::AuthUser;
 use crate::config::Config;
@@ -44,6 +45,61 @@ pub fn client_for(caller: &AuthUser, named: Option<Uuid>) -> Result<String, Book
     }
 }
 
+/// Whether the caller may claim this therapist's time: a therapist only their own. Shared by
+/// bookings and holds.
+pub fn check_therapist_right(
+    conn: &mut DbConn,
+    caller: &AuthUser,
+    therapist_id: &str,
+) -> Result<(), BookingError> {
+    if let Some(own) = own_therapist_id(conn, caller)? {
+        if own != therapist_id {
+            return Err(BookingError::NotOwnTherapist);
+        }
+    } else if caller.role == Role::Therapist {
+        return Err(BookingError::NotOwnTherapist);
+    }
+    Ok(())
+}
+
+/// The client staff named must exist and be a client (a client names only themselves).
+pub fn check_client(
+    conn: &mut DbConn,
+    caller: &AuthUser,
+    client_id: &str,
+) -> Result<(), BookingError> {
+    if caller.role != Role::Client {
+        match user::find(conn, client_id) {
+            Ok(u) if u.role() == Role::Client => {}
+            Ok(_) | Err(diesel::result::Error::NotFound) => {
+                return Err(BookingError::NoSuchClient);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// How a booking request is judged: a fresh one now; the booking of a hold on the hold's terms.
+pub struct Terms<'a> {
+    pub asked: Asked,
+    /// See [`Ask::asked_at`].
+    pub asked_at: DateTime<Utc>,
+    /// See [`Ask::held_room`].
+    pub held_room: Option<&'a str>,
+}
+
+impl Terms<'_> {
+    /// A new booking, judged now.
+    pub fn now() -> Self {
+        Self {
+            asked: Asked::Booking,
+            asked_at: Utc::now(),
+            held_room: None,
+        }
+    }
+}
+
 /// What a booking is of and for, checked once: the caller may book this therapist, who offers
 /// this active type in this duration, for an existing client. A series checks it once for all
 /// its occurrences.
@@ -54,7 +110,7 @@ pub struct Order {
     pub option: MassageOption,
 }
 
-/// Checks who books what for whom (see [`Order`]).
+/// Checks who books what for whom (see [`Order`]), as a new booking.
 pub fn order(
     conn: &mut DbConn,
     caller: &AuthUser,
@@ -63,30 +119,36 @@ pub fn order(
     duration_minutes: u32,
     client_id: String,
 ) -> Result<Order, BookingError> {
+    order_as(
+        conn,
+        caller,
+        therapist_id,
+        massage_type_id,
+        duration_minutes,
+        client_id,
+        Asked::Booking,
+    )
+}
+
+fn order_as(
+    conn: &mut DbConn,
+    caller: &AuthUser,
+    therapist_id: Uuid,
+    massage_type_id: Uuid,
+    duration_minutes: u32,
+    client_id: String,
+    asked: Asked,
+) -> Result<Order, BookingError> {
     let therapist_id = therapist_id.to_string();
-    if let Some(own) = own_therapist_id(conn, caller)? {
-        if own != therapist_id {
-            return Err(BookingError::NotOwnTherapist);
-        }
-    } else if caller.role == Role::Therapist {
-        return Err(BookingError::NotOwnTherapist);
-    }
+    check_therapist_right(conn, caller, &therapist_id)?;
     let (massage_type, option) = bookable(
         conn,
         &therapist_id,
         &massage_type_id.to_string(),
         duration_minutes,
-        Asked::Booking,
+        asked,
     )?;
-    if caller.role != Role::Client {
-        match user::find(conn, &client_id) {
-            Ok(u) if u.role() == Role::Client => {}
-            Ok(_) | Err(diesel::result::Error::NotFound) => {
-                return Err(BookingError::NoSuchClient);
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    check_client(conn, caller, &client_id)?;
     Ok(Order {
         client_id,
         therapist_id,
@@ -96,8 +158,8 @@ pub fn order(
 }
 
 /// How many more upcoming bookings the client may hold under the per-client cap (never
-/// negative). With `lock`, concurrent bookings of one client queue here until the transaction
-/// ends, so the count stays true until the caller's inserts commit.
+/// negative). With `lock`, concurrent bookings (and holds) of one client queue here until the
+/// transaction ends, so the count stays true until the caller's inserts commit.
 pub fn room_under_cap(
     conn: &mut DbConn,
     config: &Config,
@@ -118,21 +180,45 @@ pub fn booking_limit(config: &Config) -> BookingError {
     }
 }
 
-/// Whether `start` can be booked for `order`, and where it would go.
+/// Queues the client's concurrent bookings and holds one after another (so the cap holds
+/// exactly), then refuses a client already at the cap of upcoming bookings.
+pub fn lock_and_check_cap(
+    conn: &mut DbConn,
+    config: &Config,
+    client_id: &str,
+) -> Result<(), BookingError> {
+    if room_under_cap(conn, config, client_id, true)? == 0 {
+        return Err(booking_limit(config));
+    }
+    Ok(())
+}
+
+/// Whether `start` can be booked for `order` now, and where it would go.
 pub fn check(
     conn: &mut DbConn,
     config: &Config,
     order: &Order,
     start: DateTime<Utc>,
 ) -> Result<Placement, BookingError> {
+    check_on(conn, config, order, start, &Terms::now())
+}
+
+fn check_on(
+    conn: &mut DbConn,
+    config: &Config,
+    order: &Order,
+    start: DateTime<Utc>,
+    terms: &Terms,
+) -> Result<Placement, BookingError> {
+    let duration = order.option.duration_minutes.max(0) as u32;
     place(
         conn,
         config,
-        &order.therapist_id,
-        &order.massage_type,
-        order.option.duration_minutes.max(0) as u32,
-        start,
-        None,
+        &Ask {
+            asked_at: terms.asked_at,
+            held_room: terms.held_room,
+            ..Ask::now(&order.therapist_id, &order.massage_type, duration, start)
+        },
     )
 }
 
@@ -146,7 +232,19 @@ pub fn book<W: Shown>(
     notes: String,
     series_id: Option<&str>,
 ) -> Result<Booking, BookingError> {
-    let placement = check(conn, config, order, start)?;
+    insert::<W>(conn, config, order, start, notes, series_id, &Terms::now())
+}
+
+fn insert<W: Shown>(
+    conn: &mut DbConn,
+    config: &Config,
+    order: &Order,
+    start: DateTime<Utc>,
+    notes: String,
+    series_id: Option<&str>,
+    terms: &Terms,
+) -> Result<Booking, BookingError> {
+    let placement = check_on(conn, config, order, start, terms)?;
     let at = now();
     let row = Booking {
         id: new_id(),
@@ -185,6 +283,18 @@ pub fn create<W: Shown>(
     asked: NewBooking,
     claim: Option<&Claim>,
 ) -> Result<Booking, BookingError> {
+    book_on_terms::<W>(conn, config, caller, asked, &Terms::now(), claim)
+}
+
+/// [`create`] on the given terms (the booking of a hold is judged as of the hold).
+pub fn book_on_terms<W: Shown>(
+    conn: &mut DbConn,
+    config: &Config,
+    caller: &AuthUser,
+    asked: NewBooking,
+    terms: &Terms,
+    claim: Option<&Claim>,
+) -> Result<Booking, BookingError> {
     let NewBooking {
         therapist_id,
         massage_type_id,
@@ -193,18 +303,17 @@ pub fn create<W: Shown>(
         notes,
         client_id,
     } = asked;
-    let order = order(
+    let order = order_as(
         conn,
         caller,
         therapist_id,
         massage_type_id,
         duration_minutes,
         client_id,
+        terms.asked,
     )?;
-    if room_under_cap(conn, config, &order.client_id, true)? == 0 {
-        return Err(booking_limit(config));
-    }
-    let row = book::<W>(conn, config, &order, start, notes, None)?;
+    lock_and_check_cap(conn, config, &order.client_id)?;
+    let row = insert::<W>(conn, config, &order, start, notes, None, terms)?;
     if let Some(claim) = claim {
         idempotency::store_created(conn, claim, &W::from(row.clone()))?;
     }

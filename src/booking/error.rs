@@ -6,6 +6,7 @@ use crate::scheduling::Rejection;
 
 use super::BookingStatus;
 use super::series::Skipped;
+use crate::models::vocabulary::HoldStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BookingError {
@@ -57,6 +58,12 @@ pub enum BookingError {
     TooLate { window_hours: u32 },
     #[error("booking not started")]
     NotStarted,
+    /// No such hold, or one the caller may not see (the two are not told apart).
+    #[error("no such hold")]
+    HoldNotFound,
+    /// The hold no longer keeps its time: it expired, was released, or was booked already.
+    #[error("hold is {}", .0.as_str())]
+    HoldEnded(HoldStatus),
     #[error("idempotency key in flight")]
     KeyInFlight,
     #[error("idempotency key reused with another body")]
@@ -165,6 +172,19 @@ impl From<BookingError> for ApiError {
             E::NotStarted => ApiError::conflict(
                 "not-started",
                 "A booking can be marked only after its start.",
+            ),
+            E::HoldNotFound => ApiError::NotFound,
+            E::HoldEnded(status) => ApiError::conflict(
+                "hold-expired",
+                match status {
+                    HoldStatus::Consumed => "The hold was already used for a booking.",
+                    HoldStatus::Released => {
+                        "The hold was released; look for the time again in the offered slots."
+                    }
+                    HoldStatus::Active | HoldStatus::Expired => {
+                        "The hold expired; look for the time again in the offered slots."
+                    }
+                },
             ),
             E::KeyInFlight => ApiError::conflict(
                 "idempotency-key-in-flight",

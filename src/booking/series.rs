@@ -176,6 +176,7 @@ fn occurrences(
         to,
         None,
         None,
+        crate::models::now(),
     )?;
     let therapist = cal
         .therapists

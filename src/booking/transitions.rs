@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::access::visible_booking;
 use super::error::BookingError;
 use super::offer::{Asked, bookable};
-use super::placement::{overlap_is_conflict, place};
+use super::placement::{Ask, overlap_is_conflict, place};
 use super::{BookingEvent, BookingStatus, Shown};
 use crate::auth::AuthUser;
 use crate::config::Config;
@@ -119,11 +119,10 @@ pub fn reschedule<W: Shown>(
             let placement = place(
                 conn,
                 config,
-                &therapist_id,
-                &massage_type,
-                duration,
-                start,
-                Some(&found.id),
+                &Ask {
+                    moving: Some(&found.id),
+                    ..Ask::now(&therapist_id, &massage_type, duration, start)
+                },
             )?;
             Ok(BookingChanges {
                 therapist_id: Some(therapist_id),

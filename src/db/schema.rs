@@ -179,6 +179,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_attempts,
     notifications,
     password_resets,
+    holds,
 );
 
 diesel::table! {
@@ -326,3 +327,27 @@ diesel::table! {
 }
 
 diesel::joinable!(password_resets -> users (user_id));
+
+diesel::table! {
+    holds (id) {
+        id -> Text,
+        client_id -> Text,
+        therapist_id -> Text,
+        massage_type_id -> Text,
+        location_id -> Text,
+        room_id -> Nullable<Text>,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        blocked_until -> Timestamp,
+        duration_minutes -> Integer,
+        purpose -> Text,
+        status -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        booking_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(holds -> users (client_id));
+diesel::joinable!(holds -> bookings (booking_id));

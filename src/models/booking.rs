@@ -318,8 +318,9 @@ pub fn lock_client(conn: &mut DbConn, client_id: &str) -> QueryResult<()> {
     Ok(())
 }
 
-/// Whether `error` is a violation of the `bookings_*_no_overlap` exclusion constraints
-/// (PostgreSQL's migration names them): another booking took the time or room first.
+/// Whether `error` is a violation of the `bookings_*_no_overlap` exclusion constraints or of the
+/// hold guards (`holds_claim_no_overlap`, `bookings_hold_no_overlap`; PostgreSQL's migrations
+/// name them): another booking or hold took the time or room first.
 pub fn is_overlap(error: &diesel::result::Error) -> bool {
     matches!(error, diesel::result::Error::DatabaseError(_, info)
         if info

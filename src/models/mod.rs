@@ -18,6 +18,7 @@ pub mod booking;
 pub mod catalog;
 pub mod closure;
 pub mod date_override;
+pub mod hold;
 pub mod notification;
 pub mod password_reset;
 pub mod schedule;

@@ -1,8 +1,8 @@
 //! Slot engine: which appointment starts can be offered.
 //!
 //! Pure computation — no I/O, no HTTP, no SQL. [`crate::availability`] loads the calendars
-//! (weekly rules, date overrides, time off, bookings, room occupancy, closures) near the
-//! requested window and they are passed in; every instant is UTC, every rule is in its
+//! (weekly rules, date overrides, time off, bookings and live holds, room occupancy, closures)
+//! near the requested window and they are passed in (a hold is busy time like a booking); every instant is UTC, every rule is in its
 //! location's wall-clock time.
 //!
 //! * [`compute_slots`] lists the offered slots for a date range.

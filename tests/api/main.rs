@@ -9,6 +9,7 @@ mod catalog;
 mod database_errors;
 mod errors;
 mod helpers;
+mod holds;
 mod integrations;
 mod mail;
 mod migrations;
