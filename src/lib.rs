@@ -6,6 +6,7 @@ pub mod auth;
 pub mod availability;
 pub mod booking;
 pub mod cli;
+pub mod clinical;
 pub mod config;
 pub mod db;
 pub mod error;
