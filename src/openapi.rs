@@ -44,6 +44,8 @@ impl Modify for SecurityAddon {
         (name = "therapists", description = "Therapists"),
         (name = "schedules", description = "Weekly schedules, date overrides and time off"),
         (name = "notifications", description = "Emails sent to clients and therapists (admin)"),
+        (name = "clinical", description = "Intake (health history) and treatment notes, encrypted at rest; every read and write audited"),
+        (name = "audit", description = "The audit trail (admin)"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

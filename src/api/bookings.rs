@@ -58,6 +58,35 @@ pub struct BookingOut {
     pub updated_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
+    /// True while the client has no intake (health history) on file. Always present in API
+    /// answers; absent from webhook payloads, which carry nothing about health records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intake_required: Option<bool>,
+}
+
+impl BookingOut {
+    /// Sets `intake_required` on each booking with one lookup for all their clients.
+    pub fn with_intake_flags(
+        conn: &mut crate::db::DbConn,
+        mut outs: Vec<Self>,
+    ) -> Result<Vec<Self>, ApiError> {
+        let mut clients: Vec<String> = outs.iter().map(|b| b.client_id.clone()).collect();
+        clients.sort_unstable();
+        clients.dedup();
+        let on_file = crate::models::intake::clients_with_intake(conn, &clients)?;
+        for out in &mut outs {
+            out.intake_required = Some(!on_file.contains(&out.client_id));
+        }
+        Ok(outs)
+    }
+}
+
+/// One booking as answered, with its `intake_required` flag.
+async fn answer(state: &AppState, out: BookingOut) -> Result<web::Json<BookingOut>, ApiError> {
+    let mut flagged = state
+        .run(move |conn| BookingOut::with_intake_flags(conn, vec![out]))
+        .await?;
+    flagged.pop().map(web::Json).ok_or(ApiError::NotFound)
 }
 
 impl From<Booking> for BookingOut {
@@ -80,6 +109,7 @@ impl From<Booking> for BookingOut {
             updated_at: utc(b.updated_at),
             cancelled_at: b.cancelled_at.map(utc),
             cancel_reason: b.cancel_reason,
+            intake_required: None,
         }
     }
 }
@@ -271,7 +301,8 @@ async fn create_booking(
     match outcome {
         Ok(row) => {
             state.metrics.booking_event(BookingEvent::Created);
-            Ok(created(format!("/api/v1/bookings/{}", row.id)).json(BookingOut::from(row)))
+            let web::Json(out) = answer(&state, BookingOut::from(row)).await?;
+            Ok(created(format!("/api/v1/bookings/{}", out.id)).json(out))
         }
         Err(error) => {
             if let Some(claim) = claim {
@@ -351,20 +382,23 @@ async fn list_bookings(
         client_id: query.client_id.map(|c| c.to_string()),
         after,
     };
-    let rows = state
-        .run(
-            move |conn| match access::visible_filter(conn, &caller, filter)? {
-                Some(filter) => Ok(booking::list(conn, &filter, i64::from(limit) + 1)?),
-                None => Ok(Vec::new()),
-            },
-        )
+    let page = state
+        .run(move |conn| {
+            let rows = match access::visible_filter(conn, &caller, filter)? {
+                Some(filter) => booking::list(conn, &filter, i64::from(limit) + 1)?,
+                None => Vec::new(),
+            };
+            let mut page = super::into_page(
+                rows,
+                limit,
+                |b| format!("{}|{}", utc(b.start_at).to_rfc3339(), b.id),
+                BookingOut::from,
+            );
+            page.items = BookingOut::with_intake_flags(conn, page.items)?;
+            Ok(page)
+        })
         .await?;
-    Ok(web::Json(super::into_page(
-        rows,
-        limit,
-        |b| format!("{}|{}", utc(b.start_at).to_rfc3339(), b.id),
-        BookingOut::from,
-    )))
+    Ok(web::Json(page))
 }
 
 /// One booking the caller may see.
@@ -386,7 +420,7 @@ async fn get_booking(
     let found = state
         .run(move |conn| Ok(access::visible_booking(conn, &caller, &id)?))
         .await?;
-    Ok(web::Json(found.into()))
+    answer(&state, found.into()).await
 }
 
 /// Cancel a booking. Clients only up to the cancellation window before the start.
@@ -426,7 +460,7 @@ async fn cancel_booking(
         })
         .await?;
     state.metrics.booking_event(BookingEvent::Cancelled);
-    Ok(web::Json(updated.into()))
+    answer(&state, updated.into()).await
 }
 
 /// Move a booking to another start (and optionally therapist), atomically: the old time is
@@ -466,7 +500,7 @@ async fn reschedule_booking(
         })
         .await?;
     state.metrics.booking_event(BookingEvent::Rescheduled);
-    Ok(web::Json(updated.into()))
+    answer(&state, updated.into()).await
 }
 
 async fn finish(
@@ -483,7 +517,7 @@ async fn finish(
         })
         .await?;
     state.metrics.booking_event(event);
-    Ok(web::Json(updated.into()))
+    answer(&state, updated.into()).await
 }
 
 /// Mark a booking completed (therapist or admin, after the start).

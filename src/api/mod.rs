@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bookings;
 pub mod bounds;
 pub mod calendar;
+pub mod clinical;
 pub mod closures;
 pub mod extractors;
 pub mod locations;
@@ -56,6 +57,7 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     );
     auth::me_routes(cfg);
     accounts::me_routes(cfg);
+    clinical::routes(cfg);
     users::routes(cfg);
     locations::routes(cfg);
     rooms::routes(cfg);

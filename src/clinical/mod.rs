@@ -4,11 +4,50 @@
 //! the same transaction.
 
 pub mod crypto;
+pub mod intake;
+pub mod notes;
 
 use crypto::{HealthKey, Kind, OpenError, Sealed};
 
+use diesel::prelude::*;
+
+use crate::auth::AuthUser;
 use crate::db::DbConn;
-use crate::models::{intake, treatment_note};
+use crate::error::ApiError;
+use crate::models::intake as intake_rows;
+use crate::models::user::Role;
+use crate::models::{therapist, treatment_note, user};
+
+/// Who may read a client's intake and treatment notes: the client, an admin, and a therapist
+/// who has or had a booking (in any status) with that client. Anyone else is told the client
+/// does not exist (404), exactly like an unknown id, so ids reveal nothing.
+pub fn check_reader(conn: &mut DbConn, caller: &AuthUser, client_id: &str) -> Result<(), ApiError> {
+    let allowed = match caller.role {
+        _ if caller.id() == client_id => true,
+        Role::Admin => user::find(conn, client_id).optional()?.is_some(),
+        Role::Therapist => match therapist::find_by_user(conn, caller.id())? {
+            Some(profile) => has_booked(conn, &profile.id, client_id)?,
+            None => false,
+        },
+        Role::Client => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Whether the therapist has or had any booking with the client.
+fn has_booked(conn: &mut DbConn, therapist_id: &str, client_id: &str) -> QueryResult<bool> {
+    use crate::db::schema::bookings;
+    diesel::select(diesel::dsl::exists(
+        bookings::table
+            .filter(bookings::therapist_id.eq(therapist_id.to_owned()))
+            .filter(bookings::client_id.eq(client_id.to_owned())),
+    ))
+    .get_result(conn)
+}
 
 /// Why the health data cannot be used with the configured key.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +65,7 @@ pub enum KeyCheckError {
 /// At start-up: the key must open an existing record, if there is one (one of each kind), so a
 /// wrong key stops the server before it answers anything.
 pub fn check_key(conn: &mut DbConn, key: &HealthKey) -> Result<(), KeyCheckError> {
-    if let Some(row) = intake::any(conn)? {
+    if let Some(row) = intake_rows::any(conn)? {
         key.open(Kind::Intake, &row.id, &intake_sealed(&row))
             .map_err(|source| KeyCheckError::Open {
                 table: "intake_versions",
@@ -45,7 +84,7 @@ pub fn check_key(conn: &mut DbConn, key: &HealthKey) -> Result<(), KeyCheckError
     Ok(())
 }
 
-fn intake_sealed(row: &intake::IntakeRow) -> Sealed {
+fn intake_sealed(row: &intake_rows::IntakeRow) -> Sealed {
     Sealed {
         key_id: row.key_id.clone(),
         nonce: row.nonce.clone(),

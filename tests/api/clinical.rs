@@ -1,0 +1,345 @@
+//! Clinical records: the intake form and its versions, treatment notes, who may read them,
+//! encryption at rest, and the audit trail.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, at, local_date};
+
+/// A clinic with two therapists (each with a login), a client with a booking with the first,
+/// and another client.
+struct World {
+    app: TestApp,
+    admin: String,
+    admin_id: String,
+    treating: String,
+    treating_id: String,
+    other_therapist: String,
+    client: String,
+    client_id: String,
+    other_client: String,
+    booking_id: String,
+    therapist_profile: String,
+}
+
+async fn linked_therapist(
+    app: &TestApp,
+    admin: &str,
+    email: &str,
+    profile: &str,
+) -> (String, String) {
+    let (user_id, token) = app.user_with_role(email, "therapist").await;
+    app.patch(&format!("/api/v1/therapists/{profile}"))
+        .token(admin)
+        .json(json!({"user_id": user_id}))
+        .send()
+        .await
+        .expect(200);
+    (user_id, token)
+}
+
+async fn world() -> World {
+    world_with(TestApp::spawn().await).await
+}
+
+async fn world_with(app: TestApp) -> World {
+    let clinic = app.clinic().await;
+    let admin_id = app
+        .get("/api/v1/me")
+        .token(&clinic.admin)
+        .send()
+        .await
+        .expect(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (treating_id, treating) = linked_therapist(
+        &app,
+        &clinic.admin,
+        "maya@example.com",
+        &clinic.therapist_id,
+    )
+    .await;
+    let second = app
+        .therapist(
+            &clinic.admin,
+            "Noor",
+            &clinic.location_id,
+            ("09:00", "17:00"),
+        )
+        .await;
+    let (_, other_therapist) =
+        linked_therapist(&app, &clinic.admin, "noor@example.com", &second).await;
+    let registered = app.register("ana@example.com").await;
+    let client = registered["access_token"].as_str().unwrap().to_owned();
+    let client_id = registered["user"]["id"].as_str().unwrap().to_owned();
+    let other_client = app.client_token("ben@example.com").await;
+    let type_id = clinic.swedish["id"].as_str().unwrap();
+    let booked = app
+        .book(
+            &client,
+            &clinic.therapist_id,
+            type_id,
+            60,
+            &at(local_date(3), 10, 0),
+        )
+        .await;
+    let booking_id = booked.expect(201)["id"].as_str().unwrap().to_owned();
+    World {
+        app,
+        admin: clinic.admin,
+        admin_id,
+        treating,
+        treating_id,
+        other_therapist,
+        client,
+        client_id,
+        other_client,
+        booking_id,
+        therapist_profile: clinic.therapist_id,
+    }
+}
+
+fn answers(marker: &str) -> Value {
+    json!({
+        "current_conditions": ["lower back pain", marker],
+        "medications": ["ibuprofen"],
+        "allergies": ["arnica"],
+        "surgeries": [],
+        "pregnant": false,
+        "areas_to_avoid": ["feet"],
+        "pressure_preference": "firm",
+        "emergency_contact_name": "Sam Lee",
+        "emergency_contact_phone": "604-555-0100",
+        "physician_name": "Dr. Ng",
+        "last_physician_visit": "2026-03-01",
+        "other_information": format!("Note: {marker}"),
+    })
+}
+
+fn intake_body(marker: &str) -> Value {
+    json!({"answers": answers(marker), "consent": {"treatment": true, "privacy_policy_version": "2026-01"}})
+}
+
+impl World {
+    async fn submit_intake(&self, marker: &str) -> Value {
+        self.app
+            .put("/api/v1/me/intake")
+            .token(&self.client)
+            .json(intake_body(marker))
+            .send()
+            .await
+            .expect(200)
+            .clone()
+    }
+
+    /// Moves the booking's start into the past, as time would.
+    async fn start_booking(&self) {
+        let start = chrono::Utc::now() - chrono::Duration::hours(2);
+        let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+        self.app
+            .sql(format!(
+                "UPDATE bookings SET start_at = '{}', end_at = '{}', blocked_until = '{}' WHERE id = '{}'",
+                fmt(start),
+                fmt(start + chrono::Duration::hours(1)),
+                fmt(start + chrono::Duration::hours(1)),
+                self.booking_id
+            ))
+            .await;
+    }
+}
+
+#[actix_web::test]
+async fn the_form_lists_typed_questions_and_the_consent() {
+    let app = TestApp::spawn().await;
+    let form = app.get("/api/v1/intake-form").send().await;
+    let form = form.expect(200);
+    assert!(form["version"].is_string());
+    assert_eq!(form["consent"]["privacy_policy_version"], "2026-01");
+    let questions = form["questions"].as_array().unwrap();
+    let kinds: Vec<&str> = questions
+        .iter()
+        .map(|q| q["type"].as_str().unwrap())
+        .collect();
+    for kind in ["text", "yes_no", "date", "choice", "list"] {
+        assert!(kinds.contains(&kind), "{kind}");
+    }
+    for id in [
+        "current_conditions",
+        "medications",
+        "allergies",
+        "surgeries",
+        "pregnant",
+        "areas_to_avoid",
+        "pressure_preference",
+        "emergency_contact_name",
+        "physician_name",
+    ] {
+        assert!(questions.iter().any(|q| q["id"] == id), "{id}");
+    }
+}
+
+#[actix_web::test]
+async fn intake_versions_are_kept_and_the_booking_says_intake_required_until_then() {
+    let w = world().await;
+    let app = &w.app;
+    app.get("/api/v1/me/intake")
+        .token(&w.client)
+        .send()
+        .await
+        .expect(404);
+    let booking = app
+        .get(&format!("/api/v1/bookings/{}", w.booking_id))
+        .token(&w.client)
+        .send()
+        .await;
+    assert_eq!(booking.expect(200)["intake_required"], true);
+
+    let first = w.submit_intake("first").await;
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["answers"]["allergies"], json!(["arnica"]));
+    assert_eq!(first["consent"]["treatment"], true);
+    assert_eq!(first["consent"]["privacy_policy_version"], "2026-01");
+    assert!(first["submitted_at"].is_string());
+    let second = w.submit_intake("second").await;
+    assert_eq!(second["version"], 2);
+
+    let latest = app.get("/api/v1/me/intake").token(&w.client).send().await;
+    assert_eq!(latest.expect(200)["version"], 2);
+    assert_eq!(latest.header("cache-control").as_deref(), Some("no-store"));
+    let versions = app
+        .get(&format!("/api/v1/clients/{}/intake/versions", w.client_id))
+        .token(&w.client)
+        .send()
+        .await;
+    let items = versions.expect(200)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["answers"]["other_information"], "Note: first");
+    assert_eq!(items[1]["answers"]["other_information"], "Note: second");
+
+    for path in [format!("/api/v1/bookings/{}", w.booking_id)] {
+        let resp = app.get(&path).token(&w.client).send().await;
+        assert_eq!(resp.expect(200)["intake_required"], false);
+    }
+    let list = app.get("/api/v1/bookings").token(&w.treating).send().await;
+    assert_eq!(list.expect(200)["items"][0]["intake_required"], false);
+}
+
+#[actix_web::test]
+async fn invalid_intake_is_422_naming_the_field() {
+    let w = world().await;
+    let app = &w.app;
+    let send = |body: Value| {
+        app.put("/api/v1/me/intake")
+            .token(&w.client)
+            .json(body)
+            .send()
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"answers": {"favourite_colour": "blue"}}),
+            "answers.favourite_colour",
+        ),
+        (
+            json!({"answers": {"allergies": "arnica"}}),
+            "answers.allergies",
+        ),
+        (json!({"answers": {"pregnant": "no"}}), "answers.pregnant"),
+        (
+            json!({"answers": {"pressure_preference": "crushing"}}),
+            "answers.pressure_preference",
+        ),
+        (
+            json!({"answers": {"last_physician_visit": "yesterday"}}),
+            "answers.last_physician_visit",
+        ),
+        (
+            json!({"answers": {"medications": null}}),
+            "answers.medications",
+        ),
+        (
+            json!({"consent": {"treatment": false, "privacy_policy_version": "2026-01"}}),
+            "consent.treatment",
+        ),
+        (
+            json!({"consent": {"treatment": true, "privacy_policy_version": "1999-01"}}),
+            "consent.privacy_policy_version",
+        ),
+    ];
+    for (change, field) in cases {
+        let mut body = intake_body("x");
+        if let Some(answers) = change.get("answers").and_then(Value::as_object) {
+            for (k, v) in answers {
+                body["answers"][k] = v.clone();
+            }
+        }
+        if let Some(consent) = change.get("consent") {
+            body["consent"] = consent.clone();
+        }
+        let resp = send(body).await;
+        let problem = resp.expect(422);
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+    let mut missing = intake_body("x");
+    missing["answers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("allergies");
+    let resp = send(missing).await;
+    assert_eq!(resp.expect(422)["errors"][0]["field"], "answers.allergies");
+    let resp = send(json!({"answers": answers("x")})).await;
+    assert_eq!(resp.expect(422)["errors"][0]["field"], "consent");
+    assert_eq!(app.count("intake_versions").await, 0);
+}
+
+/// Who may read a client's intake: the client, an admin, a therapist who has or had a booking
+/// with them; anyone else 404.
+#[actix_web::test]
+async fn the_intake_role_matrix() {
+    let w = world().await;
+    let app = &w.app;
+    w.submit_intake("matrix").await;
+    let readers = [
+        ("client self", &w.client, 200),
+        ("other client", &w.other_client, 404),
+        ("treating therapist", &w.treating, 200),
+        ("other therapist", &w.other_therapist, 404),
+        ("admin", &w.admin, 200),
+    ];
+    for (who, token, status) in readers {
+        for path in [
+            format!("/api/v1/clients/{}/intake", w.client_id),
+            format!("/api/v1/clients/{}/intake/versions", w.client_id),
+        ] {
+            let resp = app.get(&path).token(token).send().await;
+            assert_eq!(resp.status.as_u16(), status, "{who} {path}");
+        }
+    }
+    // A cancelled booking still counts: the therapist had one.
+    app.post(&format!("/api/v1/bookings/{}/cancel", w.booking_id))
+        .token(&w.admin)
+        .send()
+        .await
+        .expect(200);
+    app.get(&format!("/api/v1/clients/{}/intake", w.client_id))
+        .token(&w.treating)
+        .send()
+        .await
+        .expect(200);
+    // Unknown ids are 404 for everyone, admins too.
+    let unknown = uuid::Uuid::new_v4();
+    app.get(&format!("/api/v1/clients/{unknown}/intake/versions"))
+        .token(&w.admin)
+        .send()
+        .await
+        .expect(404);
+    app.get(&format!("/api/v1/clients/{}/intake", w.client_id))
+        .send()
+        .await
+        .expect(401);
+}
