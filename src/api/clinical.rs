@@ -18,6 +18,7 @@ use crate::clinical::intake::{
     self, CONSENT_STATEMENT, Consent, FORM_VERSION, IntakeVersion, PRIVACY_POLICY_VERSION,
     QUESTIONS, Question, QuestionType,
 };
+use crate::clinical::notes::{self, Note, Soap};
 use crate::error::{ApiError, Problem};
 use crate::models::now;
 use crate::state::AppState;
@@ -27,7 +28,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(get_my_intake)
         .service(put_my_intake)
         .service(get_client_intake)
-        .service(list_client_intake_versions);
+        .service(list_client_intake_versions)
+        .service(put_treatment_note)
+        .service(get_treatment_note);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -344,4 +347,146 @@ async fn list_client_intake_versions(
     })
     .await?;
     Ok(no_store(HttpResponse::Ok()).json(IntakeVersions { items }))
+}
+
+const NOTE_MAX: usize = 5000;
+
+/// A treatment note in SOAP form. Each part may be empty; line breaks are allowed.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TreatmentNoteRequest {
+    /// What the client reports.
+    #[schema(
+        max_length = 5000,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
+    pub subjective: String,
+    /// What the therapist found (tests, palpation, range of motion).
+    #[schema(
+        max_length = 5000,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
+    pub objective: String,
+    /// The therapist's assessment and the treatment given.
+    #[schema(
+        max_length = 5000,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
+    pub assessment: String,
+    /// Home care and the plan for the next visits.
+    #[schema(
+        max_length = 5000,
+        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
+    pub plan: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TreatmentNoteOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub booking_id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub client_id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub therapist_id: String,
+    /// The login that wrote the current text.
+    #[schema(value_type = String, format = Uuid)]
+    pub author_id: String,
+    pub subjective: String,
+    pub objective: String,
+    pub assessment: String,
+    pub plan: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Note> for TreatmentNoteOut {
+    fn from(n: Note) -> Self {
+        Self {
+            booking_id: n.booking_id,
+            client_id: n.client_id,
+            therapist_id: n.therapist_id,
+            author_id: n.author_id,
+            subjective: n.soap.subjective,
+            objective: n.soap.objective,
+            assessment: n.soap.assessment,
+            plan: n.soap.plan,
+            created_at: utc(n.created_at),
+            updated_at: utc(n.updated_at),
+        }
+    }
+}
+
+/// Write (or rewrite) a booking's treatment note: the booking's therapist, once it has started.
+#[utoipa::path(
+    tag = "clinical",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Booking id")),
+    request_body = TreatmentNoteRequest,
+    responses(
+        (status = 200, description = "Stored", body = TreatmentNoteOut),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The booking's client, or an admin: only its therapist writes the note", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such booking, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not-started`: the booking has not started yet; `not-treated`: it was cancelled or a no-show", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/bookings/{id}/notes/treatment")]
+async fn put_treatment_note(
+    caller: AuthUser,
+    meta: RequestMeta,
+    state: web::Data<AppState>,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<TreatmentNoteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let mut part = |field: &str, value: &str| super::free_text(&mut errors, field, value, NOTE_MAX);
+    let soap = Soap {
+        subjective: part("subjective", &body.subjective),
+        objective: part("objective", &body.objective),
+        assessment: part("assessment", &body.assessment),
+        plan: part("plan", &body.plan),
+    };
+    check(errors)?;
+    let key = state.health_key.clone();
+    let ctx = meta.actor(&caller);
+    let note = state
+        .write(move |conn| {
+            let note = notes::write(conn, &key, &caller, &id, soap, now())?;
+            audit::record(conn, &ctx, Action::NotesWrite, Subject::Booking, Some(&id))?;
+            Ok(note)
+        })
+        .await?;
+    Ok(no_store(HttpResponse::Ok()).json(TreatmentNoteOut::from(note)))
+}
+
+/// A booking's treatment note (the client, an admin, or a therapist who has or had a booking
+/// with the client).
+#[utoipa::path(
+    tag = "clinical",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Booking id")),
+    responses(
+        (status = 200, description = "The note", body = TreatmentNoteOut),
+        (status = 404, description = "No such booking, not one the caller may read, or no note yet", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/bookings/{id}/notes/treatment")]
+async fn get_treatment_note(
+    caller: AuthUser,
+    meta: RequestMeta,
+    state: web::Data<AppState>,
+    PathId(id): PathId,
+) -> Result<HttpResponse, ApiError> {
+    let key = state.health_key.clone();
+    let ctx = meta.actor(&caller);
+    let note = state
+        .write(move |conn| {
+            let note = notes::read(conn, &key, &caller, &id)?;
+            audit::record(conn, &ctx, Action::NotesRead, Subject::Booking, Some(&id))?;
+            Ok(note)
+        })
+        .await?;
+    Ok(no_store(HttpResponse::Ok()).json(TreatmentNoteOut::from(note)))
 }

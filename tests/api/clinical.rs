@@ -343,3 +343,100 @@ async fn the_intake_role_matrix() {
         .await
         .expect(401);
 }
+
+fn soap(marker: &str) -> Value {
+    json!({
+        "subjective": format!("Client reports neck pain {marker}"),
+        "objective": "Hypertonic upper trapezius, left > right.",
+        "assessment": "Tension pattern; treated with Swedish and trigger-point work.",
+        "plan": "Heat at home; rebook in two weeks.",
+    })
+}
+
+impl World {
+    async fn put_note(&self, token: &str, marker: &str) -> crate::helpers::Resp {
+        self.app
+            .put(&format!(
+                "/api/v1/bookings/{}/notes/treatment",
+                self.booking_id
+            ))
+            .token(token)
+            .json(soap(marker))
+            .send()
+            .await
+    }
+}
+
+#[actix_web::test]
+async fn notes_are_written_by_the_bookings_therapist_after_the_start() {
+    let w = world().await;
+    let app = &w.app;
+    let path = format!("/api/v1/bookings/{}/notes/treatment", w.booking_id);
+    // Before the start: 409 not-started.
+    let early = w.put_note(&w.treating, "early").await;
+    early.expect(409);
+    assert_eq!(early.problem_type(), "not-started");
+    app.get(&path).token(&w.treating).send().await.expect(404);
+
+    w.start_booking().await;
+    let writers = [
+        ("client self", &w.client, 403),
+        ("other client", &w.other_client, 404),
+        ("other therapist", &w.other_therapist, 404),
+        ("admin", &w.admin, 403),
+        ("treating therapist", &w.treating, 200),
+    ];
+    for (who, token, status) in writers {
+        let resp = w.put_note(token, "matrix").await;
+        assert_eq!(resp.status.as_u16(), status, "{who} writes");
+    }
+    let written = app.get(&path).token(&w.client).send().await;
+    let note = written.expect(200);
+    assert_eq!(note["subjective"], "Client reports neck pain matrix");
+    assert_eq!(note["author_id"], w.treating_id.as_str());
+    assert_eq!(note["therapist_id"], w.therapist_profile.as_str());
+
+    let readers = [
+        ("client self", &w.client, 200),
+        ("other client", &w.other_client, 404),
+        ("treating therapist", &w.treating, 200),
+        ("other therapist", &w.other_therapist, 404),
+        ("admin", &w.admin, 200),
+    ];
+    for (who, token, status) in readers {
+        let resp = app.get(&path).token(token).send().await;
+        assert_eq!(resp.status.as_u16(), status, "{who} reads");
+    }
+
+    // A rewrite replaces the text; bad fields are 422; a cancelled booking takes no notes.
+    let again = w.put_note(&w.treating, "rewritten").await;
+    assert_eq!(
+        again.expect(200)["subjective"],
+        "Client reports neck pain rewritten"
+    );
+    assert_eq!(app.count("treatment_notes").await, 1);
+    let mut bad = soap("x");
+    bad["plan"] = json!("x".repeat(5001));
+    app.put(&path)
+        .token(&w.treating)
+        .json(bad)
+        .send()
+        .await
+        .expect(422);
+    let mut missing = soap("x");
+    missing.as_object_mut().unwrap().remove("plan");
+    app.put(&path)
+        .token(&w.treating)
+        .json(missing)
+        .send()
+        .await
+        .expect(422);
+    app.sql(format!(
+        "UPDATE bookings SET status = 'cancelled' WHERE id = '{}'",
+        w.booking_id
+    ))
+    .await;
+    let cancelled = w.put_note(&w.treating, "late").await;
+    cancelled.expect(409);
+    assert_eq!(cancelled.problem_type(), "not-treated");
+}
