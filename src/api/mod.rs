@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod api_tokens;
+pub mod audit;
 pub mod auth;
 pub mod bookings;
 pub mod bounds;
@@ -73,6 +74,7 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     api_tokens::routes(cfg);
     webhooks::routes(cfg);
     notifications::routes(cfg);
+    audit::routes(cfg);
 }
 // ---------------------------------------------------------------------------------------------
 // Small helpers

@@ -440,3 +440,163 @@ async fn notes_are_written_by_the_bookings_therapist_after_the_start() {
     cancelled.expect(409);
     assert_eq!(cancelled.problem_type(), "not-treated");
 }
+
+async fn audit(app: &TestApp, admin: &str, query: &str) -> Vec<Value> {
+    let resp = app
+        .get(&format!("/api/v1/audit?{query}"))
+        .token(admin)
+        .send()
+        .await;
+    resp.expect(200)["items"].as_array().unwrap().clone()
+}
+
+#[actix_web::test]
+async fn every_read_and_write_of_health_data_is_audited_with_ip_and_request_id() {
+    let w = world().await;
+    let app = &w.app;
+    let written = app
+        .put("/api/v1/me/intake")
+        .token(&w.client)
+        .peer("203.0.113.7:4000")
+        .json(intake_body("audited"))
+        .send()
+        .await;
+    written.expect(200);
+    let write_request = written.header("x-request-id").unwrap();
+    let read = app
+        .get(&format!("/api/v1/clients/{}/intake", w.client_id))
+        .token(&w.treating)
+        .peer("198.51.100.9:5000")
+        .send()
+        .await;
+    read.expect(200);
+    let read_request = read.header("x-request-id").unwrap();
+    w.start_booking().await;
+    w.put_note(&w.treating, "audited").await.expect(200);
+    app.get(&format!(
+        "/api/v1/bookings/{}/notes/treatment",
+        w.booking_id
+    ))
+    .token(&w.admin)
+    .send()
+    .await
+    .expect(200);
+    // Refused reads see nothing and record nothing.
+    app.get(&format!("/api/v1/clients/{}/intake", w.client_id))
+        .token(&w.other_therapist)
+        .send()
+        .await
+        .expect(404);
+
+    let writes = audit(app, &w.admin, "action=intake.write").await;
+    assert_eq!(writes.len(), 1);
+    let e = &writes[0];
+    assert_eq!(e["actor_id"], w.client_id.as_str());
+    assert_eq!(e["actor_role"], "client");
+    assert_eq!(e["subject_type"], "client");
+    assert_eq!(e["subject_id"], w.client_id.as_str());
+    assert_eq!(e["ip"], "203.0.113.7");
+    assert_eq!(e["request_id"], write_request.as_str());
+    assert!(e["at"].is_string() && e["id"].is_string());
+
+    let reads = audit(app, &w.admin, "action=intake.read").await;
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0]["actor_id"], w.treating_id.as_str());
+    assert_eq!(reads[0]["actor_role"], "therapist");
+    assert_eq!(reads[0]["ip"], "198.51.100.9");
+    assert_eq!(reads[0]["request_id"], read_request.as_str());
+
+    let notes_write = audit(app, &w.admin, "action=notes.write").await;
+    assert_eq!(notes_write.len(), 1);
+    assert_eq!(notes_write[0]["subject_type"], "booking");
+    assert_eq!(notes_write[0]["subject_id"], w.booking_id.as_str());
+    let notes_read = audit(app, &w.admin, "action=notes.read").await;
+    assert_eq!(notes_read.len(), 1);
+    assert_eq!(notes_read[0]["actor_id"], w.admin_id.as_str());
+    assert_eq!(notes_read[0]["actor_role"], "admin");
+
+    // Filters: by actor, by subject, by time; pages.
+    let by_therapist = audit(app, &w.admin, &format!("actor_id={}", w.treating_id)).await;
+    let actions: Vec<&str> = by_therapist
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["intake.read", "notes.write"]);
+    let about_client = audit(app, &w.admin, &format!("subject_id={}", w.client_id)).await;
+    assert_eq!(about_client.len(), 2);
+    let future = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    assert!(
+        audit(app, &w.admin, &format!("from={future}"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        audit(app, &w.admin, &format!("to={future}&action=notes.read"))
+            .await
+            .len(),
+        1
+    );
+    let page = app
+        .get("/api/v1/audit?limit=1")
+        .token(&w.admin)
+        .send()
+        .await;
+    let cursor = page.expect(200)["next_cursor"].as_str().unwrap().to_owned();
+    let next = app
+        .get(&format!("/api/v1/audit?limit=1&cursor={cursor}"))
+        .token(&w.admin)
+        .send()
+        .await;
+    assert_ne!(
+        next.expect(200)["items"][0]["id"],
+        page.body["items"][0]["id"]
+    );
+
+    // Admins only.
+    for token in [&w.client, &w.treating] {
+        app.get("/api/v1/audit")
+            .token(token)
+            .send()
+            .await
+            .expect(403);
+    }
+    app.get("/api/v1/audit?limit=0")
+        .token(&w.admin)
+        .send()
+        .await
+        .expect(422);
+}
+
+/// The trail is append-only in the database itself: UPDATE and DELETE are refused by a trigger
+/// (on PostgreSQL, as the contract asks; on SQLite too).
+#[actix_web::test]
+async fn the_audit_table_refuses_update_and_delete() {
+    let w = world().await;
+    let app = &w.app;
+    w.submit_intake("x").await;
+    let before = app.count("audit_events").await;
+    assert!(before >= 1);
+    let update = app
+        .try_sql("UPDATE audit_events SET actor_role = 'nobody'".to_owned())
+        .await
+        .unwrap_err();
+    assert!(update.contains("append-only"), "{update}");
+    let delete = app
+        .try_sql("DELETE FROM audit_events".to_owned())
+        .await
+        .unwrap_err();
+    assert!(delete.contains("append-only"), "{delete}");
+    if app.is_postgres() {
+        let truncate = app
+            .try_sql("TRUNCATE audit_events".to_owned())
+            .await
+            .unwrap_err();
+        assert!(truncate.contains("append-only"), "{truncate}");
+    }
+    assert_eq!(app.count("audit_events").await, before);
+    assert_eq!(
+        app.count_where("audit_events", "actor_role = 'nobody'")
+            .await,
+        0
+    );
+}

@@ -542,6 +542,27 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Runs raw SQL and returns the database's refusal, if any (e.g. a trigger's).
+    pub async fn try_sql(&self, statement: String) -> Result<(), String> {
+        self.state
+            .run(move |conn| {
+                Ok::<_, inspine::error::ApiError>(
+                    diesel::sql_query(statement)
+                        .execute(conn)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                )
+            })
+            .await
+            .expect("connection")
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+}
+
+impl TestApp {
     /// Builds a fresh app (as a process restart would) over the same database, with the
     /// settings the test chose.
     pub async fn restart(self) -> TestApp {
