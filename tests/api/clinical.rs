@@ -600,3 +600,258 @@ async fn the_audit_table_refuses_update_and_delete() {
         0
     );
 }
+
+#[actix_web::test]
+async fn the_export_holds_the_callers_intake_versions_and_the_notes_about_them() {
+    let w = world().await;
+    let app = &w.app;
+    w.submit_intake("v1").await;
+    w.submit_intake("v2").await;
+    w.start_booking().await;
+    w.put_note(&w.treating, "exported").await.expect(200);
+    let export = app.get("/api/v1/me/export").token(&w.client).send().await;
+    let export = export.expect(200);
+    let intake = export["intake"].as_array().unwrap();
+    assert_eq!(intake.len(), 2);
+    assert_eq!(intake[1]["answers"]["other_information"], "Note: v2");
+    let notes = export["treatment_notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["booking_id"], w.booking_id.as_str());
+    assert_eq!(notes[0]["subjective"], "Client reports neck pain exported");
+    assert_eq!(export["bookings"][0]["intake_required"], false);
+    // Another client's export holds none of it.
+    let other = app
+        .get("/api/v1/me/export")
+        .token(&w.other_client)
+        .send()
+        .await;
+    assert_eq!(other.expect(200)["intake"], json!([]));
+    assert_eq!(other.body["treatment_notes"], json!([]));
+    // The read of one's own health data is on the trail too.
+    let reads = audit(app, &w.admin, &format!("actor_id={}", w.client_id)).await;
+    let actions: Vec<&str> = reads
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"intake.read") && actions.contains(&"notes.read"),
+        "{actions:?}"
+    );
+}
+
+/// Phase 1 of auditing every write: users, the caller's own account, script tokens.
+#[actix_web::test]
+async fn account_user_and_token_writes_are_audited() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let registered = app.register("cara@example.com").await;
+    let client = registered["access_token"].as_str().unwrap().to_owned();
+    let client_id = registered["user"]["id"].as_str().unwrap().to_owned();
+    app.patch("/api/v1/me")
+        .token(&client)
+        .json(json!({"name": "Cara"}))
+        .send()
+        .await
+        .expect(200);
+    app.post("/api/v1/me/password")
+        .token(&client)
+        .json(json!({"current_password": crate::helpers::PASSWORD, "new_password": "a much longer passphrase 42"}))
+        .send()
+        .await
+        .expect(200);
+    let made = app
+        .post("/api/v1/users")
+        .token(&admin)
+        .json(json!({"email": "staff@example.com", "password": "another long passphrase 7", "name": "Staff", "role": "therapist"}))
+        .send()
+        .await;
+    let staff = made.expect(201)["id"].as_str().unwrap().to_owned();
+    app.patch(&format!("/api/v1/users/{staff}"))
+        .token(&admin)
+        .json(json!({"name": "Staff Two"}))
+        .send()
+        .await
+        .expect(200);
+    app.delete(&format!("/api/v1/users/{staff}"))
+        .token(&admin)
+        .send()
+        .await
+        .expect(204);
+    let token = app
+        .post("/api/v1/api-tokens")
+        .token(&admin)
+        .json(json!({"name": "script"}))
+        .send()
+        .await;
+    let token_id = token.expect(201)["id"].as_str().unwrap().to_owned();
+    app.delete(&format!("/api/v1/api-tokens/{token_id}"))
+        .token(&admin)
+        .send()
+        .await
+        .expect(204);
+    // A refused write records nothing.
+    app.delete(&format!("/api/v1/api-tokens/{token_id}"))
+        .token(&admin)
+        .send()
+        .await
+        .expect(404);
+
+    let events = audit(&app, &admin, "limit=100").await;
+    let seen: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["subject_type"].as_str().unwrap().to_owned(),
+                e["subject_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("account.update", "user", client_id.as_str()),
+        ("account.password_change", "user", client_id.as_str()),
+        ("user.create", "user", staff.as_str()),
+        ("user.update", "user", staff.as_str()),
+        ("user.delete", "user", staff.as_str()),
+        ("api_token.create", "api_token", token_id.as_str()),
+        ("api_token.revoke", "api_token", token_id.as_str()),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, t, i)| ((*a).to_owned(), (*t).to_owned(), (*i).to_owned()))
+        .collect();
+    assert_eq!(seen, expected);
+    assert!(events.iter().all(|e| e["request_id"].is_string()));
+}
+
+/// A marker written into an intake and a note shows up nowhere else: not in the calendar feeds,
+/// the webhook payloads, the emails, the log, nor (on SQLite) in the database file's bytes.
+#[actix_web::test]
+async fn health_data_never_leaks_into_feeds_webhooks_emails_logs_or_the_database_file() {
+    let log = captured_log();
+    const MARKER: &str = "ZEBRA-HEALTH-7731";
+    let app = TestApp::spawn_with(crate::helpers::Options {
+        env: [("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true".to_owned())].into(),
+    })
+    .await;
+    let w = world_with(app).await;
+    let app = &w.app;
+    app.post("/api/v1/webhooks")
+        .token(&w.admin)
+        .json(json!({"url": "http://127.0.0.1:9/hook", "events": ["booking.created", "booking.cancelled", "booking.rescheduled", "booking.completed", "booking.no_show"]}))
+        .send()
+        .await
+        .expect(201);
+    w.submit_intake(MARKER).await;
+    // A refused submission with the marker as a value: the refusal names the field, not the value.
+    let mut bad = intake_body(MARKER);
+    bad["answers"]["pressure_preference"] = json!(MARKER);
+    app.put("/api/v1/me/intake")
+        .token(&w.client)
+        .json(bad)
+        .send()
+        .await
+        .expect(422);
+    w.start_booking().await;
+    w.put_note(&w.treating, MARKER).await.expect(200);
+    app.get(&format!(
+        "/api/v1/bookings/{}/notes/treatment",
+        w.booking_id
+    ))
+    .token(&w.client)
+    .send()
+    .await
+    .expect(200);
+    app.post(&format!("/api/v1/bookings/{}/complete", w.booking_id))
+        .token(&w.treating)
+        .send()
+        .await
+        .expect(200);
+
+    // Feeds: the client's and the therapist's.
+    for (token, path) in [
+        (&w.client, "/api/v1/me/calendar-token".to_owned()),
+        (
+            &w.admin,
+            format!("/api/v1/therapists/{}/calendar-token", w.therapist_profile),
+        ),
+    ] {
+        let feed = app.post(&path).token(token).send().await;
+        let url = feed.expect(200)["url"].as_str().unwrap().to_owned();
+        let ics = app.get(&url).send().await;
+        ics.expect(200);
+        let text = String::from_utf8_lossy(&ics.raw);
+        assert!(text.contains(&w.booking_id), "the feed shows the booking");
+        assert!(!text.contains(MARKER), "{text}");
+    }
+    // Webhook payloads (as stored for delivery) and emails (as queued).
+    assert!(app.count("webhook_deliveries").await >= 1, "the completion");
+    let like = format!("'%{MARKER}%'");
+    assert_eq!(
+        app.count_where("webhook_deliveries", &format!("payload LIKE {like}"))
+            .await,
+        0
+    );
+    assert!(app.count("notifications").await >= 1);
+    assert_eq!(
+        app.count_where(
+            "notifications",
+            &format!("subject LIKE {like} OR body_text LIKE {like} OR body_html LIKE {like} OR calendar LIKE {like}")
+        )
+        .await,
+        0
+    );
+    // The log.
+    let logged = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    assert!(logged.contains("request refused"), "the capture works");
+    assert!(!logged.contains(MARKER), "{logged}");
+    // The database file, with its write-ahead log.
+    if !app.is_postgres() {
+        let path = app.database_url.trim_start_matches("sqlite://").to_owned();
+        for file in [path.clone(), format!("{path}-wal")] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                assert!(
+                    !bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
+                    "{file} holds the marker in plain text"
+                );
+            }
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(6).any(|w| w == b"Dr. Ng"),
+            "answers are sealed"
+        );
+    }
+}
+
+/// Everything logged (at debug and above) by this test binary from the first call on. A scoped
+/// subscriber would miss events whose callsites other test threads registered first, so this is
+/// the process-wide one; no other test sets one.
+fn captured_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    #[derive(Clone)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = Captured(buffer.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        buffer
+    })
+    .clone()
+}
