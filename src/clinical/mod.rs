@@ -99,3 +99,71 @@ fn note_sealed(row: &treatment_note::NoteRow) -> Sealed {
         ciphertext: row.ciphertext.clone(),
     }
 }
+
+/// How many records a rotation re-sealed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotated {
+    pub intake_versions: usize,
+    pub treatment_notes: usize,
+}
+
+/// Re-seals every intake version and treatment note under `new`, inside the caller's
+/// transaction: all or nothing. A record `old` does not open stops the rotation with an error
+/// naming it; records already under `new` are left as they are (so a rotation that is run again
+/// changes nothing).
+pub fn rotate(
+    conn: &mut DbConn,
+    old: &HealthKey,
+    new: &HealthKey,
+) -> Result<Rotated, KeyCheckError> {
+    let mut rotated = Rotated::default();
+    for row in intake_rows::all(conn)? {
+        if row.key_id == new.id() {
+            continue;
+        }
+        let open = |source| KeyCheckError::Open {
+            table: "intake_versions",
+            id: row.id.clone(),
+            source,
+        };
+        let plaintext = old
+            .open(Kind::Intake, &row.id, &intake_sealed(&row))
+            .map_err(open)?;
+        let sealed = new
+            .seal(Kind::Intake, &row.id, &plaintext)
+            .map_err(|_| open(OpenError::Inauthentic))?;
+        intake_rows::reseal(
+            conn,
+            &row.id,
+            &sealed.key_id,
+            &sealed.nonce,
+            &sealed.ciphertext,
+        )?;
+        rotated.intake_versions += 1;
+    }
+    for row in treatment_note::all(conn)? {
+        if row.key_id == new.id() {
+            continue;
+        }
+        let open = |source| KeyCheckError::Open {
+            table: "treatment_notes",
+            id: row.id.clone(),
+            source,
+        };
+        let plaintext = old
+            .open(Kind::TreatmentNote, &row.id, &note_sealed(&row))
+            .map_err(open)?;
+        let sealed = new
+            .seal(Kind::TreatmentNote, &row.id, &plaintext)
+            .map_err(|_| open(OpenError::Inauthentic))?;
+        treatment_note::reseal(
+            conn,
+            &row.id,
+            &sealed.key_id,
+            &sealed.nonce,
+            &sealed.ciphertext,
+        )?;
+        rotated.treatment_notes += 1;
+    }
+    Ok(rotated)
+}

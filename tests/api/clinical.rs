@@ -855,3 +855,144 @@ fn captured_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
     })
     .clone()
 }
+
+const OTHER_KEY: &str = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2";
+
+/// Starting over this database with `key`: the error if it refuses.
+async fn start_with_key(app: &TestApp, key: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let env = std::collections::HashMap::from([
+        ("DATABASE_URL", app.database_url.clone()),
+        (
+            "JWT_SECRET",
+            "test-secret-test-secret-test-secret-0123".to_owned(),
+        ),
+        ("DATA_DIR", dir.path().display().to_string()),
+        ("HEALTH_DATA_KEY", key.to_owned()),
+    ]);
+    let config = inspine::config::Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    actix_web::web::block(move || inspine::app::AppState::prepare(config).map(|_| ()))
+        .await
+        .unwrap()
+        .map_err(|e| e.to_string())
+}
+
+#[actix_web::test]
+async fn a_wrong_key_refuses_to_start_and_a_moved_ciphertext_is_a_500_never_garbage() {
+    let log = captured_log();
+    let w = world().await;
+    let app = &w.app;
+    // No health data yet: any key starts.
+    start_with_key(app, OTHER_KEY).await.unwrap();
+    w.submit_intake("one").await;
+    w.submit_intake("two").await;
+    let err = start_with_key(app, OTHER_KEY).await.unwrap_err();
+    assert!(
+        err.contains("health data cannot be decrypted with HEALTH_DATA_KEY"),
+        "{err}"
+    );
+    assert!(err.contains("refusing to start"), "{err}");
+    start_with_key(app, crate::helpers::TEST_HEALTH_KEY)
+        .await
+        .unwrap();
+
+    // Version 1's sealed answers copied into version 2's row do not open there.
+    app.sql(
+        "UPDATE intake_versions SET \
+         nonce = (SELECT v.nonce FROM intake_versions v WHERE v.version = 1), \
+         ciphertext = (SELECT v.ciphertext FROM intake_versions v WHERE v.version = 1) \
+         WHERE version = 2"
+            .to_owned(),
+    )
+    .await;
+    let resp = app.get("/api/v1/me/intake").token(&w.client).send().await;
+    resp.expect(500);
+    assert!(!String::from_utf8_lossy(&resp.raw).contains("one"));
+    let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    assert!(log.contains("health data cannot be decrypted with HEALTH_DATA_KEY"));
+    // The failed read recorded nothing.
+    assert_eq!(
+        app.count_where("audit_events", "action = 'intake.read'")
+            .await,
+        0
+    );
+}
+
+#[actix_web::test]
+async fn rotate_health_key_reencrypts_everything_then_only_the_new_key_opens_it() {
+    let w = world().await;
+    w.submit_intake("rotated").await;
+    w.submit_intake("rotated again").await;
+    w.start_booking().await;
+    w.put_note(&w.treating, "rotated").await.expect(200);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |new_key: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_inspine"))
+            .arg("rotate-health-key")
+            .current_dir(dir.path())
+            .env("DATABASE_URL", &w.app.database_url)
+            .env("JWT_SECRET", "test-secret-test-secret-test-secret-0123")
+            .env("HEALTH_DATA_KEY", crate::helpers::TEST_HEALTH_KEY)
+            .env("DATA_DIR", dir.path())
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            writeln!(stdin, "{new_key}").unwrap();
+        }
+        child.wait_with_output().unwrap()
+    };
+    let bad = run("not a key");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("new key"));
+    let output = run(OTHER_KEY);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout.contains("re-encrypted 2 intake version(s) and 1 treatment note(s)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("set HEALTH_DATA_KEY"), "{stdout}");
+
+    let err = start_with_key(&w.app, crate::helpers::TEST_HEALTH_KEY)
+        .await
+        .unwrap_err();
+    assert!(err.contains("cannot be decrypted"), "{err}");
+    assert_eq!(
+        w.app
+            .count_where(
+                "audit_events",
+                "action = 'health_key.rotate' AND actor_role = 'system'"
+            )
+            .await,
+        1
+    );
+    let World {
+        app,
+        client,
+        booking_id,
+        ..
+    } = w;
+    let app = app
+        .restart_with([("HEALTH_DATA_KEY", OTHER_KEY.to_owned())].into())
+        .await;
+    let latest = app.get("/api/v1/me/intake").token(&client).send().await;
+    assert_eq!(
+        latest.expect(200)["answers"]["other_information"],
+        "Note: rotated again"
+    );
+    let note = app
+        .get(&format!("/api/v1/bookings/{booking_id}/notes/treatment"))
+        .token(&client)
+        .send()
+        .await;
+    assert_eq!(
+        note.expect(200)["subjective"],
+        "Client reports neck pain rotated"
+    );
+}
