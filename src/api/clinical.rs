@@ -64,7 +64,7 @@ fn answers_schema() -> utoipa::openapi::schema::Object {
         let schema: utoipa::openapi::Schema = match question.r#type {
             QuestionType::Text => ObjectBuilder::new()
                 .schema_type(Type::String)
-                .max_length(Some(1000))
+                .max_length(question.max_length.map(|n| n as usize))
                 .pattern(Some(super::MULTI_LINE_PATTERN))
                 .into(),
             QuestionType::YesNo => ObjectBuilder::new().schema_type(Type::Boolean).into(),
@@ -80,12 +80,12 @@ fn answers_schema() -> utoipa::openapi::schema::Object {
                 .items(
                     ObjectBuilder::new()
                         .schema_type(Type::String)
-                        .max_length(Some(200))
+                        .max_length(question.max_length.map(|n| n as usize))
                         .pattern(Some(
                             r"^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$",
                         )),
                 )
-                .max_items(Some(50))
+                .max_items(Some(intake::LIST_MAX))
                 .into(),
         };
         object = object.property(question.id, schema);
@@ -349,7 +349,8 @@ async fn list_client_intake_versions(
     Ok(no_store(HttpResponse::Ok()).json(IntakeVersions { items }))
 }
 
-const NOTE_MAX: usize = 5000;
+/// Four parts in 4-byte characters still fit the 32 KiB body limit.
+const NOTE_MAX: usize = 2000;
 
 /// A treatment note in SOAP form. Each part may be empty; line breaks are allowed.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -357,25 +358,25 @@ const NOTE_MAX: usize = 5000;
 pub struct TreatmentNoteRequest {
     /// What the client reports.
     #[schema(
-        max_length = 5000,
+        max_length = 2000,
         pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
     )]
     pub subjective: String,
     /// What the therapist found (tests, palpation, range of motion).
     #[schema(
-        max_length = 5000,
+        max_length = 2000,
         pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
     )]
     pub objective: String,
     /// The therapist's assessment and the treatment given.
     #[schema(
-        max_length = 5000,
+        max_length = 2000,
         pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
     )]
     pub assessment: String,
     /// Home care and the plan for the next visits.
     #[schema(
-        max_length = 5000,
+        max_length = 2000,
         pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
     )]
     pub plan: String,

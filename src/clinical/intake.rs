@@ -18,14 +18,16 @@ pub const FORM_VERSION: &str = "2026-12";
 /// The privacy policy a client consents to; a submission must name this one.
 pub const PRIVACY_POLICY_VERSION: &str = "2026-01";
 
-const TEXT_MAX: usize = 1000;
-const ITEM_MAX: usize = 200;
-const LIST_MAX: usize = 50;
+/// Lengths are kept so that a whole submission, even in 4-byte characters, fits the 32 KiB body
+/// limit.
+const SHORT_TEXT_MAX: u32 = 100;
+const LONG_TEXT_MAX: u32 = 1000;
+pub const LIST_MAX: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QuestionType {
-    /// A string (at most 1000 characters; line breaks allowed).
+    /// A string of at most `max_length` characters (line breaks allowed).
     Text,
     /// `true` or `false`.
     YesNo,
@@ -33,7 +35,7 @@ pub enum QuestionType {
     Date,
     /// One of `options`.
     Choice,
-    /// An array of strings (at most 50, each at most 200 characters, single line).
+    /// An array of at most 10 single-line strings, each at most `max_length` characters.
     List,
 }
 
@@ -49,6 +51,15 @@ pub struct Question {
     pub options: &'static [&'static str],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<&'static str>,
+    /// For `text` answers and each item of a `list`: the most characters allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+}
+
+impl Question {
+    fn max_chars(&self) -> usize {
+        self.max_length.unwrap_or(SHORT_TEXT_MAX) as usize
+    }
 }
 
 const fn q(
@@ -64,6 +75,10 @@ const fn q(
         required,
         options: &[],
         help: None,
+        max_length: match r#type {
+            QuestionType::Text | QuestionType::List => Some(SHORT_TEXT_MAX),
+            _ => None,
+        },
     }
 }
 
@@ -158,12 +173,15 @@ pub static QUESTIONS: &[Question] = &[
         QuestionType::Date,
         false,
     ),
-    q(
-        "other_information",
-        "Anything else your therapist should know",
-        QuestionType::Text,
-        false,
-    ),
+    Question {
+        max_length: Some(LONG_TEXT_MAX),
+        ..q(
+            "other_information",
+            "Anything else your therapist should know",
+            QuestionType::Text,
+            false,
+        )
+    },
 ];
 
 /// What consenting means, shown with the form.
@@ -242,7 +260,7 @@ fn check_answer(
             _ => wrong(errors, "true or false"),
         },
         QuestionType::Text => match value {
-            Value::String(s) => checked_text(errors, field, s, TEXT_MAX, Lines::Many),
+            Value::String(s) => checked_text(errors, field, s, question.max_chars(), Lines::Many),
             _ => wrong(errors, "a string"),
         },
         QuestionType::Date => match value.as_str().map(crate::api::bounds::path_date) {
@@ -266,7 +284,7 @@ fn check_answer(
                 match item {
                     Value::String(s) => {
                         if let Some(Value::String(s)) =
-                            checked_text(errors, &item_field, s, ITEM_MAX, Lines::One)
+                            checked_text(errors, &item_field, s, question.max_chars(), Lines::One)
                             && !s.is_empty()
                         {
                             kept.push(Value::String(s));

@@ -416,7 +416,7 @@ async fn notes_are_written_by_the_bookings_therapist_after_the_start() {
     );
     assert_eq!(app.count("treatment_notes").await, 1);
     let mut bad = soap("x");
-    bad["plan"] = json!("x".repeat(5001));
+    bad["plan"] = json!("x".repeat(2001));
     app.put(&path)
         .token(&w.treating)
         .json(bad)
