@@ -81,6 +81,27 @@ impl BookingOut {
     }
 }
 
+/// A replayed booking (stored as first answered, without the flag) with its `intake_required`
+/// flag as of now; any other stored answer as it is.
+async fn flag_replayed(state: &AppState, body: String) -> Result<String, ApiError> {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&body) else {
+        return Ok(body);
+    };
+    let Some(client_id) = value["client_id"].as_str().map(str::to_owned) else {
+        return Ok(body);
+    };
+    let on_file = state
+        .run(move |conn| {
+            Ok(crate::models::intake::clients_with_intake(
+                conn,
+                &[client_id],
+            )?)
+        })
+        .await?;
+    value["intake_required"] = serde_json::Value::Bool(on_file.is_empty());
+    Ok(value.to_string())
+}
+
 /// One booking as answered, with its `intake_required` flag.
 async fn answer(state: &AppState, out: BookingOut) -> Result<web::Json<BookingOut>, ApiError> {
     let mut flagged = state
@@ -272,7 +293,9 @@ async fn create_booking(
     check(errors)?;
     let client_id = create::client_for(&caller, body.client_id)?;
     let claim = match claim_key(&state, &caller, key, &body).await? {
-        Some(Claimed::Replay(status, body)) => return Ok(replay(status, body)),
+        Some(Claimed::Replay(status, body)) => {
+            return Ok(replay(status, flag_replayed(&state, body).await?));
+        }
         Some(Claimed::Fresh(claim)) => Some(claim),
         None => None,
     };

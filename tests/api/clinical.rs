@@ -996,3 +996,25 @@ async fn rotate_health_key_reencrypts_everything_then_only_the_new_key_opens_it(
         "Client reports neck pain rotated"
     );
 }
+
+#[actix_web::test]
+async fn a_client_with_clinical_records_is_kept() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let registered = app.register("dee@example.com").await;
+    let token = registered["access_token"].as_str().unwrap();
+    let id = registered["user"]["id"].as_str().unwrap();
+    app.put("/api/v1/me/intake")
+        .token(token)
+        .json(intake_body("kept"))
+        .send()
+        .await
+        .expect(200);
+    let refused = app
+        .delete(&format!("/api/v1/users/{id}"))
+        .token(&admin)
+        .send()
+        .await;
+    refused.expect(409);
+    assert_eq!(app.count("intake_versions").await, 1);
+}
