@@ -15,6 +15,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("could not read or write the health-data key at {path}: {reason}")]
+    HealthKeyFile { path: PathBuf, reason: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,11 @@ pub struct Config {
     pub password_reset_ttl: Duration,
     /// How long a hold keeps its slot, in minutes.
     pub hold_minutes: u32,
+    /// The key that seals intake answers and treatment notes (`HEALTH_DATA_KEY`).
+    pub health_data_key: [u8; crate::clinical::crypto::KEY_LEN],
+    /// Where the key is kept when `HEALTH_DATA_KEY` is unset (generated on first start); `None`
+    /// when it comes from the environment.
+    pub health_key_file: Option<PathBuf>,
 }
 
 /// The mail settings: the sender and the transport.
@@ -113,6 +120,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("bind_addr", &self.bind_addr)
             .field("jwt_secret", &"<redacted>")
+            .field("health_data_key", &"<redacted>")
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +159,21 @@ impl Config {
             }
             Some(secret) => secret.into_bytes(),
             None => generated_secret(&data_dir)?,
+        };
+        let (health_data_key, health_key_file) = match get("HEALTH_DATA_KEY") {
+            Some(raw) => (
+                crate::clinical::crypto::HealthKey::parse(&raw).map_err(|reason| {
+                    ConfigError::Invalid {
+                        name: "HEALTH_DATA_KEY",
+                        reason,
+                    }
+                })?,
+                None,
+            ),
+            None => {
+                let path = data_dir.join(HEALTH_KEY_FILE);
+                (generated_health_key(&data_dir, &path)?, Some(path))
+            }
         };
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
@@ -214,6 +237,8 @@ impl Config {
                 60 * u64::from(number(&get, "PASSWORD_RESET_TTL_MINUTES", 60, 1)?),
             ),
             hold_minutes: bounded(&get, "HOLD_MINUTES", 10, 1, 24 * 60)?,
+            health_data_key,
+            health_key_file,
         })
     }
 }
@@ -459,6 +484,40 @@ fn generated_secret(data_dir: &std::path::Path) -> Result<Vec<u8>, ConfigError> 
     Ok(secret.into_bytes())
 }
 
+/// The file in `DATA_DIR` that keeps the health-data key when `HEALTH_DATA_KEY` is unset.
+pub const HEALTH_KEY_FILE: &str = ".inspine-health-key";
+
+/// Without `HEALTH_DATA_KEY`, a key generated once and kept in the data directory. Unlike the
+/// JWT secret, a kept key that does not parse is an error, never replaced: the health data
+/// sealed under it would be lost.
+fn generated_health_key(
+    data_dir: &std::path::Path,
+    path: &std::path::Path,
+) -> Result<[u8; crate::clinical::crypto::KEY_LEN], ConfigError> {
+    use crate::clinical::crypto::HealthKey;
+    let err = |reason: String| ConfigError::HealthKeyFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(existing) => {
+            let key = HealthKey::parse(&existing).map_err(err)?;
+            tracing::warn!(path = %path.display(), "HEALTH_DATA_KEY is not set; using the key kept in the data directory. Back this file up apart from the database: without it the health data cannot be read. Set HEALTH_DATA_KEY in production.");
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let generated = HealthKey::generate();
+            let key = HealthKey::parse(&generated).map_err(err)?;
+            std::fs::create_dir_all(data_dir).map_err(|e| err(e.to_string()))?;
+            write_private(path, format!("{generated}\n").as_bytes())
+                .map_err(|e| err(e.to_string()))?;
+            tracing::warn!(path = %path.display(), "HEALTH_DATA_KEY is not set; generated a health-data key and kept it in the data directory. Back this file up apart from the database: without it the health data cannot be read. Set HEALTH_DATA_KEY in production.");
+            Ok(key)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
 /// Writes a secret readable by its owner only (0600), also when the file already existed with
 /// wider permissions.
 pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
@@ -579,6 +638,30 @@ mod tests {
         let second = Config::from_lookup(lookup).unwrap();
         assert!(first.jwt_secret.len() >= 32);
         assert_eq!(first.jwt_secret, second.jwt_secret);
+    }
+
+    #[test]
+    fn the_health_key_is_parsed_or_generated_once_and_kept() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let hex = "ab".repeat(32);
+        let c = config(&[secret, ("HEALTH_DATA_KEY", &hex)]).unwrap();
+        assert_eq!(c.health_data_key, [0xab; 32]);
+        assert!(c.health_key_file.is_none());
+        let err = config(&[secret, ("HEALTH_DATA_KEY", "not-a-key")]).unwrap_err();
+        assert!(err.to_string().contains("HEALTH_DATA_KEY"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().display().to_string();
+        let lookup = |k: &str| (k == "DATA_DIR").then(|| data_dir.clone());
+        let first = Config::from_lookup(lookup).unwrap();
+        let second = Config::from_lookup(lookup).unwrap();
+        assert_eq!(first.health_data_key, second.health_data_key);
+        let file = first.health_key_file.unwrap();
+        assert!(file.starts_with(dir.path()));
+        // A damaged key file is never replaced: the data sealed under it would be lost.
+        std::fs::write(&file, "garbage").unwrap();
+        assert!(Config::from_lookup(lookup).is_err());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "garbage");
     }
 
     #[test]

@@ -63,6 +63,56 @@ pub struct BookingOut {
     /// The recurring series that booked it (`/booking-series/{id}`); null for a single booking.
     #[schema(value_type = Option<String>, format = Uuid)]
     pub series_id: Option<String>,
+    /// True while the client has no intake (health history) on file. Always present in API
+    /// answers; absent from webhook payloads, which carry nothing about health records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intake_required: Option<bool>,
+}
+
+impl BookingOut {
+    /// Sets `intake_required` on each booking with one lookup for all their clients.
+    pub fn with_intake_flags(
+        conn: &mut crate::db::DbConn,
+        mut outs: Vec<Self>,
+    ) -> Result<Vec<Self>, ApiError> {
+        let mut clients: Vec<String> = outs.iter().map(|b| b.client_id.clone()).collect();
+        clients.sort_unstable();
+        clients.dedup();
+        let on_file = crate::models::intake::clients_with_intake(conn, &clients)?;
+        for out in &mut outs {
+            out.intake_required = Some(!on_file.contains(&out.client_id));
+        }
+        Ok(outs)
+    }
+}
+
+/// A replayed booking (stored as first answered, without the flag) with its `intake_required`
+/// flag as of now; any other stored answer as it is.
+async fn flag_replayed(state: &AppState, body: String) -> Result<String, ApiError> {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&body) else {
+        return Ok(body);
+    };
+    let Some(client_id) = value["client_id"].as_str().map(str::to_owned) else {
+        return Ok(body);
+    };
+    let on_file = state
+        .run(move |conn| {
+            Ok(crate::models::intake::clients_with_intake(
+                conn,
+                &[client_id],
+            )?)
+        })
+        .await?;
+    value["intake_required"] = serde_json::Value::Bool(on_file.is_empty());
+    Ok(value.to_string())
+}
+
+/// One booking as answered, with its `intake_required` flag.
+async fn answer(state: &AppState, out: BookingOut) -> Result<web::Json<BookingOut>, ApiError> {
+    let mut flagged = state
+        .run(move |conn| BookingOut::with_intake_flags(conn, vec![out]))
+        .await?;
+    flagged.pop().map(web::Json).ok_or(ApiError::NotFound)
 }
 
 impl From<Booking> for BookingOut {
@@ -86,6 +136,7 @@ impl From<Booking> for BookingOut {
             cancelled_at: b.cancelled_at.map(utc),
             cancel_reason: b.cancel_reason,
             series_id: b.series_id,
+            intake_required: None,
         }
     }
 }
@@ -393,7 +444,11 @@ async fn create_booking(
     };
     let claim = match claim_key(&state, &caller, key, &body).await? {
         Some(Claimed::Replay(status, body)) => {
-            return Ok(replay(status, body, "/api/v1/bookings"));
+            return Ok(replay(
+                status,
+                flag_replayed(&state, body).await?,
+                "/api/v1/bookings",
+            ));
         }
         Some(Claimed::Fresh(claim)) => Some(claim),
         None => None,
@@ -449,7 +504,8 @@ async fn create_booking(
     match outcome {
         Ok(row) => {
             state.metrics.booking_event(BookingEvent::Created);
-            Ok(created(format!("/api/v1/bookings/{}", row.id)).json(BookingOut::from(row)))
+            let web::Json(out) = answer(&state, BookingOut::from(row)).await?;
+            Ok(created(format!("/api/v1/bookings/{}", out.id)).json(out))
         }
         Err(error) => {
             if let Some(claim) = claim {
@@ -529,20 +585,23 @@ async fn list_bookings(
         client_id: query.client_id.map(|c| c.to_string()),
         after,
     };
-    let rows = state
-        .run(
-            move |conn| match access::visible_filter(conn, &caller, filter)? {
-                Some(filter) => Ok(booking::list(conn, &filter, i64::from(limit) + 1)?),
-                None => Ok(Vec::new()),
-            },
-        )
+    let page = state
+        .run(move |conn| {
+            let rows = match access::visible_filter(conn, &caller, filter)? {
+                Some(filter) => booking::list(conn, &filter, i64::from(limit) + 1)?,
+                None => Vec::new(),
+            };
+            let mut page = super::into_page(
+                rows,
+                limit,
+                |b| format!("{}|{}", utc(b.start_at).to_rfc3339(), b.id),
+                BookingOut::from,
+            );
+            page.items = BookingOut::with_intake_flags(conn, page.items)?;
+            Ok(page)
+        })
         .await?;
-    Ok(web::Json(super::into_page(
-        rows,
-        limit,
-        |b| format!("{}|{}", utc(b.start_at).to_rfc3339(), b.id),
-        BookingOut::from,
-    )))
+    Ok(web::Json(page))
 }
 
 /// One booking the caller may see.
@@ -564,7 +623,7 @@ async fn get_booking(
     let found = state
         .run(move |conn| Ok(access::visible_booking(conn, &caller, &id)?))
         .await?;
-    Ok(web::Json(found.into()))
+    answer(&state, found.into()).await
 }
 
 /// Cancel a booking. Clients only up to the cancellation window before the start.
@@ -598,7 +657,7 @@ async fn cancel_booking(
         })
         .await?;
     state.metrics.booking_event(BookingEvent::Cancelled);
-    Ok(web::Json(updated.into()))
+    answer(&state, updated.into()).await
 }
 
 /// Move a booking to another start (and optionally therapist), atomically: the old time is
@@ -638,7 +697,7 @@ async fn reschedule_booking(
         })
         .await?;
     state.metrics.booking_event(BookingEvent::Rescheduled);
-    Ok(web::Json(updated.into()))
+    answer(&state, updated.into()).await
 }
 
 async fn finish(
@@ -655,7 +714,7 @@ async fn finish(
         })
         .await?;
     state.metrics.booking_event(event);
-    Ok(web::Json(updated.into()))
+    answer(&state, updated.into()).await
 }
 
 /// Mark a booking completed (therapist or admin, after the start).

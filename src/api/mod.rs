@@ -4,10 +4,12 @@
 
 pub mod accounts;
 pub mod api_tokens;
+pub mod audit;
 pub mod auth;
 pub mod bookings;
 pub mod bounds;
 pub mod calendar;
+pub mod clinical;
 pub mod closures;
 pub mod extractors;
 pub mod holds;
@@ -58,6 +60,7 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     );
     auth::me_routes(cfg);
     accounts::me_routes(cfg);
+    clinical::routes(cfg);
     users::routes(cfg);
     locations::routes(cfg);
     rooms::routes(cfg);
@@ -75,6 +78,7 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     api_tokens::routes(cfg);
     webhooks::routes(cfg);
     notifications::routes(cfg);
+    audit::routes(cfg);
 }
 // ---------------------------------------------------------------------------------------------
 // Small helpers

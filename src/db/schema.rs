@@ -1,4 +1,5 @@
-// Portable schema shared by both backends: only Text, Integer, BigInt, Bool, Timestamp and Date.
+// Portable schema shared by both backends: only Text, Integer, BigInt, Bool, Timestamp, Date and
+// Binary.
 // Kept by hand in step with migrations/{sqlite,postgres}; the migration test checks both apply.
 
 diesel::table! {
@@ -180,6 +181,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     password_resets,
     holds,
+    intake_versions,
+    treatment_notes,
+    audit_events,
 );
 
 diesel::table! {
@@ -351,3 +355,51 @@ diesel::table! {
 
 diesel::joinable!(holds -> users (client_id));
 diesel::joinable!(holds -> bookings (booking_id));
+
+diesel::table! {
+    intake_versions (id) {
+        id -> Text,
+        client_id -> Text,
+        version -> Integer,
+        form_version -> Text,
+        consent_treatment -> Bool,
+        privacy_policy_version -> Text,
+        submitted_at -> Timestamp,
+        key_id -> Text,
+        nonce -> Binary,
+        ciphertext -> Binary,
+    }
+}
+
+diesel::joinable!(intake_versions -> users (client_id));
+
+diesel::table! {
+    treatment_notes (id) {
+        id -> Text,
+        booking_id -> Text,
+        client_id -> Text,
+        therapist_id -> Text,
+        author_id -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        key_id -> Text,
+        nonce -> Binary,
+        ciphertext -> Binary,
+    }
+}
+
+diesel::joinable!(treatment_notes -> bookings (booking_id));
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        actor_role -> Text,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}

@@ -20,6 +20,10 @@ use inspine::models::user::{self, Role, User};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The health-data key every test app starts with unless it chooses another.
+pub const TEST_HEALTH_KEY: &str =
+    "4242424242424242424242424242424242424242424242424242424242424242";
+
 /// A change to the state before the app is built.
 type Adjust<'a> = Box<dyn FnOnce(&mut AppState) + 'a>;
 
@@ -244,6 +248,8 @@ impl TestApp {
             ),
             ("DATA_DIR", data_dir.path().display().to_string()),
             ("RATE_LIMIT_ENABLED", "false".to_owned()),
+            // Fixed, so a restart (a new data directory) still opens the health data.
+            ("HEALTH_DATA_KEY", TEST_HEALTH_KEY.to_owned()),
         ]);
         let chosen = options.env.clone();
         env.extend(options.env);
@@ -532,6 +538,27 @@ impl TestApp {
             })
             .await
             .expect("sql");
+    }
+}
+
+impl TestApp {
+    /// Runs raw SQL and returns the database's refusal, if any (e.g. a trigger's).
+    pub async fn try_sql(&self, statement: String) -> Result<(), String> {
+        self.state
+            .run(move |conn| {
+                Ok::<_, inspine::error::ApiError>(
+                    diesel::sql_query(statement)
+                        .execute(conn)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                )
+            })
+            .await
+            .expect("connection")
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
     }
 }
 

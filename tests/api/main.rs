@@ -6,6 +6,7 @@ mod accounts;
 mod auth;
 mod bookings;
 mod catalog;
+mod clinical;
 mod database_errors;
 mod errors;
 mod helpers;
