@@ -7,7 +7,7 @@
 //! it, and the request id) beside its caller, and makes the `AuditContext` with
 //! `meta.actor(&caller)`:
 //!
-//! ```ignore
+//! ```text
 //! let ctx = meta.actor(&caller);
 //! state.write(move |conn| {
 //!     let row = thing::update(conn, ...)?;
