@@ -71,6 +71,8 @@ pub struct Config {
     pub password_reset_ttl: Duration,
     /// How long a hold keeps its slot, in minutes.
     pub hold_minutes: u32,
+    /// How long a waitlist offer keeps its slot for the entry's client, in minutes.
+    pub waitlist_offer_minutes: u32,
 }
 
 /// The mail settings: the sender and the transport.
@@ -214,6 +216,7 @@ impl Config {
                 60 * u64::from(number(&get, "PASSWORD_RESET_TTL_MINUTES", 60, 1)?),
             ),
             hold_minutes: bounded(&get, "HOLD_MINUTES", 10, 1, 24 * 60)?,
+            waitlist_offer_minutes: bounded(&get, "WAITLIST_OFFER_MINUTES", 60, 1, 7 * 24 * 60)?,
         })
     }
 }
@@ -662,6 +665,22 @@ mod tests {
         for bad in ["0", "-5", "ten", "1441"] {
             let err = config(&[secret, ("HOLD_MINUTES", bad)]).expect_err(bad);
             assert!(err.to_string().contains("HOLD_MINUTES"), "{err}");
+        }
+    }
+
+    #[test]
+    fn waitlist_offers_last_an_hour_by_default() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        assert_eq!(config(&[secret]).unwrap().waitlist_offer_minutes, 60);
+        assert_eq!(
+            config(&[secret, ("WAITLIST_OFFER_MINUTES", "90")])
+                .unwrap()
+                .waitlist_offer_minutes,
+            90
+        );
+        for bad in ["0", "-5", "an hour", "10081"] {
+            let err = config(&[secret, ("WAITLIST_OFFER_MINUTES", bad)]).expect_err(bad);
+            assert!(err.to_string().contains("WAITLIST_OFFER_MINUTES"), "{err}");
         }
     }
 

@@ -94,9 +94,8 @@ pub struct AccountExport {
     /// For a login linked to a therapist profile: the bookings with that therapist (what
     /// `GET /bookings` shows them). Empty for everyone else.
     pub therapist_bookings: Vec<BookingOut>,
-    /// Waitlist entries (none are kept yet).
-    #[schema(value_type = Vec<Object>)]
-    pub waitlist: Vec<serde_json::Value>,
+    /// The caller's waitlist entries, as they read now.
+    pub waitlist: Vec<crate::booking::waitlist::EntryView>,
     /// Intake forms (none are kept yet).
     #[schema(value_type = Vec<Object>)]
     pub intake: Vec<serde_json::Value>,
@@ -220,7 +219,7 @@ async fn export_me(caller: AuthUser, state: web::Data<AppState>) -> Result<HttpR
             .into_iter()
             .map(BookingOut::from)
             .collect(),
-        waitlist: Vec::new(),
+        waitlist: data.waitlist,
         intake: Vec::new(),
         notifications: data
             .notifications

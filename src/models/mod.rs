@@ -27,6 +27,7 @@ pub mod therapist;
 pub mod token;
 pub mod user;
 pub mod vocabulary;
+pub mod waitlist;
 pub mod webhook;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
