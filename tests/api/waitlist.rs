@@ -405,3 +405,72 @@ async fn joining_checks_the_dates_and_the_massage() {
         .await
         .expect(404);
 }
+
+#[actix_web::test]
+async fn a_booking_moved_away_or_a_released_offer_frees_time_for_the_waitlist() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let day = local_date(9);
+    let booked = app.fill_day(&clinic, day).await;
+    let ana = app.client_token("ana@example.com").await;
+    let ana_id = id_of(&app.join(&ana, entry_body(&clinic, day, 60)).await);
+    let ben = app.client_token("ben@example.com").await;
+    let ben_id = id_of(&app.join(&ben, entry_body(&clinic, day, 60)).await);
+
+    // A booking moved to another day frees its hour.
+    let (booking_id, start, owner) = &booked[1];
+    let moved = app
+        .post(&format!("/api/v1/bookings/{booking_id}/reschedule"))
+        .token(owner)
+        .json(json!({"start": crate::helpers::at(local_date(10), 9, 0)}))
+        .send()
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let offered = app.entry(&ana, &ana_id).await;
+    assert_eq!(offered["status"], "offered");
+    assert_eq!(offered["offer"]["start"], json!(start));
+
+    // Ana releases the offer's hold: she let that time go, and Ben gets it.
+    let hold_id = offered["offer"]["hold_id"].as_str().unwrap();
+    app.delete(&format!("/api/v1/holds/{hold_id}"))
+        .token(&ana)
+        .send()
+        .await
+        .expect(204);
+    assert_eq!(app.entry(&ana, &ana_id).await["status"], "waiting");
+    let next = app.entry(&ben, &ben_id).await;
+    assert_eq!(next["status"], "offered");
+    assert_eq!(next["offer"]["start"], json!(start));
+}
+
+#[actix_web::test]
+async fn an_entry_past_its_dates_reads_expired() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let ana = app.client_token("ana@example.com").await;
+    let id = id_of(&app.join(&ana, entry_body(&clinic, local_date(1), 60)).await);
+    let past = local_date(-3).to_string();
+    app.sql(format!(
+        "UPDATE waitlist_entries SET from_date = '{past}', to_date = '{past}' WHERE id = '{id}'"
+    ))
+    .await;
+    assert_eq!(app.entry(&ana, &id).await["status"], "expired");
+    let listed = app
+        .get("/api/v1/waitlist?status=expired")
+        .token(&ana)
+        .send()
+        .await;
+    assert_eq!(listed.expect(200)["items"][0]["id"], json!(id));
+    assert_eq!(app.waitlist_pass().await, 1);
+    assert_eq!(
+        app.count_where("waitlist_entries", "status = 'expired'")
+            .await,
+        1
+    );
+    let waiting = app
+        .get("/api/v1/waitlist?status=waiting")
+        .token(&ana)
+        .send()
+        .await;
+    assert_eq!(waiting.expect(200)["items"], json!([]));
+}
