@@ -111,7 +111,8 @@ pub fn create(
     // A client who may not book more may not hold either; this also queues the client's
     // concurrent holds and bookings, so the one-hold rule below sees the others' outcome.
     create::lock_and_check_cap(conn, config, &asked.client_id)?;
-    let replaced = match hold::active_of_client(conn, &asked.client_id)? {
+    let previous = hold::active_of_client(conn, &asked.client_id)?;
+    let replaced = match &previous {
         Some(previous) => {
             let ending = if previous.is_live(at) {
                 HoldStatus::Released
@@ -159,6 +160,10 @@ pub fn create(
         booking_id: None,
     };
     hold::insert(conn, &row).map_err(overlap_is_conflict)?;
+    // What the previous hold kept and the new one does not is free: the waitlist may take it.
+    if let (Some(previous), Some(HoldStatus::Released)) = (&previous, replaced) {
+        super::waitlist::hold_released(conn, config, previous)?;
+    }
     Ok(Made {
         hold: row,
         replaced,

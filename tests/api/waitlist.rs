@@ -474,3 +474,36 @@ async fn an_entry_past_its_dates_reads_expired() {
         .await;
     assert_eq!(waiting.expect(200)["items"], json!([]));
 }
+
+#[actix_web::test]
+async fn a_hold_replaced_by_its_clients_next_hold_frees_its_time_for_the_waitlist() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let day = local_date(4);
+    let mut booked = app.fill_day(&clinic, day).await;
+    // Carl cancels one hour and holds it at once (nobody waits yet), then holds another day.
+    let (booking_id, start, owner) = booked.remove(1);
+    app.cancel(&owner, &booking_id).await.expect(200);
+    let carl = app.client_token("carl@example.com").await;
+    let hold = |start: String| {
+        json!({"therapist_id": clinic.therapist_id, "massage_type_id": swedish(&clinic),
+               "duration_minutes": 60, "start": start})
+    };
+    app.post("/api/v1/holds")
+        .token(&carl)
+        .json(hold(start.clone()))
+        .send()
+        .await
+        .expect(201);
+    let ana = app.client_token("ana@example.com").await;
+    let ana_id = id_of(&app.join(&ana, entry_body(&clinic, day, 60)).await);
+    app.post("/api/v1/holds")
+        .token(&carl)
+        .json(hold(crate::helpers::at(local_date(11), 9, 0)))
+        .send()
+        .await
+        .expect(201);
+    let entry = app.entry(&ana, &ana_id).await;
+    assert_eq!(entry["status"], "offered", "{entry}");
+    assert_eq!(entry["offer"]["start"], json!(start));
+}
