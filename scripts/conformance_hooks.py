@@ -370,6 +370,27 @@ def slot_hold_body(role: str) -> dict | None:
     return body
 
 
+def fix_waitlist(body: dict, role: str) -> None:
+    """A valid POST /waitlist body: an offered type and duration, a future window of at most
+    31 days, an existing therapist or location only when one is named; staff name a client."""
+    slot = offered_slot()
+    if slot is None:
+        return
+    first = dt.date.today() + dt.timedelta(days=random.randint(1, 14))
+    body["massage_type_id"] = slot["massage_type_id"]
+    body["duration_minutes"] = slot["duration_minutes"]
+    body["from"] = first.isoformat()
+    body["to"] = (first + dt.timedelta(days=random.randint(0, 31))).isoformat()
+    if body.get("therapist_id") is not None:
+        body["therapist_id"] = slot["therapist_id"]
+    if body.get("location_id") is not None:
+        body["location_id"] = slot.get("location_id") or body["location_id"]
+    if role == "client":
+        body.pop("client_id", None)
+    else:
+        body["client_id"] = uid(pick(items("/users?role=client"))) or str(uuid.uuid4())
+
+
 def fix_hold(body: dict, role: str) -> None:
     valid = slot_hold_body(role)
     if valid is None:
@@ -513,6 +534,8 @@ def before_call(ctx, case, **kwargs):
         fix_booking(case, body, role)
     elif (method, path) == ("POST", "/api/v1/holds") and body is not None:
         fix_hold(body, role)
+    elif (method, path) == ("POST", "/api/v1/waitlist") and body is not None:
+        fix_waitlist(body, role)
     elif path == "/api/v1/bookings/{id}/reschedule" and body is not None:
         fix_reschedule(case, body)
     elif path in ("/api/v1/therapists", "/api/v1/therapists/{id}") and body is not None:

@@ -144,8 +144,10 @@ fn serve(config: Config) -> CliResult {
         ));
         let postman = actix_web::rt::spawn(crate::notify::run_worker(
             crate::notify::Postman::of(&state),
-            stopped,
+            stopped.clone(),
         ));
+        let waitlist =
+            actix_web::rt::spawn(crate::booking::waitlist::run_worker(state.clone(), stopped));
         let served = crate::server::http_server(
             state.clone(),
             crate::server::Listen::Addr(bind),
@@ -156,6 +158,7 @@ fn serve(config: Config) -> CliResult {
         let _ = stop.send(true);
         let _ = worker.await;
         let _ = postman.await;
+        let _ = waitlist.await;
         served
     })?;
     Ok(())

@@ -78,6 +78,8 @@ pub struct Config {
     /// Where the key is kept when `HEALTH_DATA_KEY` is unset (generated on first start); `None`
     /// when it comes from the environment.
     pub health_key_file: Option<PathBuf>,
+    /// How long a waitlist offer keeps its slot for the entry's client, in minutes.
+    pub waitlist_offer_minutes: u32,
 }
 
 /// The mail settings: the sender and the transport.
@@ -239,6 +241,7 @@ impl Config {
             hold_minutes: bounded(&get, "HOLD_MINUTES", 10, 1, 24 * 60)?,
             health_data_key,
             health_key_file,
+            waitlist_offer_minutes: bounded(&get, "WAITLIST_OFFER_MINUTES", 60, 1, 7 * 24 * 60)?,
         })
     }
 }
@@ -745,6 +748,22 @@ mod tests {
         for bad in ["0", "-5", "ten", "1441"] {
             let err = config(&[secret, ("HOLD_MINUTES", bad)]).expect_err(bad);
             assert!(err.to_string().contains("HOLD_MINUTES"), "{err}");
+        }
+    }
+
+    #[test]
+    fn waitlist_offers_last_an_hour_by_default() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        assert_eq!(config(&[secret]).unwrap().waitlist_offer_minutes, 60);
+        assert_eq!(
+            config(&[secret, ("WAITLIST_OFFER_MINUTES", "90")])
+                .unwrap()
+                .waitlist_offer_minutes,
+            90
+        );
+        for bad in ["0", "-5", "an hour", "10081"] {
+            let err = config(&[secret, ("WAITLIST_OFFER_MINUTES", bad)]).expect_err(bad);
+            assert!(err.to_string().contains("WAITLIST_OFFER_MINUTES"), "{err}");
         }
     }
 

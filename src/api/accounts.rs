@@ -96,9 +96,8 @@ pub struct AccountExport {
     /// For a login linked to a therapist profile: the bookings with that therapist (what
     /// `GET /bookings` shows them). Empty for everyone else.
     pub therapist_bookings: Vec<BookingOut>,
-    /// Waitlist entries (none are kept yet).
-    #[schema(value_type = Vec<Object>)]
-    pub waitlist: Vec<serde_json::Value>,
+    /// The caller's waitlist entries, as they read now.
+    pub waitlist: Vec<crate::booking::waitlist::EntryView>,
     /// Every version of the caller's intake (health history), oldest first, decrypted.
     pub intake: Vec<IntakeOut>,
     /// The treatment notes about the caller (as the client), decrypted.
@@ -257,7 +256,7 @@ async fn export_me(
                     conn,
                     mapped(data.therapist_bookings),
                 )?,
-                waitlist: Vec::new(),
+                waitlist: data.waitlist,
                 intake: intake.into_iter().map(IntakeOut::from).collect(),
                 treatment_notes: notes.into_iter().map(TreatmentNoteOut::from).collect(),
                 notifications: data

@@ -174,8 +174,9 @@ async fn release_hold(
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
+    let config = state.config.clone();
     let ended = state
-        .write(move |conn| Ok(holds::release(conn, &caller, &id)?))
+        .write(move |conn| Ok(holds::release(conn, &config, &caller, &id)?))
         .await?;
     if let Some(event) = ended.and_then(HoldStatus::ending) {
         state.metrics.hold_event(event);

@@ -25,6 +25,7 @@ pub mod series;
 pub mod slots;
 pub mod therapists;
 pub mod users;
+pub mod waitlist;
 pub mod webhooks;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -75,6 +76,7 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     bookings::routes(cfg);
     series::routes(cfg);
     holds::routes(cfg);
+    waitlist::routes(cfg);
     api_tokens::routes(cfg);
     webhooks::routes(cfg);
     notifications::routes(cfg);

@@ -64,6 +64,17 @@ pub enum BookingError {
     /// The hold no longer keeps its time: it expired, was released, or was booked already.
     #[error("hold is {}", .0.as_str())]
     HoldEnded(HoldStatus),
+    /// No such waitlist entry, or one the caller may not see.
+    #[error("no such waitlist entry")]
+    WaitlistNotFound,
+    /// A waitlist entry's dates that can never be waited for.
+    #[error("{field} {message}")]
+    WaitlistDates {
+        field: &'static str,
+        message: String,
+    },
+    #[error("no such location")]
+    NoSuchLocation,
     #[error("idempotency key in flight")]
     KeyInFlight,
     #[error("idempotency key reused with another body")]
@@ -186,6 +197,9 @@ impl From<BookingError> for ApiError {
                     }
                 },
             ),
+            E::WaitlistNotFound => ApiError::NotFound,
+            E::WaitlistDates { field, message } => ApiError::validation(field, message),
+            E::NoSuchLocation => ApiError::validation("location_id", "names no location"),
             E::KeyInFlight => ApiError::conflict(
                 "idempotency-key-in-flight",
                 "A request with this Idempotency-Key is still being processed.",

@@ -111,7 +111,8 @@ pub fn create(
     // A client who may not book more may not hold either; this also queues the client's
     // concurrent holds and bookings, so the one-hold rule below sees the others' outcome.
     create::lock_and_check_cap(conn, config, &asked.client_id)?;
-    let replaced = match hold::active_of_client(conn, &asked.client_id)? {
+    let previous = hold::active_of_client(conn, &asked.client_id)?;
+    let replaced = match &previous {
         Some(previous) => {
             let ending = if previous.is_live(at) {
                 HoldStatus::Released
@@ -159,10 +160,80 @@ pub fn create(
         booking_id: None,
     };
     hold::insert(conn, &row).map_err(overlap_is_conflict)?;
+    // What the previous hold kept and the new one does not is free: the waitlist may take it.
+    if let (Some(previous), Some(HoldStatus::Released)) = (&previous, replaced) {
+        super::waitlist::hold_released(conn, config, previous)?;
+    }
     Ok(Made {
         hold: row,
         replaced,
     })
+}
+
+/// Keeps `start` of `therapist_id` for a waitlist entry's client: a hold of purpose `waitlist`
+/// for `WAITLIST_OFFER_MINUTES`, placed and guarded like any claim; run inside the transaction
+/// that freed the time. The insert runs in a savepoint, so a claim PostgreSQL refuses leaves
+/// the freeing transaction usable (the caller tries the next start or entry).
+pub fn offer(
+    conn: &mut DbConn,
+    config: &Config,
+    entry: &crate::models::waitlist::Entry,
+    therapist_id: &str,
+    start: DateTime<Utc>,
+    at: chrono::NaiveDateTime,
+) -> Result<Hold, BookingError> {
+    let present = at.and_utc();
+    let duration =
+        u32::try_from(entry.duration_minutes).map_err(|_| BookingError::DurationNotOffered)?;
+    let (massage_type, _) = bookable(
+        conn,
+        therapist_id,
+        &entry.massage_type_id,
+        duration,
+        Asked::Held,
+    )?;
+    let placement = place(
+        conn,
+        config,
+        &Ask {
+            asked_at: present,
+            now: present,
+            ..Ask::now(therapist_id, &massage_type, duration, start)
+        },
+    )?;
+    if entry
+        .location_id
+        .as_ref()
+        .is_some_and(|l| *l != placement.location_id)
+    {
+        return Err(BookingError::Rejected(
+            crate::scheduling::Rejection::OutsideSchedule,
+        ));
+    }
+    let expires_at = at
+        .checked_add_signed(super::waitlist::offer_lifetime(config))
+        .ok_or(BookingError::StartOutOfRange)?;
+    let row = Hold {
+        id: new_id(),
+        client_id: entry.client_id.clone(),
+        therapist_id: therapist_id.to_owned(),
+        massage_type_id: massage_type.id,
+        location_id: placement.location_id,
+        room_id: placement.room_id,
+        start_at: placement.start,
+        end_at: placement.end,
+        blocked_until: placement.blocked_until,
+        duration_minutes: entry.duration_minutes,
+        purpose: HoldPurpose::Waitlist,
+        status: HoldStatus::Active,
+        expires_at,
+        created_at: at,
+        ended_at: None,
+        booking_id: None,
+    };
+    diesel::Connection::transaction(conn, |conn| hold::insert(conn, &row))
+        .map_err(overlap_is_conflict)?;
+    Ok(row)
 }
 
 /// A hold the caller may see: its client's, or any for staff. Anything else is `HoldNotFound`,
@@ -181,8 +252,12 @@ pub fn visible(conn: &mut DbConn, caller: &AuthUser, id: &str) -> Result<Hold, B
 /// Releases a hold the caller may see, so that it stops blocking at once. Releasing one that
 /// already ended changes nothing; one that was booked is refused (the booking is what keeps
 /// the time now). Returns how the hold ended when this call ended it.
+///
+/// The freed time is offered to the waitlist in the same transaction; a released waitlist
+/// offer returns its entry to `waiting` (see `super::waitlist`).
 pub fn release(
     conn: &mut DbConn,
+    config: &Config,
     caller: &AuthUser,
     id: &str,
 ) -> Result<Option<HoldStatus>, BookingError> {
@@ -194,7 +269,11 @@ pub fn release(
         (HoldStatus::Active, _) => HoldStatus::Expired,
         _ => return Ok(None),
     };
-    Ok(hold::end(conn, id, ending, at)?.then_some(ending))
+    let ended = hold::end(conn, id, ending, at)?;
+    if ended && ending == HoldStatus::Released {
+        super::waitlist::hold_released(conn, config, &found)?;
+    }
+    Ok(ended.then_some(ending))
 }
 
 /// The outcome of booking by a hold.
@@ -258,6 +337,7 @@ pub fn book<W: Shown>(
     };
     let booked = create::book_on_terms::<W>(conn, config, caller, asked, &terms, claim)?;
     hold::link_booking(conn, hold_id, &booked.id)?;
+    super::waitlist::booked(conn, hold_id)?;
     Ok(Booked::Done(Box::new(booked)))
 }
 

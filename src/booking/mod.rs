@@ -34,6 +34,7 @@ pub mod placement;
 pub mod search;
 pub mod series;
 pub mod transitions;
+pub mod waitlist;
 
 pub use crate::models::vocabulary::{BookingEvent, BookingStatus};
 pub use error::BookingError;

@@ -86,6 +86,13 @@ pub fn cancel<W: Shown>(
             })
         })?;
     notify::booking_changed(conn, config, event, &cancelled, Some(&before))?;
+    super::waitlist::offer_freed(
+        conn,
+        config,
+        &before.therapist_id,
+        before.start_at,
+        before.blocked_until,
+    )?;
     Ok(cancelled)
 }
 
@@ -136,6 +143,15 @@ pub fn reschedule<W: Shown>(
             })
         })?;
     notify::booking_changed(conn, config, event, &moved, Some(&before))?;
+    if before.therapist_id != moved.therapist_id || before.start_at != moved.start_at {
+        super::waitlist::offer_freed(
+            conn,
+            config,
+            &before.therapist_id,
+            before.start_at,
+            before.blocked_until,
+        )?;
+    }
     Ok(moved)
 }
 

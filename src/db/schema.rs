@@ -184,6 +184,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     intake_versions,
     treatment_notes,
     audit_events,
+    waitlist_entries,
+    waitlist_passed,
 );
 
 diesel::table! {
@@ -403,3 +405,31 @@ diesel::table! {
         request_id -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    waitlist_entries (id) {
+        id -> Text,
+        client_id -> Text,
+        massage_type_id -> Text,
+        duration_minutes -> Integer,
+        from_date -> Date,
+        to_date -> Date,
+        therapist_id -> Nullable<Text>,
+        location_id -> Nullable<Text>,
+        status -> Text,
+        hold_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    waitlist_passed (entry_id, therapist_id, start_at) {
+        entry_id -> Text,
+        therapist_id -> Text,
+        start_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(waitlist_entries -> users (client_id));
+diesel::joinable!(waitlist_passed -> waitlist_entries (entry_id));

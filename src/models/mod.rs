@@ -30,6 +30,7 @@ pub mod token;
 pub mod treatment_note;
 pub mod user;
 pub mod vocabulary;
+pub mod waitlist;
 pub mod webhook;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -110,15 +110,19 @@ pub enum BookingEvent {
     Completed,
     #[serde(rename = "booking.no_show")]
     NoShow,
+    /// Not a booking's move: a waitlist entry got an offer (its payload is the entry).
+    #[serde(rename = "waitlist.offered")]
+    WaitlistOffered,
 }
 
 impl BookingEvent {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Created,
         Self::Cancelled,
         Self::Rescheduled,
         Self::Completed,
         Self::NoShow,
+        Self::WaitlistOffered,
     ];
 
     /// The wire name, e.g. `booking.created`.
@@ -129,6 +133,7 @@ impl BookingEvent {
             Self::Rescheduled => "booking.rescheduled",
             Self::Completed => "booking.completed",
             Self::NoShow => "booking.no_show",
+            Self::WaitlistOffered => "waitlist.offered",
         }
     }
 
@@ -247,6 +252,60 @@ impl HoldPurpose {
 
 text_column!(HoldPurpose, "hold purpose");
 
+// Stored in `waitlist_entries.status`. An entry still `waiting` after its `to_date` reads
+// `expired` before the waitlist pass writes it so.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    AsExpression,
+    FromSqlRow,
+)]
+#[serde(rename_all = "snake_case")]
+#[diesel(sql_type = Text)]
+pub enum WaitlistStatus {
+    Waiting,
+    /// A hold is kept for the entry's client (its offer).
+    Offered,
+    /// The client booked the offer.
+    Booked,
+    /// Its dates passed.
+    Expired,
+    Cancelled,
+}
+
+impl WaitlistStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Waiting,
+        Self::Offered,
+        Self::Booked,
+        Self::Expired,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Offered => "offered",
+            Self::Booked => "booked",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+text_column!(WaitlistStatus, "waitlist status");
+
 /// What `inspine_holds_total{outcome}` counts: a hold made, and each way one ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HoldEvent {
@@ -303,6 +362,13 @@ mod tests {
             assert_eq!(HoldPurpose::parse(purpose.as_str()), Some(purpose));
         }
         assert_eq!(HoldStatus::parse("held"), None);
+        for status in WaitlistStatus::ALL {
+            assert_eq!(WaitlistStatus::parse(status.as_str()), Some(status));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
+        }
         for event in BookingEvent::ALL {
             assert_eq!(
                 serde_json::to_value(event).unwrap(),

@@ -24,3 +24,4 @@ mod security_data;
 mod security_net;
 mod series;
 mod slots;
+mod waitlist;
