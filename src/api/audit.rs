@@ -62,7 +62,7 @@ pub struct AuditQuery {
     pub actor_id: Option<Uuid>,
     pub subject_id: Option<Uuid>,
     /// An action, e.g. `intake.read`.
-    #[param(max_length = 64, pattern = "^[a-z_.]{1,64}$")]
+    #[param(max_length = 64, pattern = "^[a-z_.]{0,64}$")]
     pub action: Option<String>,
     /// Events at or after this instant (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]

@@ -298,7 +298,7 @@ async fn preview_series(
         (status = 404, description = "No such series, or not the caller's", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/booking-series/{id}")]
+#[get("/booking-series/{id}", guard = "crate::api::extractors::id_is_uuid")]
 async fn get_series(
     caller: AuthUser,
     state: web::Data<AppState>,
