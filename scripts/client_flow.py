@@ -24,7 +24,7 @@ from inspine_booking_api_client.models import (
     BookingOut,
     BookingStatus,
     CancelRequest,
-    CreateBooking,
+    BookSlot,
     PageMassageTypeOut,
     RegisterRequest,
     RescheduleRequest,
@@ -76,7 +76,7 @@ def main() -> None:
     booking = expect(
         create_booking.sync(
             client=client,
-            body=CreateBooking(
+            body=BookSlot(
                 therapist_id=first.therapist_id,
                 massage_type_id=swedish.id,
                 duration_minutes=minutes,

@@ -5,7 +5,9 @@ fields or about the database, and a JSON Schema cannot say them:
 
 - an id in a body or query names an existing, active object (therapist, massage type,
   location, therapist-role user, client);
-- a booking or reschedule `start` is an offered slot, for a duration the type offers;
+- a booking, reschedule or hold `start` (a recurring series' first start) is an offered slot,
+  for a duration the type offers;
+- a booking's `hold_id` names a live hold the caller may book (one is made for it);
 - only staff send `client_id`, and staff must send it;
 - `ends_at` is after `starts_at` (at most 366 days), a slot window is at most 31 days (an
   override or closure listing's 366) and `to` is not before `from`, an API token's
@@ -362,6 +364,79 @@ def fix_booking(case, body: dict, role: str) -> None:
             headers[name] = uuid.uuid4().hex
 
 
+def slot_hold_body(role: str) -> dict | None:
+    """A valid POST /holds body for an offered slot (staff name a client), or None."""
+    slot = offered_slot()
+    if slot is None:
+        return None
+    body = {
+        "therapist_id": slot["therapist_id"],
+        "massage_type_id": slot["massage_type_id"],
+        "duration_minutes": slot["duration_minutes"],
+        "start": slot["start"],
+    }
+    if role != "client":
+        body["client_id"] = uid(pick(items("/users?role=client"))) or str(uuid.uuid4())
+    return body
+
+
+def fix_waitlist(body: dict, role: str) -> None:
+    """A valid POST /waitlist body: an offered type and duration, a future window of at most
+    31 days, an existing therapist or location only when one is named; staff name a client."""
+    slot = offered_slot()
+    if slot is None:
+        return
+    first = dt.date.today() + dt.timedelta(days=random.randint(1, 14))
+    body["massage_type_id"] = slot["massage_type_id"]
+    body["duration_minutes"] = slot["duration_minutes"]
+    body["from"] = first.isoformat()
+    body["to"] = (first + dt.timedelta(days=random.randint(0, 31))).isoformat()
+    if body.get("therapist_id") is not None:
+        body["therapist_id"] = slot["therapist_id"]
+    if body.get("location_id") is not None:
+        body["location_id"] = slot.get("location_id") or body["location_id"]
+    if role == "client":
+        body.pop("client_id", None)
+    else:
+        body["client_id"] = uid(pick(items("/users?role=client"))) or str(uuid.uuid4())
+
+
+def fix_hold(body: dict, role: str) -> None:
+    valid = slot_hold_body(role)
+    if valid is None:
+        return
+    body.clear()
+    body.update(valid)
+
+
+def live_hold(token: str, role: str) -> str | None:
+    """A hold made just now by the caller (for some client, if staff), or None."""
+    valid = slot_hold_body(role)
+    if valid is None:
+        return None
+    status, made = request("POST", "/holds", valid, token)
+    return made["id"] if status == 201 and made else None
+
+
+def fix_booking_by_hold(case, body: dict, token: str, role: str) -> None:
+    hold = live_hold(token, role)
+    if hold is not None:
+        body["hold_id"] = hold
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key":
+            headers[name] = uuid.uuid4().hex
+
+
+def existing_hold(case, token: str, role: str) -> None:
+    """Most of the time, points `{id}` of /holds/{id} at a live hold the caller can see."""
+    if random.random() < 0.25:
+        return
+    hold = live_hold(token, role)
+    if hold is not None:
+        case.path_parameters["id"] = hold
+
+
 def existing_booking(case, token: str) -> None:
     """Most of the time, points `{id}` at a booking the caller can see, so that cancel,
     complete, no-show, reschedule and the .ics are exercised beyond 404."""
@@ -371,6 +446,17 @@ def existing_booking(case, token: str) -> None:
     booking = pick(page["items"] if page else [])
     if booking:
         case.path_parameters["id"] = booking["id"]
+
+
+def existing_series(case, token: str) -> None:
+    """Most of the time, points `{id}` at a recurring series the caller can see (found through
+    the series_id of their bookings), so that reading and cancelling one go beyond 404."""
+    if random.random() < 0.25:
+        return
+    page = api("GET", "/bookings?limit=100", token=token)
+    series = [b["series_id"] for b in (page["items"] if page else []) if b.get("series_id")]
+    if series:
+        case.path_parameters["id"] = random.choice(series)
 
 
 def fix_reschedule(case, body: dict) -> None:
@@ -445,8 +531,21 @@ def before_call(ctx, case, **kwargs):
         body["timezone"] = pick(["America/Vancouver", "America/Toronto", "Australia/Sydney", "UTC"])
     if path.startswith("/api/v1/bookings/{id}"):
         existing_booking(case, token)
-    if (method, path) == ("POST", "/api/v1/bookings") and body is not None:
+    if path.startswith("/api/v1/booking-series/{id}"):
+        existing_series(case, token)
+    if path == "/api/v1/holds/{id}":
+        existing_hold(case, token, role)
+    series_paths = {"/api/v1/booking-series", "/api/v1/booking-series/preview"}
+    if (method, path) == ("POST", "/api/v1/bookings") and body is not None and "hold_id" in body:
+        fix_booking_by_hold(case, body, token, role)
+    elif method == "POST" and (path == "/api/v1/bookings" or path in series_paths) and body is not None:
+        # A series' body is a booking's plus a cadence the schema bounds; its first start is
+        # fixed like a booking's (later occurrences may still be taken or too far: 409, listed).
         fix_booking(case, body, role)
+    elif (method, path) == ("POST", "/api/v1/holds") and body is not None:
+        fix_hold(body, role)
+    elif (method, path) == ("POST", "/api/v1/waitlist") and body is not None:
+        fix_waitlist(body, role)
     elif path == "/api/v1/bookings/{id}/reschedule" and body is not None:
         fix_reschedule(case, body)
     elif path in ("/api/v1/therapists", "/api/v1/therapists/{id}") and body is not None:

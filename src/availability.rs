@@ -1,6 +1,7 @@
 //! Loads what the slot engine needs for a set of therapists and a UTC window: rules, date
-//! overrides, location zones, rooms, closures, time off and confirmed bookings. Range queries
-//! only, so the cost follows the window, not the size of the bookings table.
+//! overrides, location zones, rooms, closures, time off, and what is taken: confirmed bookings
+//! and holds live at `now` (active, unexpired), both busy until their end plus their type's
+//! buffer. Range queries only, so the cost follows the window, not the size of the tables.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,7 +13,7 @@ use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::models::date_override::{self, OverrideRule};
 use crate::models::schedule::{self, ScheduleRule};
-use crate::models::{booking, catalog, closure};
+use crate::models::{booking, catalog, closure, hold};
 use crate::scheduling::{
     DayRule, Interval, LocationCalendar, SlotPolicy, TherapistCalendar, WeeklyRule,
 };
@@ -89,7 +90,7 @@ fn local_dates(from: NaiveDateTime, to: NaiveDateTime) -> (NaiveDate, NaiveDate)
 }
 
 /// `exclude_booking` leaves one booking out of the busy times (a reschedule may overlap its own
-/// old time); `location_id` keeps only rules at that location.
+/// old time); `location_id` keeps only rules at that location; holds count while live at `now`.
 pub fn load(
     conn: &mut DbConn,
     therapist_ids: &[String],
@@ -97,6 +98,7 @@ pub fn load(
     to: NaiveDateTime,
     exclude_booking: Option<&str>,
     location_id: Option<&str>,
+    now: NaiveDateTime,
 ) -> Result<Calendars, ApiError> {
     let mut rules = schedule::rules_for(conn, therapist_ids)?;
     let (first_date, last_date) = local_dates(from, to);
@@ -128,6 +130,14 @@ pub fn load(
             if Some(id.as_str()) != exclude_booking
                 && let Some(room_id) = room_id
             {
+                room_busy
+                    .entry(room_id)
+                    .or_default()
+                    .push(interval(start, end));
+            }
+        }
+        for (room_id, start, end) in hold::busy_for_rooms(conn, &all_room_ids, from, to, now)? {
+            if let Some(room_id) = room_id {
                 room_busy
                     .entry(room_id)
                     .or_default()
@@ -183,6 +193,12 @@ pub fn load(
                 .or_default()
                 .push(interval(start, end));
         }
+    }
+    for (therapist_id, start, end) in hold::busy_for_therapists(conn, therapist_ids, from, to, now)?
+    {
+        busy.entry(therapist_id)
+            .or_default()
+            .push(interval(start, end));
     }
 
     let mut therapists = Vec::with_capacity(therapist_ids.len());

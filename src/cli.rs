@@ -47,6 +47,14 @@ enum Command {
     Openapi,
     /// Write a consistent copy of the SQLite database to FILE while the server keeps running.
     Backup { file: std::path::PathBuf },
+    /// Re-encrypt every intake version and treatment note from the current HEALTH_DATA_KEY to a
+    /// new key, in one transaction. The new key (32 bytes, base64 or hex) is read from a prompt,
+    /// or from stdin when it is not a terminal; `--new-key` is accepted too but leaves the key in
+    /// the shell history. Stop the server first, and start it again with the new key.
+    RotateHealthKey {
+        #[arg(long)]
+        new_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Holidays { region, year } => holidays(&config, region, year),
         Command::Openapi => Ok(()),
         Command::Backup { file } => backup(&config, &file),
+        Command::RotateHealthKey { new_key } => rotate_health_key(&config, new_key),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,8 +144,10 @@ fn serve(config: Config) -> CliResult {
         ));
         let postman = actix_web::rt::spawn(crate::notify::run_worker(
             crate::notify::Postman::of(&state),
-            stopped,
+            stopped.clone(),
         ));
+        let waitlist =
+            actix_web::rt::spawn(crate::booking::waitlist::run_worker(state.clone(), stopped));
         let served = crate::server::http_server(
             state.clone(),
             crate::server::Listen::Addr(bind),
@@ -147,6 +158,7 @@ fn serve(config: Config) -> CliResult {
         let _ = stop.send(true);
         let _ = worker.await;
         let _ = postman.await;
+        let _ = waitlist.await;
         served
     })?;
     Ok(())
@@ -178,8 +190,12 @@ fn seed(config: &Config, demo: bool) -> CliResult {
 }
 
 fn read_password() -> Result<String, Box<dyn std::error::Error>> {
+    read_secret("Password: ")
+}
+
+fn read_secret(prompt: &str) -> Result<String, Box<dyn std::error::Error>> {
     let password = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("Password: ")?
+        rpassword::prompt_password(prompt)?
     } else {
         let mut input = String::new();
         std::io::stdin().read_to_string(&mut input)?;
@@ -257,5 +273,49 @@ fn backup(config: &Config, file: &std::path::Path) -> CliResult {
     let mut conn = db.get()?;
     db::backup_sqlite(&mut conn, file)?;
     println!("backed up to {}", file.display());
+    Ok(())
+}
+
+fn rotate_health_key(config: &Config, new_key: Option<String>) -> CliResult {
+    use crate::clinical::crypto::HealthKey;
+    let raw = match new_key {
+        Some(key) => key,
+        None => read_secret("New HEALTH_DATA_KEY: ")?,
+    };
+    let new_bytes = HealthKey::parse(&raw).map_err(|e| format!("the new key: {e}"))?;
+    let old = HealthKey::new(&config.health_data_key);
+    let new = HealthKey::new(&new_bytes);
+    if old.id() == new.id() {
+        return Err("the new key is the current HEALTH_DATA_KEY".into());
+    }
+    let db = open(config)?;
+    let mut conn = db.get()?;
+    let rotated = db::write_transaction(&mut conn, |conn| {
+        let rotated = crate::clinical::rotate(conn, &old, &new)?;
+        crate::audit::record(
+            conn,
+            &crate::audit::AuditContext::system(),
+            crate::audit::Action::HealthKeyRotate,
+            crate::audit::Subject::HealthData,
+            None,
+        )?;
+        Ok::<_, crate::clinical::KeyCheckError>(rotated)
+    })
+    .map_err(|e| format!("nothing was changed: {e}"))?;
+    println!(
+        "re-encrypted {} intake version(s) and {} treatment note(s) under key id {} (was {})",
+        rotated.intake_versions,
+        rotated.treatment_notes,
+        new.id(),
+        old.id()
+    );
+    match &config.health_key_file {
+        Some(path) => {
+            crate::config::write_private(path, format!("{}\n", raw.trim()).as_bytes())
+                .map_err(|e| format!("the data is now under the new key, but {} could not be written ({e}): set HEALTH_DATA_KEY to the new key", path.display()))?;
+            println!("the new key is kept in {}; back it up", path.display());
+        }
+        None => println!("set HEALTH_DATA_KEY to the new key before the next start"),
+    }
     Ok(())
 }

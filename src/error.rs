@@ -6,6 +6,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::booking::series::Skipped;
+
 pub const PROBLEM_BASE: &str = "https://inspine.example/problems/";
 
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
@@ -33,6 +35,10 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Extension member of `series-conflict`: each occurrence of the recurring series that
+    /// cannot be booked, with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub occurrences: Vec<Skipped>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +60,12 @@ pub enum ApiError {
         kind: &'static str,
         detail: String,
         errors: Vec<FieldError>,
+    },
+    /// A recurring series some of whose occurrences cannot be booked: 409 listing them.
+    #[error("series conflict: {detail}")]
+    SeriesConflict {
+        detail: String,
+        occurrences: Vec<Skipped>,
     },
     #[error("validation failed: {detail}")]
     Validation {
@@ -138,6 +150,7 @@ impl ApiError {
             Self::Forbidden => ("forbidden", "Not allowed"),
             Self::NotFound => ("not-found", "Not found"),
             Self::Conflict { kind, .. } => (kind, "Conflict with the current state"),
+            Self::SeriesConflict { .. } => ("series-conflict", "Conflict with the current state"),
             Self::Validation { .. } => ("validation", "Invalid request"),
             Self::ResetTokenInvalid => ("reset-token-invalid", "Invalid reset token"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
@@ -157,7 +170,9 @@ impl ApiError {
             Self::WrongPassword => "The current password is not correct.".to_owned(),
             Self::Forbidden => "Your role may not perform this action.".to_owned(),
             Self::NotFound => "No such resource.".to_owned(),
-            Self::Conflict { detail, .. } | Self::Validation { detail, .. } => detail.clone(),
+            Self::Conflict { detail, .. }
+            | Self::SeriesConflict { detail, .. }
+            | Self::Validation { detail, .. } => detail.clone(),
             Self::ResetTokenInvalid => {
                 "The reset token is unknown, already used or expired; request a new one.".to_owned()
             }
@@ -192,12 +207,17 @@ impl ApiError {
             )],
             _ => Vec::new(),
         };
+        let occurrences = match self {
+            Self::SeriesConflict { occurrences, .. } => occurrences.clone(),
+            _ => Vec::new(),
+        };
         Problem {
             r#type: format!("{PROBLEM_BASE}{slug}"),
             title: title.to_owned(),
             status: self.status_code().as_u16(),
             detail: self.detail(),
             errors,
+            occurrences,
         }
     }
 }
@@ -209,7 +229,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) | Self::WrongPassword => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::SeriesConflict { .. } => StatusCode::CONFLICT,
             Self::Validation { .. } | Self::ResetTokenInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

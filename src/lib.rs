@@ -2,10 +2,12 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod availability;
 pub mod booking;
 pub mod cli;
+pub mod clinical;
 pub mod config;
 pub mod db;
 pub mod error;

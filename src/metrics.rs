@@ -1,5 +1,5 @@
 //! Prometheus metrics: per-route request counts and latency histograms (actix-web-prom), plus
-//! the database pool, the webhook outbox and booking events. `GET /metrics` renders them.
+//! the database pool, the webhook outbox, booking events and holds. `GET /metrics` renders them.
 
 use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
@@ -12,6 +12,13 @@ pub struct Metrics {
     pub http: PrometheusMetrics,
     /// Booking state changes by event (`created`, `cancelled`, `rescheduled`, …).
     pub bookings: IntCounterVec,
+    /// Holds by outcome: `created`; `converted` (booked by `hold_id`); `released` (by DELETE,
+    /// or replaced by the client's next hold); `expired` (a hold that ran out unused, counted
+    /// once when the service first notices it: its client tries to book it, releases it or
+    /// makes a new hold). Expiry itself writes nothing, so a hold nobody touches again after it
+    /// ran out is not counted: `created - converted - released - expired` is an upper bound on
+    /// the holds still live or quietly expired.
+    pub holds: IntCounterVec,
     /// Webhook delivery attempts by outcome (`delivered`, `retry`, `failed`).
     pub webhook_attempts: IntCounterVec,
     /// Email delivery attempts by outcome (`sent`, `retry`, `failed`).
@@ -43,6 +50,13 @@ impl Metrics {
             Opts::new("inspine_bookings_total", "Booking state changes by event"),
             &["event"],
         )?;
+        let holds = IntCounterVec::new(
+            Opts::new("inspine_holds_total", "Holds by outcome"),
+            &["outcome"],
+        )?;
+        for event in crate::models::vocabulary::HoldEvent::ALL {
+            holds.with_label_values(&[event.label()]);
+        }
         let webhook_attempts = IntCounterVec::new(
             Opts::new(
                 "inspine_webhook_attempts_total",
@@ -78,6 +92,7 @@ impl Metrics {
         registry.register(Box::new(notifications.clone()))?;
         registry.register(Box::new(notifications_pending.clone()))?;
         registry.register(Box::new(bookings.clone()))?;
+        registry.register(Box::new(holds.clone()))?;
         registry.register(Box::new(webhook_attempts.clone()))?;
         registry.register(Box::new(pool.clone()))?;
         registry.register(Box::new(outbox_pending.clone()))?;
@@ -85,6 +100,7 @@ impl Metrics {
             registry,
             http,
             bookings,
+            holds,
             webhook_attempts,
             notifications,
             pool,
@@ -95,6 +111,10 @@ impl Metrics {
 
     pub fn booking_event(&self, event: crate::models::vocabulary::BookingEvent) {
         self.bookings.with_label_values(&[event.label()]).inc();
+    }
+
+    pub fn hold_event(&self, event: crate::models::vocabulary::HoldEvent) {
+        self.holds.with_label_values(&[event.label()]).inc();
     }
 
     /// Prometheus text format, with the gauges read now.

@@ -43,7 +43,11 @@ impl Modify for SecurityAddon {
         (name = "catalog", description = "Locations and their closures, rooms and massage types"),
         (name = "therapists", description = "Therapists"),
         (name = "schedules", description = "Weekly schedules, date overrides and time off"),
+        (name = "holds", description = "Slots kept for a few minutes while a client finishes booking"),
+        (name = "waitlist", description = "Clients waiting for freed time, and the offers made to them"),
         (name = "notifications", description = "Emails sent to clients and therapists (admin)"),
+        (name = "clinical", description = "Intake (health history) and treatment notes, encrypted at rest; every read and write audited"),
+        (name = "audit", description = "The audit trail (admin)"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

@@ -26,6 +26,8 @@ pub struct AppState {
     pub dummy_password_hash: String,
     /// Where emails go (`SMTP_URL`, or the spool directory).
     pub mailer: crate::notify::Mailer,
+    /// Seals and opens intake answers and treatment notes (`HEALTH_DATA_KEY`).
+    pub health_key: crate::clinical::crypto::HealthKey,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +38,17 @@ pub enum StartError {
     Setup(String),
     #[error("cannot set up mail: {0}")]
     Mail(String),
+    #[error(
+        "refusing to start: {0}. Set HEALTH_DATA_KEY to the key the health data was written with (see the README on keeping it)"
+    )]
+    HealthKey(String),
 }
 
 impl AppState {
     /// Connects, migrates, seeds the catalog on first start, and precomputes what requests share.
     pub fn prepare(config: Config) -> Result<web::Data<Self>, StartError> {
         let db = Db::connect(&config.database_url)?;
+        let health_key = crate::clinical::crypto::HealthKey::new(&config.health_data_key);
         {
             let mut conn = db.get().map_err(|e| StartError::Setup(e.to_string()))?;
             let applied =
@@ -50,6 +57,10 @@ impl AppState {
                 tracing::info!(applied, "migrations applied");
             }
             crate::seed::seed_catalog(&mut conn).map_err(|e| StartError::Setup(e.to_string()))?;
+            crate::clinical::check_key(&mut conn, &health_key).map_err(|e| match e {
+                crate::clinical::KeyCheckError::Database(e) => StartError::Setup(e.to_string()),
+                open => StartError::HealthKey(open.to_string()),
+            })?;
         }
         let dummy_password_hash = crate::auth::password::hash("not-a-real-password")
             .map_err(|e| StartError::Setup(e.to_string()))?;
@@ -69,6 +80,7 @@ impl AppState {
             db,
             dummy_password_hash,
             mailer,
+            health_key,
         }))
     }
 }

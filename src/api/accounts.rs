@@ -14,7 +14,9 @@ use super::auth::{
     AuthResponse, UserOut, check_phone, hash_password, issue_tokens, no_store, verify_password,
 };
 use super::bookings::BookingOut;
+use super::clinical::{IntakeOut, TreatmentNoteOut};
 use super::{ApiJson, check, double_option, text};
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::rules::{check_email, check_password_field};
 use crate::auth::{AuthUser, accounts, reset};
 use crate::error::{ApiError, Problem};
@@ -94,12 +96,12 @@ pub struct AccountExport {
     /// For a login linked to a therapist profile: the bookings with that therapist (what
     /// `GET /bookings` shows them). Empty for everyone else.
     pub therapist_bookings: Vec<BookingOut>,
-    /// Waitlist entries (none are kept yet).
-    #[schema(value_type = Vec<Object>)]
-    pub waitlist: Vec<serde_json::Value>,
-    /// Intake forms (none are kept yet).
-    #[schema(value_type = Vec<Object>)]
-    pub intake: Vec<serde_json::Value>,
+    /// The caller's waitlist entries, as they read now.
+    pub waitlist: Vec<crate::booking::waitlist::EntryView>,
+    /// Every version of the caller's intake (health history), oldest first, decrypted.
+    pub intake: Vec<IntakeOut>,
+    /// The treatment notes about the caller (as the client), decrypted.
+    pub treatment_notes: Vec<TreatmentNoteOut>,
     /// Emails sent or queued for the caller: what, when and its status (not the bodies: a
     /// reset email's link is not kept).
     pub notifications: Vec<NotificationOut>,
@@ -119,6 +121,7 @@ pub struct AccountExport {
 #[patch("/me")]
 async fn update_me(
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<UpdateMeRequest>,
 ) -> Result<web::Json<UserOut>, ApiError> {
@@ -138,9 +141,14 @@ async fn update_me(
         updated_at: Some(now()),
         ..Default::default()
     };
+    let ctx = meta.actor(&caller);
     let id = caller.user.id;
     let updated = state
-        .write(move |conn| accounts::update(conn, &id, changes))
+        .write(move |conn| {
+            let updated = accounts::update(conn, &id, changes)?;
+            audit::record(conn, &ctx, Action::AccountUpdate, Subject::User, Some(&id))?;
+            Ok(updated)
+        })
         .await?;
     Ok(web::Json(updated.into()))
 }
@@ -163,9 +171,11 @@ async fn update_me(
 async fn change_password(
     req: HttpRequest,
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let ctx = meta.actor(&caller);
     let account = caller.user;
     // A wrong current password counts as a failed login of the account from this client, so
     // a stolen access token cannot be used to guess the password faster than the login can.
@@ -194,6 +204,13 @@ async fn change_password(
         .write(move |conn| {
             let changed =
                 accounts::change_password(conn, &account.id, &verified_hash, &new_hash, now())?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::PasswordChange,
+                Subject::User,
+                Some(&account.id),
+            )?;
             issue_tokens(conn, &state2, changed, None)
         })
         .await?;
@@ -209,25 +226,47 @@ async fn change_password(
     )
 )]
 #[get("/me/export")]
-async fn export_me(caller: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn export_me(
+    caller: AuthUser,
+    meta: RequestMeta,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = meta.actor(&caller);
+    let key = state.health_key.clone();
     let id = caller.user.id;
-    let data = state.run(move |conn| accounts::export(conn, &id)).await?;
-    let export = AccountExport {
-        user: data.user.into(),
-        bookings: data.bookings.into_iter().map(BookingOut::from).collect(),
-        therapist_bookings: data
-            .therapist_bookings
-            .into_iter()
-            .map(BookingOut::from)
-            .collect(),
-        waitlist: Vec::new(),
-        intake: Vec::new(),
-        notifications: data
-            .notifications
-            .into_iter()
-            .map(NotificationOut::from)
-            .collect(),
-    };
+    let export = state
+        .write(move |conn| {
+            let data = accounts::export(conn, &id)?;
+            let intake = crate::clinical::intake::versions(conn, &key, &id)?;
+            let notes = crate::clinical::notes::about_client(conn, &key, &id)?;
+            // Reading one's own health data is still a read of health data.
+            if !intake.is_empty() {
+                audit::record(conn, &ctx, Action::IntakeRead, Subject::Client, Some(&id))?;
+            }
+            if !notes.is_empty() {
+                audit::record(conn, &ctx, Action::NotesRead, Subject::Client, Some(&id))?;
+            }
+            let mapped = |rows: Vec<crate::models::booking::Booking>| {
+                rows.into_iter().map(BookingOut::from).collect::<Vec<_>>()
+            };
+            Ok(AccountExport {
+                user: data.user.into(),
+                bookings: BookingOut::with_intake_flags(conn, mapped(data.bookings))?,
+                therapist_bookings: BookingOut::with_intake_flags(
+                    conn,
+                    mapped(data.therapist_bookings),
+                )?,
+                waitlist: data.waitlist,
+                intake: intake.into_iter().map(IntakeOut::from).collect(),
+                treatment_notes: notes.into_iter().map(TreatmentNoteOut::from).collect(),
+                notifications: data
+                    .notifications
+                    .into_iter()
+                    .map(NotificationOut::from)
+                    .collect(),
+            })
+        })
+        .await?;
     Ok(no_store(HttpResponse::Ok()).json(export))
 }
 

@@ -11,6 +11,7 @@ use super::PathId;
 use super::{
     ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, text, utc,
 };
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::Admin;
 use crate::auth::tokens::{SCRIPT_TOKEN_PREFIX, random_secret, sha256_hex};
 use crate::error::{ApiError, FieldError, Problem};
@@ -86,6 +87,7 @@ pub struct CreatedApiToken {
 #[post("/api-tokens")]
 async fn create_token(
     Admin(admin): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<CreateApiToken>,
 ) -> Result<HttpResponse, ApiError> {
@@ -106,9 +108,17 @@ async fn create_token(
         revoked_at: None,
         last_used_at: None,
     };
+    let ctx = meta.actor(&admin);
     let row = state
-        .run(move |conn| {
+        .write(move |conn| {
             token::insert_api_token(conn, &row)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::ApiTokenCreate,
+                Subject::ApiToken,
+                Some(&row.id),
+            )?;
             Ok(row)
         })
         .await?;
@@ -169,12 +179,25 @@ async fn list_tokens(
 )]
 #[delete("/api-tokens/{id}")]
 async fn revoke_token(
-    _admin: Admin,
+    Admin(admin): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    super::delete_one(&state, move |conn| {
-        token::revoke_api_token(conn, &id, now())
-    })
-    .await
+    let ctx = meta.actor(&admin);
+    state
+        .write(
+            move |conn| match token::revoke_api_token(conn, &id, now())? {
+                0 => Err(ApiError::NotFound),
+                _ => Ok(audit::record(
+                    conn,
+                    &ctx,
+                    Action::ApiTokenRevoke,
+                    Subject::ApiToken,
+                    Some(&id),
+                )?),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -255,6 +255,18 @@ pub fn path_error_handler(_: actix_web::error::PathError, _: &HttpRequest) -> ac
     ApiError::NotFound.into()
 }
 
+/// A route guard: the path's last segment is a UUID. For `…/{id}` routes beside a literal
+/// sibling (`/booking-series/preview`), so that the sibling asked with another method is 405
+/// (the fallback's answer) rather than a lookup of the id `preview`.
+pub fn id_is_uuid(ctx: &actix_web::guard::GuardContext<'_>) -> bool {
+    ctx.head()
+        .uri
+        .path()
+        .rsplit('/')
+        .next()
+        .is_some_and(|tail| uuid::Uuid::parse_str(tail).is_ok())
+}
+
 /// The `{id}` of a resource path as its canonical UUID text; anything that is not a UUID names
 /// nothing: 404.
 pub struct PathId(pub String);

@@ -4,12 +4,15 @@
 
 pub mod accounts;
 pub mod api_tokens;
+pub mod audit;
 pub mod auth;
 pub mod bookings;
 pub mod bounds;
 pub mod calendar;
+pub mod clinical;
 pub mod closures;
 pub mod extractors;
+pub mod holds;
 pub mod locations;
 pub mod massage_types;
 pub mod notifications;
@@ -18,9 +21,11 @@ pub mod overrides;
 pub mod paging;
 pub mod rooms;
 pub mod schedules;
+pub mod series;
 pub mod slots;
 pub mod therapists;
 pub mod users;
+pub mod waitlist;
 pub mod webhooks;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -56,6 +61,7 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     );
     auth::me_routes(cfg);
     accounts::me_routes(cfg);
+    clinical::routes(cfg);
     users::routes(cfg);
     locations::routes(cfg);
     rooms::routes(cfg);
@@ -68,9 +74,13 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
     // Before bookings: `/bookings/{id}.ics` must be tried before `/bookings/{id}`.
     calendar::routes(cfg);
     bookings::routes(cfg);
+    series::routes(cfg);
+    holds::routes(cfg);
+    waitlist::routes(cfg);
     api_tokens::routes(cfg);
     webhooks::routes(cfg);
     notifications::routes(cfg);
+    audit::routes(cfg);
 }
 // ---------------------------------------------------------------------------------------------
 // Small helpers

@@ -12,6 +12,7 @@ use super::{
     ApiJson, ApiQuery, Page, PageQuery, check, created, free_text, into_page, page_params, utc,
 };
 use crate::auth::Staff;
+use crate::booking::waitlist;
 use crate::db::DbConn;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::schedule::{self, ScheduleRule, TimeOff};
@@ -409,13 +410,17 @@ async fn delete_time_off(
 ) -> Result<HttpResponse, ApiError> {
     let (therapist_id, time_off_id) = path.into_inner();
     let (therapist_id, time_off_id) = (therapist_id.to_string(), time_off_id.to_string());
+    let config = state.config.clone();
     state
-        .run(move |conn| {
+        .write(move |conn| {
             authorize(conn, &caller, &therapist_id)?;
-            match schedule::delete_time_off(conn, &therapist_id, &time_off_id)? {
-                0 => Err(ApiError::NotFound),
-                _ => Ok(()),
-            }
+            let Some(freed) = schedule::find_time_off(conn, &therapist_id, &time_off_id)? else {
+                return Err(ApiError::NotFound);
+            };
+            schedule::delete_time_off(conn, &therapist_id, &time_off_id)?;
+            // The time is the therapist's again: the waitlist may take it, in this transaction.
+            waitlist::offer_freed(conn, &config, &therapist_id, freed.starts_at, freed.ends_at)?;
+            Ok(())
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::PathId;
 use super::auth::{UserOut, check_phone, hash_password};
 use super::{ApiJson, ApiQuery, Page, check, created, double_option, into_page, page_params, text};
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::rules::{check_email, check_password};
 use crate::auth::{Admin, accounts};
 use crate::error::{ApiError, Problem};
@@ -134,7 +135,8 @@ async fn list_users(
 )]
 #[post("/users")]
 async fn create_user(
-    _admin: Admin,
+    Admin(admin): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -150,6 +152,7 @@ async fn create_user(
     check(errors)?;
     let password_hash = hash_password(&state, body.password).await?;
     let role = body.role;
+    let ctx = meta.actor(&admin);
     let new = state
         .write(move |conn| {
             if user::find_by_email(conn, &email)?.is_some() {
@@ -160,6 +163,7 @@ async fn create_user(
             }
             let new = User::new(email, name, password_hash, phone, role);
             user::insert(conn, &new)?;
+            audit::record(conn, &ctx, Action::UserCreate, Subject::User, Some(&new.id))?;
             Ok(new)
         })
         .await?;
@@ -204,7 +208,8 @@ async fn get_user(
 )]
 #[patch("/users/{id}")]
 async fn update_user(
-    _admin: Admin,
+    Admin(admin): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateUserRequest>,
@@ -250,8 +255,13 @@ async fn update_user(
         updated_at: Some(now()),
         ..Default::default()
     };
+    let ctx = meta.actor(&admin);
     let updated = state
-        .write(move |conn| accounts::update(conn, &id, changes))
+        .write(move |conn| {
+            let updated = accounts::update(conn, &id, changes)?;
+            audit::record(conn, &ctx, Action::UserUpdate, Subject::User, Some(&id))?;
+            Ok(updated)
+        })
         .await?;
     Ok(web::Json(updated.into()))
 }
@@ -271,6 +281,7 @@ async fn update_user(
 #[delete("/users/{id}")]
 async fn delete_user(
     Admin(admin): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
@@ -280,6 +291,7 @@ async fn delete_user(
             "Admins cannot delete their own account.",
         ));
     }
+    let ctx = meta.actor(&admin);
     state
         .write(move |conn| {
             // The login's feeds go with it, including a therapist feed it may have minted.
@@ -288,6 +300,7 @@ async fn delete_user(
                 0 => Err(ApiError::NotFound),
                 _ => {
                     end_login_feeds(conn, &id, profile.as_ref().map(|t| t.id.as_str()))?;
+                    audit::record(conn, &ctx, Action::UserDelete, Subject::User, Some(&id))?;
                     Ok(())
                 }
             }

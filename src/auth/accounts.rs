@@ -77,6 +77,8 @@ pub struct AccountData {
     /// For a login linked to a therapist profile, the bookings with that therapist (the same
     /// bookings `GET /bookings` shows them); empty otherwise.
     pub therapist_bookings: Vec<Booking>,
+    /// Their waitlist entries, as they read now.
+    pub waitlist: Vec<crate::booking::waitlist::EntryView>,
     /// Emails sent or queued for them (the rows; callers show no bodies).
     pub notifications: Vec<crate::models::notification::Notification>,
 }
@@ -101,7 +103,9 @@ pub fn export(conn: &mut DbConn, id: &str) -> Result<AccountData, ApiError> {
         )?,
         None => Vec::new(),
     };
+    let waitlist = crate::booking::waitlist::of_client(conn, id).map_err(ApiError::from)?;
     Ok(AccountData {
+        waitlist,
         notifications: crate::models::notification::for_user(conn, id)?,
         user,
         bookings,

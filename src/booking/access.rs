@@ -18,6 +18,33 @@ pub fn own_therapist_id(
     Ok(therapist::find_by_user(conn, caller.id())?.map(|t| t.id))
 }
 
+/// Whose bookings a caller may see: an admin all, a client their own, a therapist those with
+/// their profile (none when their login has no profile).
+pub enum Viewer {
+    All,
+    Client(String),
+    Therapist(Option<String>),
+}
+
+impl Viewer {
+    pub fn of(conn: &mut DbConn, caller: &AuthUser) -> Result<Self, BookingError> {
+        Ok(match caller.role {
+            Role::Admin => Self::All,
+            Role::Client => Self::Client(caller.id().to_owned()),
+            Role::Therapist => Self::Therapist(own_therapist_id(conn, caller)?),
+        })
+    }
+
+    /// Whether a booking (or a series) of this client with this therapist is visible.
+    pub fn sees(&self, client_id: &str, therapist_id: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Client(own) => own == client_id,
+            Self::Therapist(own) => own.as_deref() == Some(therapist_id),
+        }
+    }
+}
+
 /// Loads a booking the caller may see; anything else is `NotFound`, exactly like a missing
 /// booking, so ids of other clients' bookings reveal nothing.
 pub fn visible_booking(
@@ -29,12 +56,7 @@ pub fn visible_booking(
         Err(diesel::result::Error::NotFound) => return Err(BookingError::NotFound),
         other => other?,
     };
-    let visible = match caller.role {
-        Role::Admin => true,
-        Role::Client => found.client_id == caller.id(),
-        Role::Therapist => own_therapist_id(conn, caller)?.as_deref() == Some(&found.therapist_id),
-    };
-    if visible {
+    if Viewer::of(conn, caller)?.sees(&found.client_id, &found.therapist_id) {
         Ok(found)
     } else {
         Err(BookingError::NotFound)

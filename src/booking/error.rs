@@ -5,6 +5,8 @@ use crate::error::ApiError;
 use crate::scheduling::Rejection;
 
 use super::BookingStatus;
+use super::series::Skipped;
+use crate::models::vocabulary::HoldStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BookingError {
@@ -43,6 +45,10 @@ pub enum BookingError {
     /// PostgreSQL's exclusion constraints caught an overlap the check could not see.
     #[error("slot just taken")]
     SlotJustTaken,
+    /// Occurrences of a recurring series that cannot be booked (with `fail`, any; with
+    /// `skip`, all of them).
+    #[error("{} occurrence(s) of the series cannot be booked", .0.len())]
+    SeriesUnavailable(Vec<Skipped>),
     #[error("booking limit of {cap} reached")]
     BookingLimit { cap: i64 },
     #[error("booking is {0}")]
@@ -52,6 +58,23 @@ pub enum BookingError {
     TooLate { window_hours: u32 },
     #[error("booking not started")]
     NotStarted,
+    /// No such hold, or one the caller may not see (the two are not told apart).
+    #[error("no such hold")]
+    HoldNotFound,
+    /// The hold no longer keeps its time: it expired, was released, or was booked already.
+    #[error("hold is {}", .0.as_str())]
+    HoldEnded(HoldStatus),
+    /// No such waitlist entry, or one the caller may not see.
+    #[error("no such waitlist entry")]
+    WaitlistNotFound,
+    /// A waitlist entry's dates that can never be waited for.
+    #[error("{field} {message}")]
+    WaitlistDates {
+        field: &'static str,
+        message: String,
+    },
+    #[error("no such location")]
+    NoSuchLocation,
     #[error("idempotency key in flight")]
     KeyInFlight,
     #[error("idempotency key reused with another body")]
@@ -127,6 +150,22 @@ impl From<BookingError> for ApiError {
             },
             E::StartOutOfRange => ApiError::validation("start", "is out of range"),
             E::SlotJustTaken => slot_unavailable("The slot was just taken."),
+            E::SeriesUnavailable(occurrences) => ApiError::SeriesConflict {
+                detail: format!(
+                    "{} occurrence(s) of the series cannot be booked: {}. Nothing was booked.",
+                    occurrences.len(),
+                    occurrences
+                        .iter()
+                        .map(|o| format!(
+                            "{} ({})",
+                            o.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            o.reason.describe()
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                occurrences,
+            },
             E::BookingLimit { cap } => ApiError::conflict(
                 "booking-limit",
                 format!("A client may hold at most {cap} upcoming bookings."),
@@ -145,6 +184,22 @@ impl From<BookingError> for ApiError {
                 "not-started",
                 "A booking can be marked only after its start.",
             ),
+            E::HoldNotFound => ApiError::NotFound,
+            E::HoldEnded(status) => ApiError::conflict(
+                "hold-expired",
+                match status {
+                    HoldStatus::Consumed => "The hold was already used for a booking.",
+                    HoldStatus::Released => {
+                        "The hold was released; look for the time again in the offered slots."
+                    }
+                    HoldStatus::Active | HoldStatus::Expired => {
+                        "The hold expired; look for the time again in the offered slots."
+                    }
+                },
+            ),
+            E::WaitlistNotFound => ApiError::NotFound,
+            E::WaitlistDates { field, message } => ApiError::validation(field, message),
+            E::NoSuchLocation => ApiError::validation("location_id", "names no location"),
             E::KeyInFlight => ApiError::conflict(
                 "idempotency-key-in-flight",
                 "A request with this Idempotency-Key is still being processed.",

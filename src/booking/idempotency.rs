@@ -1,4 +1,4 @@
-//! The Idempotency-Key protocol of booking creation, minus HTTP: a key is claimed (pending)
+//! The Idempotency-Key protocol of booking creation (single bookings and series), minus HTTP: a key is claimed (pending)
 //! before the work, holds the answer after it, and replays that answer to a retry with the
 //! same body. The header itself and the replayed response belong to the handler.
 
@@ -99,6 +99,16 @@ pub fn store_answer(
 ) -> Result<(), BookingError> {
     booking::complete_key(conn, &claim.user_id, &claim.key, status, body)?;
     Ok(())
+}
+
+/// Keeps `created` (shown as the 201 answer) for the claimed request's retries to replay.
+pub fn store_created(
+    conn: &mut DbConn,
+    claim: &Claim,
+    created: &impl Serialize,
+) -> Result<(), BookingError> {
+    let json = serde_json::to_string(created).map_err(|e| BookingError::Internal(e.to_string()))?;
+    store_answer(conn, claim, 201, &json)
 }
 
 /// Frees the key after a transient failure, so that the retry the client will make can run.

@@ -13,21 +13,28 @@
 //! - `access`: which bookings a caller may see;
 //! - `idempotency`: claiming a key, storing and replaying the answer;
 //! - `create`: booking a slot;
-//! - `transitions`: cancel, reschedule, complete, no-show.
+//! - `holds`: keeping a slot for a few minutes, and booking it by the hold (the design of the
+//!   guard shared by bookings and holds is described there);
+//! - `transitions`: cancel, reschedule, complete, no-show;
+//! - `series`: recurring series, booked, previewed, read and cancelled as a whole.
 //!
 //! Every write here expects to run inside `write_transaction`: on SQLite the write lock is held
 //! from the first read, so the availability check and the insert cannot interleave with another
-//! writer; on PostgreSQL the exclusion constraints reject any overlap the check could miss, and
+//! writer; on PostgreSQL the exclusion constraints (booking against booking) and the hold guard
+//! triggers (holds against bookings and holds) reject any overlap the check could miss, and
 //! that violation is answered like any other taken slot.
 
 pub mod access;
 pub mod create;
 pub mod error;
+pub mod holds;
 pub mod idempotency;
 pub mod offer;
 pub mod placement;
 pub mod search;
+pub mod series;
 pub mod transitions;
+pub mod waitlist;
 
 pub use crate::models::vocabulary::{BookingEvent, BookingStatus};
 pub use error::BookingError;

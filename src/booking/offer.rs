@@ -33,6 +33,8 @@ pub enum Asked {
     /// A reschedule: the type and duration are the booking's own; the request may name a new
     /// therapist (`true`) or keep the booking's (`false`).
     Reschedule { therapist_named: bool },
+    /// The booking of a hold: the hold named all three, the request none.
+    Held,
 }
 
 /// Checks the therapist, type and duration of a booking. What the caller named and can never
@@ -46,10 +48,13 @@ pub fn bookable(
     asked: Asked,
 ) -> Result<(MassageType, MassageOption), BookingError> {
     let retired = || BookingError::NoLongerOffered;
-    let therapist_named = asked
-        != Asked::Reschedule {
-            therapist_named: false,
-        };
+    let therapist_named = !matches!(
+        asked,
+        Asked::Held
+            | Asked::Reschedule {
+                therapist_named: false
+            }
+    );
     let therapist = match therapist::find(conn, therapist_id) {
         Ok(t) if t.active => t,
         Ok(_) | Err(diesel::result::Error::NotFound) if !therapist_named => return Err(retired()),
@@ -77,7 +82,8 @@ pub fn bookable(
             } => BookingError::TherapistCannotTake,
             Asked::Reschedule {
                 therapist_named: false,
-            } => retired(),
+            }
+            | Asked::Held => retired(),
         });
     }
     Ok((massage_type, option))

@@ -1,4 +1,8 @@
-//! Where a massage at a given start goes (location, room, end, buffer), or why it cannot.
+//! Where a massage at a given start goes (location, room, end, buffer), or why it cannot. This
+//! is the one check every claim on a therapist's time passes: a new booking, a reschedule, a
+//! hold and the booking of a hold. It sees confirmed bookings and live holds alike
+//! (`crate::availability`); see `crate::booking::holds` for how the check stays exact under
+//! concurrency on each backend.
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeDelta, Utc};
 
@@ -18,8 +22,48 @@ pub struct Placement {
     pub blocked_until: NaiveDateTime,
 }
 
-/// PostgreSQL's exclusion constraints are the last line of defence; their violation is a taken
-/// slot, not a server error.
+/// What is to be placed, and on whose terms.
+pub struct Ask<'a> {
+    pub therapist_id: &'a str,
+    pub massage_type: &'a MassageType,
+    pub duration_minutes: u32,
+    pub start: DateTime<Utc>,
+    /// The moment the minimum notice and the horizon count from: now, or for the booking of a
+    /// hold the moment the hold was taken (the time it kept was judged then).
+    pub asked_at: DateTime<Utc>,
+    /// The present, for which holds still count.
+    pub now: DateTime<Utc>,
+    /// The booking being moved, whose own time does not block it.
+    pub moving: Option<&'a str>,
+    /// The room a hold being booked kept: the booking takes that room, which nobody else could
+    /// claim meanwhile, rather than the first one that looks free now.
+    pub held_room: Option<&'a str>,
+}
+
+impl<'a> Ask<'a> {
+    /// A claim judged now, moving nothing and keeping no room.
+    pub fn now(
+        therapist_id: &'a str,
+        massage_type: &'a MassageType,
+        duration_minutes: u32,
+        start: DateTime<Utc>,
+    ) -> Self {
+        let now = Utc::now();
+        Self {
+            therapist_id,
+            massage_type,
+            duration_minutes,
+            start,
+            asked_at: now,
+            now,
+            moving: None,
+            held_room: None,
+        }
+    }
+}
+
+/// PostgreSQL's exclusion constraints and hold guards are the last line of defence; their
+/// violation is a taken slot, not a server error.
 pub fn overlap_is_conflict(error: diesel::result::Error) -> BookingError {
     if booking::is_overlap(&error) {
         return BookingError::SlotJustTaken;
@@ -33,26 +77,18 @@ fn shifted(at: NaiveDateTime, delta: TimeDelta) -> Result<NaiveDateTime, Booking
         .ok_or(BookingError::StartOutOfRange)
 }
 
-/// Decides where (location, room) a massage at `start` would go, or why it cannot.
-/// `exclude_booking` is the booking being moved, whose own time does not block it.
-pub fn place(
-    conn: &mut DbConn,
-    config: &Config,
-    therapist_id: &str,
-    massage_type: &MassageType,
-    duration_minutes: u32,
-    start: DateTime<Utc>,
-    exclude_booking: Option<&str>,
-) -> Result<Placement, BookingError> {
-    let buffer = massage_type.buffer_minutes.max(0) as u32;
-    let start_naive = start.naive_utc();
+/// Decides where (location, room) a massage at `ask.start` would go, or why it cannot.
+pub fn place(conn: &mut DbConn, config: &Config, ask: &Ask) -> Result<Placement, BookingError> {
+    let buffer = ask.massage_type.buffer_minutes.max(0) as u32;
+    let start_naive = ask.start.naive_utc();
     let cal = availability::load(
         conn,
-        &[therapist_id.to_owned()],
+        &[ask.therapist_id.to_owned()],
         shifted(start_naive, -Duration::days(1))?,
         shifted(start_naive, Duration::days(1))?,
-        exclude_booking,
+        ask.moving,
         None,
+        ask.now.naive_utc(),
     )?;
     let therapist_cal = cal
         .therapists
@@ -60,22 +96,27 @@ pub fn place(
         .ok_or_else(|| BookingError::Internal("calendar missing".to_owned()))?;
     let policy = availability::policy(config);
     let (location, room) = scheduling::check_start(
-        start,
-        duration_minutes,
+        ask.start,
+        ask.duration_minutes,
         buffer,
-        Utc::now(),
+        ask.asked_at,
         &policy,
         therapist_cal,
         &cal.locations,
     )
     .map_err(BookingError::Rejected)?;
-    let room_id = room.and_then(|index| {
-        cal.room_ids
-            .get(&location)
-            .and_then(|ids| ids.get(index))
-            .cloned()
-    });
-    let end = shifted(start_naive, Duration::minutes(i64::from(duration_minutes)))?;
+    let rooms_here = cal.room_ids.get(&location);
+    let held_here = ask
+        .held_room
+        .filter(|held| rooms_here.is_some_and(|ids| ids.iter().any(|id| id == held)));
+    let room_id = match held_here {
+        Some(held) => Some(held.to_owned()),
+        None => room.and_then(|index| rooms_here.and_then(|ids| ids.get(index)).cloned()),
+    };
+    let end = shifted(
+        start_naive,
+        Duration::minutes(i64::from(ask.duration_minutes)),
+    )?;
     Ok(Placement {
         location_id: location.to_string(),
         room_id,

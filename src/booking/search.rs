@@ -65,6 +65,7 @@ pub fn offered_slots(
         to,
         None,
         search.location_id.as_deref(),
+        now.naive_utc(),
     )?;
     let policy = availability::policy(config);
     let request = SlotRequest {

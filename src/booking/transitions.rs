@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::access::visible_booking;
 use super::error::BookingError;
 use super::offer::{Asked, bookable};
-use super::placement::{overlap_is_conflict, place};
+use super::placement::{Ask, overlap_is_conflict, place};
 use super::{BookingEvent, BookingStatus, Shown};
 use crate::auth::AuthUser;
 use crate::config::Config;
@@ -86,6 +86,13 @@ pub fn cancel<W: Shown>(
             })
         })?;
     notify::booking_changed(conn, config, event, &cancelled, Some(&before))?;
+    super::waitlist::offer_freed(
+        conn,
+        config,
+        &before.therapist_id,
+        before.start_at,
+        before.blocked_until,
+    )?;
     Ok(cancelled)
 }
 
@@ -119,11 +126,10 @@ pub fn reschedule<W: Shown>(
             let placement = place(
                 conn,
                 config,
-                &therapist_id,
-                &massage_type,
-                duration,
-                start,
-                Some(&found.id),
+                &Ask {
+                    moving: Some(&found.id),
+                    ..Ask::now(&therapist_id, &massage_type, duration, start)
+                },
             )?;
             Ok(BookingChanges {
                 therapist_id: Some(therapist_id),
@@ -137,6 +143,15 @@ pub fn reschedule<W: Shown>(
             })
         })?;
     notify::booking_changed(conn, config, event, &moved, Some(&before))?;
+    if before.therapist_id != moved.therapist_id || before.start_at != moved.start_at {
+        super::waitlist::offer_freed(
+            conn,
+            config,
+            &before.therapist_id,
+            before.start_at,
+            before.blocked_until,
+        )?;
+    }
     Ok(moved)
 }
 

@@ -20,6 +20,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("could not read or write the health-data key at {path}: {reason}")]
+    HealthKeyFile { path: PathBuf, reason: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +76,15 @@ pub struct Config {
     pub reminder_before: Vec<chrono::Duration>,
     /// How long a password-reset token stays usable.
     pub password_reset_ttl: Duration,
+    /// How long a hold keeps its slot, in minutes.
+    pub hold_minutes: u32,
+    /// The key that seals intake answers and treatment notes (`HEALTH_DATA_KEY`).
+    pub health_data_key: [u8; crate::clinical::crypto::KEY_LEN],
+    /// Where the key is kept when `HEALTH_DATA_KEY` is unset (generated on first start); `None`
+    /// when it comes from the environment.
+    pub health_key_file: Option<PathBuf>,
+    /// How long a waitlist offer keeps its slot for the entry's client, in minutes.
+    pub waitlist_offer_minutes: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -82,6 +93,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("bind_addr", &self.bind_addr)
             .field("jwt_secret", &"<redacted>")
+            .field("health_data_key", &"<redacted>")
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +132,21 @@ impl Config {
             }
             Some(secret) => secret.into_bytes(),
             None => generated_secret(&data_dir)?,
+        };
+        let (health_data_key, health_key_file) = match get("HEALTH_DATA_KEY") {
+            Some(raw) => (
+                crate::clinical::crypto::HealthKey::parse(&raw).map_err(|reason| {
+                    ConfigError::Invalid {
+                        name: "HEALTH_DATA_KEY",
+                        reason,
+                    }
+                })?,
+                None,
+            ),
+            None => {
+                let path = data_dir.join(HEALTH_KEY_FILE);
+                (generated_health_key(&data_dir, &path)?, Some(path))
+            }
         };
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
@@ -182,6 +209,10 @@ impl Config {
             password_reset_ttl: Duration::from_secs(
                 60 * u64::from(number(&get, "PASSWORD_RESET_TTL_MINUTES", 60, 1)?),
             ),
+            hold_minutes: bounded(&get, "HOLD_MINUTES", 10, 1, 24 * 60)?,
+            health_data_key,
+            health_key_file,
+            waitlist_offer_minutes: bounded(&get, "WAITLIST_OFFER_MINUTES", 60, 1, 7 * 24 * 60)?,
         })
     }
 }
@@ -200,6 +231,23 @@ fn number(
         _ => Err(ConfigError::Invalid {
             name,
             reason: format!("expected a whole number of at least {min}, got `{raw}`"),
+        }),
+    }
+}
+
+/// A whole number within `min..=max`.
+fn bounded(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    match number(get, name, default, min)? {
+        v if v <= max => Ok(v),
+        v => Err(ConfigError::Invalid {
+            name,
+            reason: format!("expected a whole number from {min} to {max}, got `{v}`"),
         }),
     }
 }
@@ -272,6 +320,40 @@ fn generated_secret(data_dir: &std::path::Path) -> Result<Vec<u8>, ConfigError> 
     write_private(&path, secret.as_bytes()).map_err(io_err)?;
     tracing::warn!(path = %path.display(), "JWT_SECRET is not set; generated one and kept it in the data directory. Set JWT_SECRET in production.");
     Ok(secret.into_bytes())
+}
+
+/// The file in `DATA_DIR` that keeps the health-data key when `HEALTH_DATA_KEY` is unset.
+pub const HEALTH_KEY_FILE: &str = ".inspine-health-key";
+
+/// Without `HEALTH_DATA_KEY`, a key generated once and kept in the data directory. Unlike the
+/// JWT secret, a kept key that does not parse is an error, never replaced: the health data
+/// sealed under it would be lost.
+fn generated_health_key(
+    data_dir: &std::path::Path,
+    path: &std::path::Path,
+) -> Result<[u8; crate::clinical::crypto::KEY_LEN], ConfigError> {
+    use crate::clinical::crypto::HealthKey;
+    let err = |reason: String| ConfigError::HealthKeyFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(existing) => {
+            let key = HealthKey::parse(&existing).map_err(err)?;
+            tracing::warn!(path = %path.display(), "HEALTH_DATA_KEY is not set; using the key kept in the data directory. Back this file up apart from the database: without it the health data cannot be read. Set HEALTH_DATA_KEY in production.");
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let generated = HealthKey::generate();
+            let key = HealthKey::parse(&generated).map_err(err)?;
+            std::fs::create_dir_all(data_dir).map_err(|e| err(e.to_string()))?;
+            write_private(path, format!("{generated}\n").as_bytes())
+                .map_err(|e| err(e.to_string()))?;
+            tracing::warn!(path = %path.display(), "HEALTH_DATA_KEY is not set; generated a health-data key and kept it in the data directory. Back this file up apart from the database: without it the health data cannot be read. Set HEALTH_DATA_KEY in production.");
+            Ok(key)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
 }
 
 /// Writes a secret readable by its owner only (0600), also when the file already existed with
@@ -397,6 +479,30 @@ mod tests {
     }
 
     #[test]
+    fn the_health_key_is_parsed_or_generated_once_and_kept() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let hex = "ab".repeat(32);
+        let c = config(&[secret, ("HEALTH_DATA_KEY", &hex)]).unwrap();
+        assert_eq!(c.health_data_key, [0xab; 32]);
+        assert!(c.health_key_file.is_none());
+        let err = config(&[secret, ("HEALTH_DATA_KEY", "not-a-key")]).unwrap_err();
+        assert!(err.to_string().contains("HEALTH_DATA_KEY"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().display().to_string();
+        let lookup = |k: &str| (k == "DATA_DIR").then(|| data_dir.clone());
+        let first = Config::from_lookup(lookup).unwrap();
+        let second = Config::from_lookup(lookup).unwrap();
+        assert_eq!(first.health_data_key, second.health_data_key);
+        let file = first.health_key_file.unwrap();
+        assert!(file.starts_with(dir.path()));
+        // A damaged key file is never replaced: the data sealed under it would be lost.
+        std::fs::write(&file, "garbage").unwrap();
+        assert!(Config::from_lookup(lookup).is_err());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "garbage");
+    }
+
+    #[test]
     fn bad_numbers_and_flags_are_rejected() {
         let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
         assert!(config(&[secret, ("SLOT_STEP_MINUTES", "0")]).is_err());
@@ -462,6 +568,38 @@ mod tests {
         assert!(config(&[secret, ("PUBLIC_BASE_URL", "book.example.com")]).is_err());
         let c = config(&[secret, ("PUBLIC_BASE_URL", "https://book.example.com/")]).unwrap();
         assert_eq!(c.public_base_url, "https://book.example.com");
+    }
+
+    #[test]
+    fn holds_last_hold_minutes_ten_by_default() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        assert_eq!(config(&[secret]).unwrap().hold_minutes, 10);
+        assert_eq!(
+            config(&[secret, ("HOLD_MINUTES", "25")])
+                .unwrap()
+                .hold_minutes,
+            25
+        );
+        for bad in ["0", "-5", "ten", "1441"] {
+            let err = config(&[secret, ("HOLD_MINUTES", bad)]).expect_err(bad);
+            assert!(err.to_string().contains("HOLD_MINUTES"), "{err}");
+        }
+    }
+
+    #[test]
+    fn waitlist_offers_last_an_hour_by_default() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        assert_eq!(config(&[secret]).unwrap().waitlist_offer_minutes, 60);
+        assert_eq!(
+            config(&[secret, ("WAITLIST_OFFER_MINUTES", "90")])
+                .unwrap()
+                .waitlist_offer_minutes,
+            90
+        );
+        for bad in ["0", "-5", "an hour", "10081"] {
+            let err = config(&[secret, ("WAITLIST_OFFER_MINUTES", bad)]).expect_err(bad);
+            assert!(err.to_string().contains("WAITLIST_OFFER_MINUTES"), "{err}");
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-// Portable schema shared by both backends: only Text, Integer, BigInt, Bool, Timestamp and Date.
+// Portable schema shared by both backends: only Text, Integer, BigInt, Bool, Timestamp, Date and
+// Binary.
 // Kept by hand in step with migrations/{sqlite,postgres}; the migration test checks both apply.
 
 diesel::table! {
@@ -170,6 +171,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     schedule_override_rules,
     location_closures,
     bookings,
+    booking_series,
     idempotency_keys,
     api_tokens,
     calendar_tokens,
@@ -178,6 +180,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_attempts,
     notifications,
     password_resets,
+    holds,
+    intake_versions,
+    treatment_notes,
+    audit_events,
+    waitlist_entries,
+    waitlist_passed,
 );
 
 diesel::table! {
@@ -201,6 +209,21 @@ diesel::table! {
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
         cancel_reason -> Nullable<Text>,
+        series_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    booking_series (id) {
+        id -> Text,
+        client_id -> Text,
+        therapist_id -> Text,
+        massage_type_id -> Text,
+        duration_minutes -> Integer,
+        every_weeks -> Integer,
+        count -> Integer,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -310,3 +333,103 @@ diesel::table! {
 }
 
 diesel::joinable!(password_resets -> users (user_id));
+
+diesel::table! {
+    holds (id) {
+        id -> Text,
+        client_id -> Text,
+        therapist_id -> Text,
+        massage_type_id -> Text,
+        location_id -> Text,
+        room_id -> Nullable<Text>,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        blocked_until -> Timestamp,
+        duration_minutes -> Integer,
+        purpose -> Text,
+        status -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        booking_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(holds -> users (client_id));
+diesel::joinable!(holds -> bookings (booking_id));
+
+diesel::table! {
+    intake_versions (id) {
+        id -> Text,
+        client_id -> Text,
+        version -> Integer,
+        form_version -> Text,
+        consent_treatment -> Bool,
+        privacy_policy_version -> Text,
+        submitted_at -> Timestamp,
+        key_id -> Text,
+        nonce -> Binary,
+        ciphertext -> Binary,
+    }
+}
+
+diesel::joinable!(intake_versions -> users (client_id));
+
+diesel::table! {
+    treatment_notes (id) {
+        id -> Text,
+        booking_id -> Text,
+        client_id -> Text,
+        therapist_id -> Text,
+        author_id -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        key_id -> Text,
+        nonce -> Binary,
+        ciphertext -> Binary,
+    }
+}
+
+diesel::joinable!(treatment_notes -> bookings (booking_id));
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        actor_role -> Text,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    waitlist_entries (id) {
+        id -> Text,
+        client_id -> Text,
+        massage_type_id -> Text,
+        duration_minutes -> Integer,
+        from_date -> Date,
+        to_date -> Date,
+        therapist_id -> Nullable<Text>,
+        location_id -> Nullable<Text>,
+        status -> Text,
+        hold_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    waitlist_passed (entry_id, therapist_id, start_at) {
+        entry_id -> Text,
+        therapist_id -> Text,
+        start_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(waitlist_entries -> users (client_id));
+diesel::joinable!(waitlist_passed -> waitlist_entries (entry_id));

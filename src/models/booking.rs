@@ -39,6 +39,8 @@ pub struct Booking {
     pub updated_at: NaiveDateTime,
     pub cancelled_at: Option<NaiveDateTime>,
     pub cancel_reason: Option<String>,
+    /// The recurring series this booking was made by, if any (the last column: added later).
+    pub series_id: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, booking: &Booking) -> QueryResult<()> {
@@ -50,6 +52,14 @@ pub fn insert(conn: &mut DbConn, booking: &Booking) -> QueryResult<()> {
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Booking> {
     bookings::table.find(id).first(conn)
+}
+
+/// The bookings of one series, by start.
+pub fn of_series(conn: &mut DbConn, series_id: &str) -> QueryResult<Vec<Booking>> {
+    bookings::table
+        .filter(bookings::series_id.eq(series_id.to_owned()))
+        .order((bookings::start_at.asc(), bookings::id.asc()))
+        .load(conn)
 }
 
 /// (room id, start, blocked until, booking id) of a booking holding a room.
@@ -308,8 +318,9 @@ pub fn lock_client(conn: &mut DbConn, client_id: &str) -> QueryResult<()> {
     Ok(())
 }
 
-/// Whether `error` is a violation of the `bookings_*_no_overlap` exclusion constraints
-/// (PostgreSQL's migration names them): another booking took the time or room first.
+/// Whether `error` is a violation of the `bookings_*_no_overlap` exclusion constraints or of the
+/// hold guards (`holds_claim_no_overlap`, `bookings_hold_no_overlap`; PostgreSQL's migrations
+/// name them): another booking or hold took the time or room first.
 pub fn is_overlap(error: &diesel::result::Error) -> bool {
     matches!(error, diesel::result::Error::DatabaseError(_, info)
         if info

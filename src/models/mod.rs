@@ -14,17 +14,23 @@ macro_rules! load_where_in {
     };
 }
 
+pub mod audit_event;
 pub mod booking;
 pub mod catalog;
 pub mod closure;
 pub mod date_override;
+pub mod hold;
+pub mod intake;
 pub mod notification;
 pub mod password_reset;
 pub mod schedule;
+pub mod series;
 pub mod therapist;
 pub mod token;
+pub mod treatment_note;
 pub mod user;
 pub mod vocabulary;
+pub mod waitlist;
 pub mod webhook;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -100,6 +100,18 @@ pub fn list_time_off(
     query.order(time_off::id.asc()).limit(limit).load(conn)
 }
 
+pub fn find_time_off(
+    conn: &mut DbConn,
+    therapist_id: &str,
+    id: &str,
+) -> QueryResult<Option<TimeOff>> {
+    time_off::table
+        .filter(time_off::id.eq(id.to_owned()))
+        .filter(time_off::therapist_id.eq(therapist_id.to_owned()))
+        .first(conn)
+        .optional()
+}
+
 pub fn delete_time_off(conn: &mut DbConn, therapist_id: &str, id: &str) -> QueryResult<usize> {
     diesel::delete(
         time_off::table

@@ -198,7 +198,9 @@ pub fn booking_changed(
         BookingEvent::Created => (Kind::BookingConfirmed, "made"),
         BookingEvent::Rescheduled => (Kind::BookingRescheduled, "moved"),
         BookingEvent::Cancelled => (Kind::BookingCancelled, "cancelled"),
-        BookingEvent::Completed | BookingEvent::NoShow => return Ok(()),
+        BookingEvent::Completed | BookingEvent::NoShow | BookingEvent::WaitlistOffered => {
+            return Ok(());
+        }
     };
     if event != BookingEvent::Created {
         notification::delete_pending_reminders(conn, &after.id)?;
@@ -326,6 +328,69 @@ fn arm_reminders(
         )?;
     }
     Ok(())
+}
+
+/// A waitlist offer as its email shows it.
+#[derive(Serialize)]
+struct OfferView {
+    massage: String,
+    duration_minutes: i32,
+    when: String,
+    expires: String,
+    timezone: String,
+    location: String,
+    address: String,
+    therapist: String,
+}
+
+#[derive(Serialize)]
+struct OfferMail<'a> {
+    clinic: String,
+    name: &'a str,
+    o: OfferView,
+    book_url: String,
+}
+
+/// Queues the email telling a waiting client about the time kept for them by `hold` (a
+/// waitlist offer) until it expires; call inside the offer's transaction. Respects the client's
+/// `email_notifications`.
+pub fn waitlist_offer(
+    conn: &mut DbConn,
+    config: &Config,
+    entry_id: &str,
+    hold: &crate::models::hold::Hold,
+) -> Result<(), ApiError> {
+    let massage = catalog::find_massage_type(conn, &hold.massage_type_id)?;
+    let location = catalog::find_location(conn, &hold.location_id)?;
+    let therapist = therapist::find(conn, &hold.therapist_id)?;
+    let client = user::find(conn, &hold.client_id)?;
+    let tz: Tz = location.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let context = OfferMail {
+        clinic: clinic(config),
+        name: &client.name,
+        o: OfferView {
+            massage: massage.name,
+            duration_minutes: hold.duration_minutes,
+            when: local_text(hold.start_at, tz),
+            expires: local_text(hold.expires_at, tz),
+            timezone: tz.name().to_owned(),
+            location: location.name,
+            address: location.address,
+            therapist: therapist.name,
+        },
+        book_url: format!("{}/#/waitlist/{entry_id}", config.public_base_url),
+    };
+    queue(
+        conn,
+        Outgoing {
+            to: &client,
+            kind: Kind::WaitlistOffer,
+            booking_id: None,
+            calendar: None,
+            at: now(),
+        },
+        &context,
+    )
 }
 
 #[derive(Serialize)]

@@ -16,7 +16,7 @@ macro_rules! templates {
     };
 }
 
-const SOURCES: [(&str, &str); 23] = templates![
+const SOURCES: [(&str, &str); 26] = templates![
     "layout.html",
     "_details.txt",
     "_details.html",
@@ -40,6 +40,9 @@ const SOURCES: [(&str, &str); 23] = templates![
     "therapist_booking_changed.subject.txt",
     "therapist_booking_changed.txt",
     "therapist_booking_changed.html",
+    "waitlist_offer.subject.txt",
+    "waitlist_offer.txt",
+    "waitlist_offer.html",
 ];
 
 static ENV: LazyLock<Result<Environment<'static>, String>> = LazyLock::new(|| {

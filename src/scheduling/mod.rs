@@ -1,8 +1,8 @@
 //! Slot engine: which appointment starts can be offered.
 //!
 //! Pure computation — no I/O, no HTTP, no SQL. [`crate::availability`] loads the calendars
-//! (weekly rules, date overrides, time off, bookings, room occupancy, closures) near the
-//! requested window and they are passed in; every instant is UTC, every rule is in its
+//! (weekly rules, date overrides, time off, bookings and live holds, room occupancy, closures)
+//! near the requested window and they are passed in (a hold is busy time like a booking); every instant is UTC, every rule is in its
 //! location's wall-clock time.
 //!
 //! * [`compute_slots`] lists the offered slots for a date range.
@@ -15,6 +15,8 @@
 //!   replaces that date's weekly rules; [`within_hours`] says whether a booked span still lies
 //!   inside them; [`day_span`] is a whole local day in UTC (a closure for a holiday).
 //! * A location's closures take their spans out of every therapist's hours there.
+//! * [`occurrences`] turns a recurring series (one local wall-clock time every few weeks) into
+//!   UTC instants, in the zone [`series_zone`] picks for its first start.
 //! * [`Interval`] / [`IntervalSet`] are the half-open UTC spans the checks are made of, and
 //!   `zone` converts wall-clock times to instants.
 //!
@@ -26,12 +28,14 @@
 pub mod hours;
 pub mod interval;
 pub mod rules;
+pub mod series;
 pub mod slots;
 pub mod zone;
 
 pub use hours::{day_span, within_hours};
 pub use interval::{Interval, IntervalSet};
 pub use rules::{DayRule, WeeklyRule, validate_rules};
+pub use series::{Occurrence, occurrences, series_zone};
 pub use slots::{
     LocationCalendar, Rejection, Slot, SlotPolicy, SlotRequest, TherapistCalendar, check_start,
     compute_slots,

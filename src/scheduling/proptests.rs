@@ -729,6 +729,98 @@ proptest! {
     }
 }
 
+/// A live hold as the loader hands it to the engine: (therapist index, its span as a raw
+/// interval, its room as (location index, room index) if the location has rooms).
+type RawHold = (usize, RawInterval, Option<(usize, usize)>);
+/// The same, placed: (therapist index, span, room).
+type Held = (usize, Interval, Option<(usize, usize)>);
+
+fn raw_hold() -> impl Strategy<Value = RawHold> {
+    (
+        0usize..3,
+        raw_interval(),
+        prop::option::of((0usize..2, 0usize..2)),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
+
+    /// No offered slot (massage plus the requested buffer) overlaps a hold of its therapist,
+    /// nor is it given a room a hold keeps at that time; and the whole contract still holds
+    /// with the holds in place (the oracle sees them as the busy times they are).
+    #[test]
+    fn no_offered_slot_overlaps_a_hold(
+        raw in raw_scenario(),
+        holds in prop::collection::vec(raw_hold(), 1..8),
+    ) {
+        let mut sc = build(&raw);
+        let base = sc.base;
+        let span = |&(off, len): &RawInterval| {
+            let s = base + Duration::minutes(off * 5);
+            Interval::new(s, s + Duration::minutes(len * 5))
+        };
+        let mut held: Vec<Held> = Vec::new();
+        for (ti, raw_span, room) in &holds {
+            let Some(t) = sc.therapists.get_mut(*ti) else { continue };
+            let interval = span(raw_span);
+            t.busy.push(interval);
+            let room = room.filter(|(li, ri)| *ri < sc.locations[*li].rooms.len());
+            if let Some((li, ri)) = room {
+                sc.locations[li].rooms[ri].push(interval);
+            }
+            held.push((*ti, interval, room));
+        }
+        let req = SlotRequest {
+            from: sc.from,
+            to: sc.to,
+            duration_minutes: sc.duration,
+            buffer_minutes: sc.buffer,
+            now: sc.now,
+            policy: &sc.policy,
+        };
+        let slots = compute_slots(&req, &sc.therapists, &sc.locations);
+        let occupied = Duration::minutes(i64::from(sc.duration + sc.buffer));
+        for slot in &slots {
+            let ti = sc
+                .therapists
+                .iter()
+                .position(|t| t.therapist_id == slot.therapist_id)
+                .unwrap();
+            let occ = Interval::new(slot.start, slot.start + occupied);
+            for (hti, interval, _) in &held {
+                prop_assert!(
+                    *hti != ti || !ov(interval, &occ),
+                    "{slot:?} overlaps a hold {interval:?} of its therapist"
+                );
+            }
+            let (loc, room) = check_start(
+                slot.start,
+                sc.duration,
+                sc.buffer,
+                sc.now,
+                &sc.policy,
+                &sc.therapists[ti],
+                &sc.locations,
+            )
+            .unwrap();
+            let li = sc.locations.iter().position(|l| l.id == loc).unwrap();
+            if let Some(r) = room {
+                for (_, interval, hold_room) in &held {
+                    prop_assert!(
+                        *hold_room != Some((li, r)) || !ov(interval, &occ),
+                        "{slot:?} given room {r} that a hold {interval:?} keeps"
+                    );
+                }
+            }
+        }
+        run(&sc)?;
+    }
+}
+
 fn minute_interval(base: DateTime<Utc>, (s, len): (i64, i64)) -> Interval {
     let start = base + Duration::minutes(s);
     Interval::new(start, start + Duration::minutes(len))

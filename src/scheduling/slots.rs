@@ -17,7 +17,7 @@ pub struct LocationCalendar {
     pub id: Uuid,
     pub tz: Tz,
     /// One entry per active room at the location; each is that room's
-    /// occupied intervals (any order). Empty vec = the location has no rooms
+    /// occupied intervals (bookings and live holds, any order). Empty vec = the location has no rooms
     /// = limited by therapists only.
     pub rooms: Vec<Vec<Interval>>,
     /// Closures, UTC, any order, may overlap each other. A closure takes its
@@ -40,8 +40,9 @@ pub struct TherapistCalendar {
     pub overrides: BTreeMap<NaiveDate, Vec<DayRule>>,
     /// Time off, UTC, any order, may overlap each other.
     pub time_off: Vec<Interval>,
-    /// Existing active bookings, each as `[start, end + that booking's buffer)`,
-    /// any order.
+    /// What already claims the therapist: confirmed bookings and live holds
+    /// (a hold blocks exactly like a booking), each as
+    /// `[start, end + that claim's buffer)`, any order.
     pub busy: Vec<Interval>,
 }
 

@@ -395,6 +395,42 @@ fn long_interval_spanning_the_window_blocks() {
     assert_eq!(f.starts(30, 0).len(), 3);
 }
 
+/// A hold reaches the engine as the loader gives it: a busy interval of its therapist (its
+/// massage plus its type's buffer) and an occupied interval of its room, like a booking.
+#[test]
+fn a_hold_blocks_its_therapist_and_room_like_a_booking() {
+    let mut f = Fixture::simple();
+    f.therapists[0].rules = vec![rule(Weekday::Mon, (9, 0), (12, 0), id(100))];
+    f.therapists.push(therapist(
+        2,
+        vec![rule(Weekday::Mon, (9, 0), (12, 0), id(100))],
+    ));
+    // Therapist 1 holds 10:00–10:30 with a 10-minute buffer, in the only room.
+    let held = iv(mon_utc(10, 0), mon_utc(10, 40));
+    f.therapists[0].busy = vec![held];
+    f.locations[0].rooms = vec![vec![held]];
+    let slots = f.slots(30, 0);
+    assert!(!slots.is_empty());
+    for slot in &slots {
+        assert!(
+            !slot.interval().overlaps(&held),
+            "{slot:?} overlaps the hold"
+        );
+    }
+    // Neither therapist is offered the held time; both are offered the time after it.
+    for t in 0..2 {
+        assert!(f.check(t, mon_utc(10, 15), 30, 0).is_err());
+        assert!(f.check(t, mon_utc(9, 45), 30, 0).is_err());
+        assert_eq!(f.check(t, mon_utc(10, 45), 30, 0), Ok((id(100), Some(0))));
+    }
+    assert_eq!(f.check(0, mon_utc(10, 0), 30, 0), Err(Rejection::Taken));
+    assert_eq!(f.check(1, mon_utc(10, 0), 30, 0), Err(Rejection::NoRoom));
+    // The holder's own booking is checked without the hold (it is consumed first).
+    f.therapists[0].busy.clear();
+    f.locations[0].rooms = vec![vec![]];
+    assert_eq!(f.check(0, mon_utc(10, 0), 30, 10), Ok((id(100), Some(0))));
+}
+
 // ---------------------------------------------------------------------------
 // rooms
 

@@ -20,6 +20,10 @@ use inspine::models::user::{self, Role, User};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The health-data key every test app starts with unless it chooses another.
+pub const TEST_HEALTH_KEY: &str =
+    "4242424242424242424242424242424242424242424242424242424242424242";
+
 /// A change to the state before the app is built.
 type Adjust<'a> = Box<dyn FnOnce(&mut AppState) + 'a>;
 
@@ -244,6 +248,8 @@ impl TestApp {
             ),
             ("DATA_DIR", data_dir.path().display().to_string()),
             ("RATE_LIMIT_ENABLED", "false".to_owned()),
+            // Fixed, so a restart (a new data directory) still opens the health data.
+            ("HEALTH_DATA_KEY", TEST_HEALTH_KEY.to_owned()),
         ]);
         let chosen = options.env.clone();
         env.extend(options.env);
@@ -536,6 +542,27 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Runs raw SQL and returns the database's refusal, if any (e.g. a trigger's).
+    pub async fn try_sql(&self, statement: String) -> Result<(), String> {
+        self.state
+            .run(move |conn| {
+                Ok::<_, inspine::error::ApiError>(
+                    diesel::sql_query(statement)
+                        .execute(conn)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                )
+            })
+            .await
+            .expect("connection")
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+}
+
+impl TestApp {
     /// Builds a fresh app (as a process restart would) over the same database, with the
     /// settings the test chose.
     pub async fn restart(self) -> TestApp {
@@ -632,4 +659,30 @@ impl TestApp {
         ))
         .await;
     }
+}
+
+/// The first local date on or after `from` on which Vancouver's clocks change (`Some(true)`:
+/// only a spring-forward change, `Some(false)`: only a fall-back one).
+pub fn next_dst_change(from: chrono::NaiveDate, forward: Option<bool>) -> chrono::NaiveDate {
+    use chrono::Offset;
+    let noon_offset = |d: chrono::NaiveDate| {
+        chrono::DateTime::parse_from_rfc3339(&at(d, 12, 0))
+            .expect("instant")
+            .with_timezone(&VANCOUVER)
+            .offset()
+            .fix()
+            .local_minus_utc()
+    };
+    let mut day = from;
+    for _ in 0..800 {
+        let (before, after) = (
+            noon_offset(day - chrono::Duration::days(1)),
+            noon_offset(day),
+        );
+        if before != after && forward.is_none_or(|f| f == (after > before)) {
+            return day;
+        }
+        day += chrono::Duration::days(1);
+    }
+    panic!("no daylight-saving change in Vancouver after {from}")
 }

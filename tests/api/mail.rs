@@ -126,7 +126,7 @@ pub fn parse(raw: &[u8]) -> Mail {
 }
 
 impl Mail {
-    fn header(&self, name: &str) -> &str {
+    pub fn header(&self, name: &str) -> &str {
         self.headers.get(name).map_or("", String::as_str)
     }
 }

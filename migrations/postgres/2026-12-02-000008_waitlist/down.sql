@@ -1,0 +1,2 @@
+DROP TABLE waitlist_passed;
+DROP TABLE waitlist_entries;

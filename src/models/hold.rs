@@ -1,0 +1,162 @@
+//! Holds: a client's short claim on a therapist (and room) at a start, while they finish
+//! booking. The rules are in `crate::booking::holds`; this is the table.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::holds;
+use crate::models::booking::MAX_BLOCKED_SPAN;
+use crate::models::vocabulary::{HoldPurpose, HoldStatus};
+
+#[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
+#[diesel(table_name = holds)]
+pub struct Hold {
+    pub id: String,
+    pub client_id: String,
+    pub therapist_id: String,
+    pub massage_type_id: String,
+    pub location_id: String,
+    pub room_id: Option<String>,
+    pub start_at: NaiveDateTime,
+    pub end_at: NaiveDateTime,
+    pub blocked_until: NaiveDateTime,
+    pub duration_minutes: i32,
+    pub purpose: HoldPurpose,
+    pub status: HoldStatus,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub ended_at: Option<NaiveDateTime>,
+    pub booking_id: Option<String>,
+}
+
+impl Hold {
+    /// Whether the hold still keeps its time at `now`: active and not yet expired.
+    pub fn is_live(&self, now: NaiveDateTime) -> bool {
+        self.status == HoldStatus::Active && self.expires_at > now
+    }
+
+    /// Its status as of `now`: an active hold past its expiry is expired, written or not.
+    pub fn status_at(&self, now: NaiveDateTime) -> HoldStatus {
+        match self.status {
+            HoldStatus::Active if self.expires_at <= now => HoldStatus::Expired,
+            status => status,
+        }
+    }
+}
+
+pub fn insert(conn: &mut DbConn, hold: &Hold) -> QueryResult<()> {
+    diesel::insert_into(holds::table)
+        .values(hold)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Hold> {
+    holds::table.find(id).first(conn)
+}
+
+/// The client's own active hold (of purpose `client`), expired or not; at most one exists.
+pub fn active_of_client(conn: &mut DbConn, client_id: &str) -> QueryResult<Option<Hold>> {
+    holds::table
+        .filter(holds::client_id.eq(client_id.to_owned()))
+        .filter(holds::purpose.eq(HoldPurpose::Client))
+        .filter(holds::status.eq(HoldStatus::Active))
+        .first(conn)
+        .optional()
+}
+
+/// Ends an active hold as `status` at `at`; returns whether it did (false: it had already
+/// ended), so two requests ending one hold cannot both count it.
+pub fn end(
+    conn: &mut DbConn,
+    id: &str,
+    status: HoldStatus,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        holds::table
+            .find(id)
+            .filter(holds::status.eq(HoldStatus::Active)),
+    )
+    .set((holds::status.eq(status), holds::ended_at.eq(Some(at))))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Consumes a hold that is live at `now`; returns whether it did.
+pub fn consume(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(
+        holds::table
+            .find(id)
+            .filter(holds::status.eq(HoldStatus::Active))
+            .filter(holds::expires_at.gt(now)),
+    )
+    .set((
+        holds::status.eq(HoldStatus::Consumed),
+        holds::ended_at.eq(Some(now)),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Records the booking a consumed hold became.
+pub fn link_booking(conn: &mut DbConn, id: &str, booking_id: &str) -> QueryResult<()> {
+    diesel::update(holds::table.find(id))
+        .set(holds::booking_id.eq(Some(booking_id.to_owned())))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// (therapist or room id, start, blocked until) of a live hold.
+pub type HoldBusy = (Option<String>, NaiveDateTime, NaiveDateTime);
+
+/// Holds of these therapists live at `now` whose blocked range meets [from, to).
+pub fn busy_for_therapists(
+    conn: &mut DbConn,
+    therapist_ids: &[String],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(String, NaiveDateTime, NaiveDateTime)>> {
+    load_where_in!(
+        holds::table
+            .filter(holds::status.eq(HoldStatus::Active))
+            .filter(holds::expires_at.gt(now))
+            .filter(holds::start_at.lt(to))
+            .filter(holds::start_at.gt(before_span(from)))
+            .filter(holds::blocked_until.gt(from))
+            .select((holds::therapist_id, holds::start_at, holds::blocked_until)),
+        holds::therapist_id,
+        therapist_ids,
+        conn
+    )
+}
+
+/// Holds live at `now` keeping these rooms in [from, to).
+pub fn busy_for_rooms(
+    conn: &mut DbConn,
+    room_ids: &[String],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<HoldBusy>> {
+    load_where_in!(
+        holds::table
+            .filter(holds::status.eq(HoldStatus::Active))
+            .filter(holds::expires_at.gt(now))
+            .filter(holds::start_at.lt(to))
+            .filter(holds::start_at.gt(before_span(from)))
+            .filter(holds::blocked_until.gt(from))
+            .select((holds::room_id, holds::start_at, holds::blocked_until)),
+        holds::room_id,
+        room_ids,
+        conn
+    )
+}
+
+/// Holds span what bookings span, so the same bound applies to the index scan on `start_at`.
+fn before_span(from: NaiveDateTime) -> NaiveDateTime {
+    from.checked_sub_signed(MAX_BLOCKED_SPAN)
+        .unwrap_or(NaiveDateTime::MIN)
+}
