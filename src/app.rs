@@ -24,17 +24,22 @@ async fn serve_spec() -> HttpResponse {
         .body(PUBLISHED.json.clone())
 }
 
-/// Unknown paths are 404; known paths asked with another method are 405 with `Allow`.
+/// Unknown paths are 404; known paths asked with another method are 405 with `Allow`. The
+/// route table is sorted, so a literal path (`/booking-series/preview`) is found before its
+/// `{id}` sibling. A path whose route answers this very method but was refused by a guard (an
+/// id that is not a UUID) names nothing: 404.
 async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     match PUBLISHED
         .routes
         .iter()
         .find(|(def, _)| def.is_match(req.path()))
     {
-        Some((_, allow)) => Err(ApiError::MethodNotAllowed {
-            allow: allow.clone(),
-        }),
-        None => Err(ApiError::NotFound),
+        Some((_, allow)) if !allow.split(", ").any(|m| m == req.method().as_str()) => {
+            Err(ApiError::MethodNotAllowed {
+                allow: allow.clone(),
+            })
+        }
+        _ => Err(ApiError::NotFound),
     }
 }
 

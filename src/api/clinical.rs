@@ -52,7 +52,8 @@ pub struct IntakeForm {
 /// The JSON Schema of `answers`, derived from the form itself.
 fn answers_schema() -> utoipa::openapi::schema::Object {
     use utoipa::openapi::schema::{
-        AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+        AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType,
+        Type,
     };
     let mut object = ObjectBuilder::new()
         .schema_type(Type::Object)
@@ -61,22 +62,37 @@ fn answers_schema() -> utoipa::openapi::schema::Object {
         ))
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
     for question in QUESTIONS {
+        // An optional question may be answered `null` (no answer; it is not stored).
+        let ty = |t: Type| -> SchemaType {
+            if question.required {
+                SchemaType::Type(t)
+            } else {
+                [t, Type::Null].into_iter().collect()
+            }
+        };
         let schema: utoipa::openapi::Schema = match question.r#type {
             QuestionType::Text => ObjectBuilder::new()
-                .schema_type(Type::String)
+                .schema_type(ty(Type::String))
                 .max_length(question.max_length.map(|n| n as usize))
                 .pattern(Some(super::MULTI_LINE_PATTERN))
                 .into(),
-            QuestionType::YesNo => ObjectBuilder::new().schema_type(Type::Boolean).into(),
+            QuestionType::YesNo => ObjectBuilder::new().schema_type(ty(Type::Boolean)).into(),
             QuestionType::Date => ObjectBuilder::new()
-                .schema_type(Type::String)
+                .schema_type(ty(Type::String))
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
                 .into(),
             QuestionType::Choice => ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(question.options.iter().copied()))
+                .schema_type(ty(Type::String))
+                .enum_values(Some(
+                    question
+                        .options
+                        .iter()
+                        .map(|o| serde_json::Value::from(*o))
+                        .chain((!question.required).then_some(serde_json::Value::Null)),
+                ))
                 .into(),
             QuestionType::List => ArrayBuilder::new()
+                .schema_type(ty(Type::Array))
                 .items(
                     ObjectBuilder::new()
                         .schema_type(Type::String)
