@@ -37,7 +37,11 @@
 # them; a server killed anyway is restarted and the run repeated (counted in the summary).
 # Results: $WORK/results/*.txt (every attempt), get_runs.tsv and summary.txt.
 #
-# Knobs (environment): INSPINE_BIN, BENCH_PORT (8088; +1 is used too), BENCH_DURATION (15s, GET),
+# With BENCH_BIG_KIND=frontdesk, "big" is instead the small database plus front-desk load inside
+# the searched window (scripts/front_desk_load.py: 1,000 active holds, 70 date overrides, 430
+# closures), and the POST runs are skipped: the cost of holds, overrides and closures on /slots.
+#
+# Knobs (environment): INSPINE_BIN, BENCH_BIG_KIND (history | frontdesk), BENCH_PORT (8088; +1 is used too), BENCH_DURATION (15s, GET),
 # BENCH_POST_DURATION (10s), BENCH_WARMUP (3s), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk
 # threads, 1), BENCH_ROUNDS (3), BENCH_BIG_BOOKINGS (1000000), BENCH_ATTEMPTS (3),
 # BENCH_MAX_OTHER (15), BENCH_QUIET_WAIT (90 x 2 s), BENCH_NICE, BENCH_DIR (default: mktemp -d).
@@ -207,14 +211,21 @@ say "binary: $BIN ($(stat -c %y "$BIN"))"
 
 # ---- 1. databases ------------------------------------------------------------------------------
 prepare_db small 1500
-prepare_db big "$BIG"
+d0=$(seedval small "d['today_local']")
+d1=$(date -d "$d0 + 7 days" +%F); d6=$(date -d "$d0 + 13 days" +%F)
+if [ "${BENCH_BIG_KIND:-history}" = frontdesk ]; then
+  sqlite3_copy() { python3 -c "import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d)" "$1" "$2"; }
+  sqlite3_copy "$WORK/small.sqlite" "$WORK/big.sqlite"
+  cp "$WORK/small-seed.json" "$WORK/big-seed.json"
+  say "big = small + front-desk load from $d1 to $d6: $(python3 "$HERE/front_desk_load.py" "$WORK/big.sqlite" "$WORK/big-seed.json" "$d1" "$d6")"
+else
+  prepare_db big "$BIG"
+fi
 start_server small "$WORK/small.sqlite"
 start_server big "$WORK/big.sqlite"
 
 # ---- 2. GET /slots, interleaved rounds ----------------------------------------------------------
 : >"$RESULTS/get_runs.tsv"
-d0=$(seedval small "d['today_local']")
-d1=$(date -d "$d0 + 7 days" +%F); d6=$(date -d "$d0 + 13 days" +%F)
 for round in $(seq 1 "$ROUNDS"); do
   for scen in "1x1 c=$CONNS" "1x1 c=1" "10x7 c=$CONNS"; do
     for srv in small big; do
@@ -250,6 +261,9 @@ for scen in dict.fromkeys(s for s, _ in runs):
           f"p99 x{row['big'][2] / row['small'][2]:.2f}, req/s x{row['big'][0] / row['small'][0]:.2f}")
 EOF
 stop_server big
+if [ "${BENCH_BIG_KIND:-history}" = frontdesk ]; then
+  echo "results in $RESULTS"; exit 0
+fi
 
 # ---- 3. POST /bookings on the small database --------------------------------------------------
 # Slices of the target list: 3000 warm-up, then per attempt C1 for the c=1 run and the rest
