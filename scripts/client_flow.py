@@ -59,7 +59,8 @@ def main() -> None:
     minutes = swedish.options[0].duration_minutes
     today = dt.date.today()
     slots = []
-    for offset in range(1, 30):
+    # Two days ahead at least: a client may change a booking only outside the 24-hour window.
+    for offset in range(2, 30):
         day = today + dt.timedelta(days=offset)
         found = expect(
             list_slots.sync(client=anonymous, massage_type_id=swedish.id, duration_minutes=minutes, from_=day, to=day),

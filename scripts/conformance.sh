@@ -73,7 +73,7 @@ PYTHONPATH="$WORK/client" CONFORMANCE_ORIGIN="http://127.0.0.1:$PORT" \
 # change it in between (retire the massage type just picked, say).
 for who in ADMIN CLIENT; do
   echo "== schemathesis as ${who,,}"
-  CONFORMANCE_ROLE=${who,,} CONFORMANCE_TOKEN=${!who} "$VENV/bin/schemathesis" run "$API/openapi.json" \
+  CONFORMANCE_ROLE=${who,,} CONFORMANCE_TOKEN=${!who} "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$API/openapi.json" \
     -H "Authorization: Bearer ${!who}" \
     --workers 1 --max-time "${MAX_TIME:-90}" ${SEED:+--seed "$SEED"} --continue-on-failure || status=1
 done

@@ -165,7 +165,7 @@ def scheduled_therapist(massage_type_id: str) -> None:
         api(
             "POST",
             "/locations",
-            {"name": "Conformance", "address": "1 Test St", "timezone": "America/Vancouver"},
+            {"name": f"Conformance {uuid.uuid4().hex[:8]}", "address": "1 Test St", "timezone": "America/Vancouver"},
         )
     )
     therapist = api(

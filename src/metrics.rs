@@ -14,10 +14,9 @@ pub struct Metrics {
     pub bookings: IntCounterVec,
     /// Holds by outcome: `created`; `converted` (booked by `hold_id`); `released` (by DELETE,
     /// or replaced by the client's next hold); `expired` (a hold that ran out unused, counted
-    /// once when the service first notices it: its client tries to book it, releases it or
-    /// makes a new hold). Expiry itself writes nothing, so a hold nobody touches again after it
-    /// ran out is not counted: `created - converted - released - expired` is an upper bound on
-    /// the holds still live or quietly expired.
+    /// once when the service first notices it: the waitlist pass of `serve`, within a second
+    /// or so, or its client trying to book it first). Expiry itself needs no write for
+    /// correctness: an unexpired hold is what blocks.
     pub holds: IntCounterVec,
     /// Webhook delivery attempts by outcome (`delivered`, `retry`, `failed`).
     pub webhook_attempts: IntCounterVec,

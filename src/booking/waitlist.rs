@@ -475,10 +475,36 @@ fn make_offer(
     Ok(view)
 }
 
+/// What one [`pass`] changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Passed {
+    /// Entries whose offer ended or whose dates are over.
+    pub entries: usize,
+    /// Clients' own holds that ran out unused, now written `expired` (their time offered on).
+    pub holds_expired: usize,
+}
+
+/// How many clients' expired holds one pass hands on at most (the rest wait a second).
+const EXPIRED_HOLDS_PER_PASS: i64 = 100;
+
 /// One waitlist pass at `at`: offers no longer live go back to `waiting` (their time recorded
-/// as passed for the entry) and their time to the next entry; entries past their dates are
-/// written `expired`. Returns how many entries it changed. Run inside a write transaction.
-pub fn pass(conn: &mut DbConn, config: &Config, at: NaiveDateTime) -> Result<usize, BookingError> {
+/// as passed for the entry) and their time to the next entry; clients' own holds that ran out
+/// are written `expired` and their time offered to the waitlist; entries past their dates are
+/// written `expired`. Run inside a write transaction.
+pub fn pass(conn: &mut DbConn, config: &Config, at: NaiveDateTime) -> Result<Passed, BookingError> {
+    let mut holds_expired = 0;
+    for held in hold::run_out(conn, at, EXPIRED_HOLDS_PER_PASS)? {
+        if hold::end(conn, &held.id, HoldStatus::Expired, at)? {
+            holds_expired += 1;
+            offer_freed(
+                conn,
+                config,
+                &held.therapist_id,
+                held.start_at,
+                held.blocked_until,
+            )?;
+        }
+    }
     let mut changed = 0;
     for entry in waitlist::offered(conn)? {
         let Some(hold_id) = &entry.hold_id else {
@@ -513,7 +539,10 @@ pub fn pass(conn: &mut DbConn, config: &Config, at: NaiveDateTime) -> Result<usi
     }
     let today = today(conn)?;
     changed += waitlist::expire_before(conn, today, at)?;
-    Ok(changed)
+    Ok(Passed {
+        entries: changed,
+        holds_expired,
+    })
 }
 
 /// How long an offer keeps its time.
@@ -521,15 +550,22 @@ pub fn offer_lifetime(config: &Config) -> Duration {
     Duration::minutes(i64::from(config.waitlist_offer_minutes))
 }
 
-/// One [`pass`] now, in its own write transaction; what the worker runs each second.
+/// One [`pass`] now, in its own write transaction; what the worker runs each second. Counts
+/// the holds it found expired in the holds metric.
 pub async fn run_once(
     state: &crate::state::AppState,
     at: DateTime<Utc>,
-) -> Result<usize, crate::error::ApiError> {
+) -> Result<Passed, crate::error::ApiError> {
     let config = state.config.clone();
-    state
+    let passed = state
         .write(move |conn| Ok(pass(conn, &config, at.naive_utc())?))
-        .await
+        .await?;
+    for _ in 0..passed.holds_expired {
+        state
+            .metrics
+            .hold_event(crate::models::vocabulary::HoldEvent::Expired);
+    }
+    Ok(passed)
 }
 
 /// The waitlist worker of `serve`: a pass a second until `stop` turns true.
@@ -537,5 +573,10 @@ pub async fn run_worker(
     state: actix_web::web::Data<crate::state::AppState>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    crate::outbox::run_passes("waitlist", stop, || run_once(&state, Utc::now())).await;
+    crate::outbox::run_passes("waitlist", stop, || async {
+        run_once(&state, Utc::now())
+            .await
+            .map(|p| p.entries + p.holds_expired)
+    })
+    .await;
 }

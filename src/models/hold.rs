@@ -66,6 +66,18 @@ pub fn active_of_client(conn: &mut DbConn, client_id: &str) -> QueryResult<Optio
         .optional()
 }
 
+/// Clients' own holds still written `active` whose expiry has come by `at` (oldest first, at
+/// most `limit`): the waitlist pass writes them `expired` and offers their time on.
+pub fn run_out(conn: &mut DbConn, at: NaiveDateTime, limit: i64) -> QueryResult<Vec<Hold>> {
+    holds::table
+        .filter(holds::status.eq(HoldStatus::Active))
+        .filter(holds::purpose.eq(HoldPurpose::Client))
+        .filter(holds::expires_at.le(at))
+        .order(holds::expires_at.asc())
+        .limit(limit)
+        .load(conn)
+}
+
 /// Ends an active hold as `status` at `at`; returns whether it did (false: it had already
 /// ended), so two requests ending one hold cannot both count it.
 pub fn end(

@@ -67,7 +67,12 @@ impl TestApp {
             .await
     }
 
+    /// One waitlist pass now; how many entries it changed.
     async fn waitlist_pass(&self) -> usize {
+        self.waitlist_pass_counts().await.entries
+    }
+
+    async fn waitlist_pass_counts(&self) -> inspine::booking::waitlist::Passed {
         inspine::booking::waitlist::run_once(&self.state, chrono::Utc::now())
             .await
             .expect("a waitlist pass")
@@ -506,4 +511,60 @@ async fn a_hold_replaced_by_its_clients_next_hold_frees_its_time_for_the_waitlis
     let entry = app.entry(&ana, &ana_id).await;
     assert_eq!(entry["status"], "offered", "{entry}");
     assert_eq!(entry["offer"]["start"], json!(start));
+}
+
+#[actix_web::test]
+async fn a_clients_hold_that_runs_out_is_offered_to_the_waitlist() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let day = local_date(4);
+    let mut booked = app.fill_day(&clinic, day).await;
+    // Carl cancels one hour and holds it at once (nobody waits yet), then walks away.
+    let (booking_id, start, owner) = booked.remove(1);
+    app.cancel(&owner, &booking_id).await.expect(200);
+    let carl = app.client_token("carl@example.com").await;
+    let held = app
+        .post("/api/v1/holds")
+        .token(&carl)
+        .json(
+            json!({"therapist_id": clinic.therapist_id, "massage_type_id": swedish(&clinic),
+                     "duration_minutes": 60, "start": start}),
+        )
+        .send()
+        .await;
+    let hold_id = id_of(&held);
+    let ana = app.client_token("ana@example.com").await;
+    let ana_id = id_of(&app.join(&ana, entry_body(&clinic, day, 60)).await);
+    let passed = app.waitlist_pass_counts().await;
+    assert_eq!(passed.holds_expired, 0, "a live hold stays");
+    assert_eq!(app.entry(&ana, &ana_id).await["status"], "waiting");
+
+    app.expire_hold(&hold_id).await;
+    let passed = app.waitlist_pass_counts().await;
+    assert_eq!(passed.holds_expired, 1);
+    let entry = app.entry(&ana, &ana_id).await;
+    assert_eq!(entry["status"], "offered", "{entry}");
+    assert_eq!(entry["offer"]["start"], json!(start));
+    // Counted once, written once: a second pass finds nothing more to do.
+    assert_eq!(app.waitlist_pass_counts().await.holds_expired, 0);
+    let hold = app
+        .get(&format!("/api/v1/holds/{hold_id}"))
+        .token(&carl)
+        .send()
+        .await;
+    assert_eq!(hold.expect(200)["status"], "expired");
+    let metrics = app.get("/metrics").send().await;
+    let metrics = String::from_utf8(metrics.raw.clone()).unwrap();
+    assert!(
+        metrics.contains(r#"inspine_holds_total{outcome="expired"} 1"#),
+        "{metrics}"
+    );
+    // Carl's own late booking of it is refused.
+    let late = app
+        .post("/api/v1/bookings")
+        .token(&carl)
+        .json(json!({ "hold_id": hold_id }))
+        .send()
+        .await;
+    assert_eq!(late.status, 409, "{}", late.body);
 }
