@@ -63,16 +63,24 @@ async fn rows(app: &TestApp) -> i64 {
     app.count("audit_events").await
 }
 
-/// Each expected write is in the trail once, as it happened.
+/// Each expected write is in the trail once, as it happened, and its request wrote no other
+/// row.
 async fn assert_recorded(app: &TestApp, admin: &Who, expected: &[Expected]) {
     for e in expected {
-        let found = audit(
+        let found: Vec<Value> = audit(
             app,
             admin,
             &format!("action={}&subject_id={}", e.action, e.subject_id),
         )
-        .await;
+        .await
+        .into_iter()
+        .filter(|row| row["request_id"] == e.request_id.as_str())
+        .collect();
         assert_eq!(found.len(), 1, "{} {}: {found:?}", e.action, e.subject_id);
+        let in_request = app
+            .count_where("audit_events", &format!("request_id = '{}'", e.request_id))
+            .await;
+        assert_eq!(in_request, 1, "{} {}", e.action, e.subject_id);
         let row = &found[0];
         assert_eq!(row["subject_type"], e.subject_type, "{}", e.action);
         assert_eq!(row["actor_id"], e.actor_id.as_str(), "{}", e.action);
@@ -650,7 +658,7 @@ async fn an_idempotent_replay_adds_no_audit_row() {
     ] {
         let send = || {
             app.post(path)
-                .header("Idempotency-Key", "replay-me")
+                .header("Idempotency-Key", action)
                 .json(body.clone())
         };
         let (first, _) = act(send(), &client, 201).await;
