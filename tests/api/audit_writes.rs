@@ -12,6 +12,8 @@ use crate::helpers::{PASSWORD, Req, Resp, TestApp, at, local_date};
 /// Every request here comes from this client address.
 const PEER: &str = "203.0.113.42:4100";
 const IP: &str = "203.0.113.42";
+/// Free text written with a booking; it must never reach the trail.
+const MARKER: &str = "ZEBRA-NOTE-5521";
 
 /// One write that must be in the trail exactly once.
 struct Expected {
@@ -192,12 +194,9 @@ async fn booking_hold_series_and_waitlist_writes_are_audited_once_each() {
     let mut expected = Vec::new();
 
     // Bookings: create, reschedule, cancel (by the client); complete, no-show (by staff).
-    let (made, rid) = act(
-        app.post("/api/v1/bookings").json(c.slot(day, 10)),
-        &client,
-        201,
-    )
-    .await;
+    let mut first = c.slot(day, 10);
+    first["notes"] = json!(MARKER);
+    let (made, rid) = act(app.post("/api/v1/bookings").json(first), &client, 201).await;
     let moved = id_of(&made);
     expected.push(done("booking.create", "booking", &moved, &client, rid));
     let path = format!("/api/v1/bookings/{moved}/reschedule");
@@ -310,6 +309,9 @@ async fn booking_hold_series_and_waitlist_writes_are_audited_once_each() {
     ));
 
     assert_recorded(app, &c.admin, &expected).await;
+    // Rows carry ids, never what was written.
+    let all = audit(app, &c.admin, "").await;
+    assert!(!serde_json::to_string(&all).unwrap().contains(MARKER));
     // Nothing more than these was recorded for the client's and staff's requests: one booking
     // create per booking made (three singles, one by hold; the series is one `series.create`).
     assert_eq!(audit(app, &c.admin, "action=booking.create").await.len(), 4);
@@ -574,16 +576,37 @@ async fn refused_writes_leave_no_audit_row() {
     let app = &c.app;
     let client = c.client("cara@example.com").await;
     let day = local_date(7);
-    app.post("/api/v1/bookings")
+    let booked = app
+        .post("/api/v1/bookings")
         .token(&client.token)
         .json(c.slot(day, 10))
         .send()
-        .await
-        .expect(201);
+        .await;
+    booked.expect(201);
+    let booking = id_of(&booked);
     let other = c.client("eli@example.com").await;
     let before = rows(app).await;
 
     let refusals: Vec<(Req<'_>, &Who, u16)> = vec![
+        // Moved off the grid.
+        (
+            app.post(&format!("/api/v1/bookings/{booking}/reschedule"))
+                .json(json!({"start": at(day, 11, 7)})),
+            &client,
+            422,
+        ),
+        // Completed before it starts.
+        (
+            app.post(&format!("/api/v1/bookings/{booking}/complete")),
+            &c.admin,
+            409,
+        ),
+        // Someone else's booking.
+        (
+            app.post(&format!("/api/v1/bookings/{booking}/cancel")),
+            &other,
+            404,
+        ),
         // The slot is taken.
         (
             app.post("/api/v1/bookings").json(c.slot(day, 10)),
