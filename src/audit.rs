@@ -21,6 +21,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use crate::auth::AuthUser;
 use crate::db::DbConn;
 use crate::models::audit_event::{self, AuditEvent};
+use crate::models::user::Role;
 use crate::models::{new_id, now};
 use crate::state::AppState;
 
@@ -39,10 +40,45 @@ pub enum Action {
     ApiTokenCreate,
     ApiTokenRevoke,
     HealthKeyRotate,
+    UserRegister,
+    PasswordReset,
+    BookingCreate,
+    BookingCancel,
+    BookingReschedule,
+    BookingComplete,
+    BookingNoShow,
+    HoldCreate,
+    HoldRelease,
+    SeriesCreate,
+    SeriesCancel,
+    WaitlistJoin,
+    WaitlistLeave,
+    ScheduleUpdate,
+    TimeOffCreate,
+    TimeOffDelete,
+    OverrideUpdate,
+    OverrideDelete,
+    ClosureCreate,
+    ClosureDelete,
+    LocationCreate,
+    LocationUpdate,
+    LocationDelete,
+    RoomCreate,
+    RoomUpdate,
+    RoomDelete,
+    MassageTypeCreate,
+    MassageTypeUpdate,
+    MassageTypeDelete,
+    TherapistCreate,
+    TherapistUpdate,
+    TherapistDelete,
+    CalendarTokenCreate,
+    WebhookCreate,
+    WebhookDelete,
 }
 
 impl Action {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 47] = [
         Self::IntakeRead,
         Self::IntakeWrite,
         Self::NotesRead,
@@ -55,6 +91,41 @@ impl Action {
         Self::ApiTokenCreate,
         Self::ApiTokenRevoke,
         Self::HealthKeyRotate,
+        Self::UserRegister,
+        Self::PasswordReset,
+        Self::BookingCreate,
+        Self::BookingCancel,
+        Self::BookingReschedule,
+        Self::BookingComplete,
+        Self::BookingNoShow,
+        Self::HoldCreate,
+        Self::HoldRelease,
+        Self::SeriesCreate,
+        Self::SeriesCancel,
+        Self::WaitlistJoin,
+        Self::WaitlistLeave,
+        Self::ScheduleUpdate,
+        Self::TimeOffCreate,
+        Self::TimeOffDelete,
+        Self::OverrideUpdate,
+        Self::OverrideDelete,
+        Self::ClosureCreate,
+        Self::ClosureDelete,
+        Self::LocationCreate,
+        Self::LocationUpdate,
+        Self::LocationDelete,
+        Self::RoomCreate,
+        Self::RoomUpdate,
+        Self::RoomDelete,
+        Self::MassageTypeCreate,
+        Self::MassageTypeUpdate,
+        Self::MassageTypeDelete,
+        Self::TherapistCreate,
+        Self::TherapistUpdate,
+        Self::TherapistDelete,
+        Self::CalendarTokenCreate,
+        Self::WebhookCreate,
+        Self::WebhookDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +142,41 @@ impl Action {
             Self::ApiTokenCreate => "api_token.create",
             Self::ApiTokenRevoke => "api_token.revoke",
             Self::HealthKeyRotate => "health_key.rotate",
+            Self::UserRegister => "user.register",
+            Self::PasswordReset => "account.password_reset",
+            Self::BookingCreate => "booking.create",
+            Self::BookingCancel => "booking.cancel",
+            Self::BookingReschedule => "booking.reschedule",
+            Self::BookingComplete => "booking.complete",
+            Self::BookingNoShow => "booking.no_show",
+            Self::HoldCreate => "hold.create",
+            Self::HoldRelease => "hold.release",
+            Self::SeriesCreate => "series.create",
+            Self::SeriesCancel => "series.cancel",
+            Self::WaitlistJoin => "waitlist.join",
+            Self::WaitlistLeave => "waitlist.leave",
+            Self::ScheduleUpdate => "schedule.update",
+            Self::TimeOffCreate => "time_off.create",
+            Self::TimeOffDelete => "time_off.delete",
+            Self::OverrideUpdate => "override.update",
+            Self::OverrideDelete => "override.delete",
+            Self::ClosureCreate => "closure.create",
+            Self::ClosureDelete => "closure.delete",
+            Self::LocationCreate => "location.create",
+            Self::LocationUpdate => "location.update",
+            Self::LocationDelete => "location.delete",
+            Self::RoomCreate => "room.create",
+            Self::RoomUpdate => "room.update",
+            Self::RoomDelete => "room.delete",
+            Self::MassageTypeCreate => "massage_type.create",
+            Self::MassageTypeUpdate => "massage_type.update",
+            Self::MassageTypeDelete => "massage_type.delete",
+            Self::TherapistCreate => "therapist.create",
+            Self::TherapistUpdate => "therapist.update",
+            Self::TherapistDelete => "therapist.delete",
+            Self::CalendarTokenCreate => "calendar_token.create",
+            Self::WebhookCreate => "webhook.create",
+            Self::WebhookDelete => "webhook.delete",
         }
     }
 }
@@ -80,12 +186,24 @@ impl Action {
 pub enum Subject {
     /// A client's health data (intake); the id is the client's user id.
     Client,
-    /// A booking (its treatment note); the id is the booking's.
+    /// A booking (its treatment note, or the booking itself); the id is the booking's.
     Booking,
     User,
     ApiToken,
     /// All the health data at once (key rotation); no id.
     HealthData,
+    Hold,
+    Series,
+    WaitlistEntry,
+    /// A therapist: the catalog row, or their weekly schedule, a date override or their
+    /// calendar feed token (the id is the therapist's).
+    Therapist,
+    TimeOff,
+    Closure,
+    Location,
+    Room,
+    MassageType,
+    Webhook,
 }
 
 impl Subject {
@@ -96,6 +214,16 @@ impl Subject {
             Self::User => "user",
             Self::ApiToken => "api_token",
             Self::HealthData => "health_data",
+            Self::Hold => "hold",
+            Self::Series => "series",
+            Self::WaitlistEntry => "waitlist_entry",
+            Self::Therapist => "therapist",
+            Self::TimeOff => "time_off",
+            Self::Closure => "closure",
+            Self::Location => "location",
+            Self::Room => "room",
+            Self::MassageType => "massage_type",
+            Self::Webhook => "webhook",
         }
     }
 }
@@ -148,9 +276,15 @@ impl RequestMeta {
 
     /// The context of an action by `caller` in this request.
     pub fn actor(&self, caller: &AuthUser) -> AuditContext {
+        self.user(caller.id(), caller.role)
+    }
+
+    /// The context of an action by a login that is not signed in yet: one registering, or
+    /// one setting a new password with a reset token.
+    pub fn user(&self, id: &str, role: Role) -> AuditContext {
         AuditContext {
-            actor_id: Some(caller.id().to_owned()),
-            actor_role: caller.role.as_str().to_owned(),
+            actor_id: Some(id.to_owned()),
+            actor_role: role.as_str().to_owned(),
             ip: self.ip.clone(),
             request_id: self.request_id.clone(),
         }
@@ -188,4 +322,27 @@ pub fn record(
             request_id: ctx.request_id.clone(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    /// `GET /audit?action=` takes `^[a-z_.]{0,64}$`: every action's name must pass it, once.
+    #[test]
+    fn every_action_name_is_filterable_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for action in Action::ALL {
+            let name = action.as_str();
+            assert!(
+                name.len() <= 64
+                    && name.contains('.')
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'),
+                "{name}"
+            );
+            assert!(seen.insert(name), "{name} twice");
+        }
+    }
 }

@@ -179,9 +179,10 @@ fn migrate(config: &Config) -> CliResult {
 fn seed(config: &Config, demo: bool) -> CliResult {
     let db = open(config)?;
     let mut conn = db.get()?;
-    crate::seed::seed_catalog(&mut conn)?;
+    let ctx = crate::audit::AuditContext::system();
+    db::write_transaction(&mut conn, |conn| crate::seed::seed_catalog(conn, &ctx))?;
     if demo {
-        let created = crate::seed::seed_demo(&mut conn)?;
+        let created = db::write_transaction(&mut conn, |conn| crate::seed::seed_demo(conn, &ctx))?;
         println!("demo data: {created} therapists created");
     } else {
         println!("catalog seeded");
@@ -214,7 +215,16 @@ fn create_user(config: &Config, email: &str, role: Role, name: Option<String>) -
     let mut conn = db.get()?;
     let password_hash = crate::auth::password::hash(&password).map_err(|e| e.to_string())?;
     let new = User::new(email, name, password_hash, None, role);
-    user::insert(&mut conn, &new)?;
+    db::write_transaction(&mut conn, |conn| {
+        user::insert(conn, &new)?;
+        crate::audit::record(
+            conn,
+            &crate::audit::AuditContext::system(),
+            crate::audit::Action::UserCreate,
+            crate::audit::Subject::User,
+            Some(&new.id),
+        )
+    })?;
     println!("created {} {} ({})", role.as_str(), new.email, new.id);
     Ok(())
 }
@@ -224,7 +234,17 @@ fn holidays(config: &Config, region: crate::holidays::Region, year: i32) -> CliR
     let db = open(config)?;
     let mut conn = db.get()?;
     let outcome = db::write_transaction(&mut conn, |conn| {
-        crate::hours::closures::close_for_holidays(conn, &days, chrono::Utc::now())
+        let outcome = crate::hours::closures::close_for_holidays(conn, &days, chrono::Utc::now())?;
+        for (_, _, closure) in &outcome.added {
+            crate::audit::record(
+                conn,
+                &crate::audit::AuditContext::system(),
+                crate::audit::Action::ClosureCreate,
+                crate::audit::Subject::Closure,
+                Some(&closure.id),
+            )?;
+        }
+        Ok::<_, crate::error::ApiError>(outcome)
     })
     .map_err(|e| e.to_string())?;
     for (holiday, location, closure) in &outcome.added {

@@ -1,8 +1,10 @@
-//! The clinic's catalog, written on first start, and demo therapists for `seed --demo`.
+//! The clinic's catalog, written on first start, and demo therapists for `seed --demo`. Each
+//! row written is recorded in the audit trail under the given context (`system`).
 
 use chrono::{NaiveTime, Timelike, Weekday};
 use diesel::QueryResult;
 
+use crate::audit::{self, Action, AuditContext, Subject};
 use crate::db::DbConn;
 use crate::models::catalog::{self, Location, MassageOption, MassageType, Room};
 use crate::models::schedule::{self, ScheduleRule};
@@ -44,23 +46,31 @@ const TYPES: [TypeSeed; 3] = [
 ];
 
 /// Idempotent: adds the two clinics and the three massage types only to an empty catalog.
-pub fn seed_catalog(conn: &mut DbConn) -> QueryResult<()> {
+pub fn seed_catalog(conn: &mut DbConn, ctx: &AuditContext) -> QueryResult<()> {
     let at = now();
     if catalog::count_locations(conn)? == 0 {
         for (name, address) in [
             ("Port Moody", "3003 St Johns St, Port Moody, BC V3H 2C4"),
             ("Coquitlam", "1163 Pinetree Way, Coquitlam, BC V3B 8A9"),
         ] {
+            let id = new_id();
             catalog::insert_location(
                 conn,
                 &Location {
-                    id: new_id(),
+                    id: id.clone(),
                     name: name.to_owned(),
                     address: address.to_owned(),
                     timezone: VANCOUVER.to_owned(),
                     created_at: at,
                     updated_at: at,
                 },
+            )?;
+            audit::record(
+                conn,
+                ctx,
+                Action::LocationCreate,
+                Subject::Location,
+                Some(&id),
             )?;
         }
     }
@@ -80,7 +90,7 @@ pub fn seed_catalog(conn: &mut DbConn) -> QueryResult<()> {
             catalog::insert_massage_type(
                 conn,
                 &MassageType {
-                    id,
+                    id: id.clone(),
                     slug: seed.slug.to_owned(),
                     name: seed.name.to_owned(),
                     description: seed.description.to_owned(),
@@ -91,6 +101,13 @@ pub fn seed_catalog(conn: &mut DbConn) -> QueryResult<()> {
                 },
                 &options,
             )?;
+            audit::record(
+                conn,
+                ctx,
+                Action::MassageTypeCreate,
+                Subject::MassageType,
+                Some(&id),
+            )?;
         }
     }
     Ok(())
@@ -98,8 +115,8 @@ pub fn seed_catalog(conn: &mut DbConn) -> QueryResult<()> {
 
 /// Adds rooms and three therapists with weekly schedules, unless therapists already exist.
 /// Returns how many therapists it created.
-pub fn seed_demo(conn: &mut DbConn) -> QueryResult<usize> {
-    seed_catalog(conn)?;
+pub fn seed_demo(conn: &mut DbConn, ctx: &AuditContext) -> QueryResult<usize> {
+    seed_catalog(conn, ctx)?;
     if therapist::count(conn)? > 0 {
         return Ok(0);
     }
@@ -109,16 +126,18 @@ pub fn seed_demo(conn: &mut DbConn) -> QueryResult<usize> {
     let type_ids: Vec<String> = types.iter().map(|t| t.id.clone()).collect();
     for location in &locations {
         for n in 1..=2 {
+            let id = new_id();
             catalog::insert_room(
                 conn,
                 &Room {
-                    id: new_id(),
+                    id: id.clone(),
                     location_id: location.id.clone(),
                     name: format!("Room {n}"),
                     active: true,
                     created_at: at,
                 },
             )?;
+            audit::record(conn, ctx, Action::RoomCreate, Subject::Room, Some(&id))?;
         }
     }
     let (Some(first), Some(second)) = (locations.first(), locations.get(1)) else {
@@ -165,6 +184,13 @@ pub fn seed_demo(conn: &mut DbConn) -> QueryResult<usize> {
             },
         )?;
         therapist::set_massage_types(conn, &id, offered)?;
+        audit::record(
+            conn,
+            ctx,
+            Action::TherapistCreate,
+            Subject::Therapist,
+            Some(&id),
+        )?;
         let mut rules = Vec::new();
         for weekday in weekdays {
             // Split shift for the first therapist: mornings in one clinic, afternoons in the other.
@@ -185,6 +211,13 @@ pub fn seed_demo(conn: &mut DbConn) -> QueryResult<usize> {
             }
         }
         schedule::replace_rules(conn, &id, &rules)?;
+        audit::record(
+            conn,
+            ctx,
+            Action::ScheduleUpdate,
+            Subject::Therapist,
+            Some(&id),
+        )?;
     }
     Ok(demo.len())
 }

@@ -56,7 +56,8 @@ impl AppState {
             if applied > 0 {
                 tracing::info!(applied, "migrations applied");
             }
-            crate::seed::seed_catalog(&mut conn).map_err(|e| StartError::Setup(e.to_string()))?;
+            crate::seed::seed_catalog(&mut conn, &crate::audit::AuditContext::system())
+                .map_err(|e| StartError::Setup(e.to_string()))?;
             crate::clinical::check_key(&mut conn, &health_key).map_err(|e| match e {
                 crate::clinical::KeyCheckError::Database(e) => StartError::Setup(e.to_string()),
                 open => StartError::HealthKey(open.to_string()),

@@ -321,6 +321,7 @@ async fn request_password_reset(
 #[post("/password-reset/confirm")]
 async fn confirm_password_reset(
     req: HttpRequest,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<PasswordResetConfirm>,
 ) -> Result<HttpResponse, ApiError> {
@@ -336,7 +337,18 @@ async fn confirm_password_reset(
     let new_hash = hash_password(&state, body.new_password).await?;
     let token = body.token;
     let account = state
-        .write(move |conn| reset::confirm(conn, &token, new_hash, now()))
+        .write(move |conn| {
+            let account = reset::confirm(conn, &token, new_hash, now())?;
+            let ctx = meta.user(&account.id, account.role());
+            audit::record(
+                conn,
+                &ctx,
+                Action::PasswordReset,
+                Subject::User,
+                Some(&account.id),
+            )?;
+            Ok(account)
+        })
         .await?;
     // Whoever holds the emailed token owns the account: failed logins this client made while
     // the password was forgotten no longer hold it back.

@@ -27,11 +27,14 @@ pub struct AuditEventOut {
     pub actor_id: Option<String>,
     /// `client`, `therapist`, `admin`, or `system` (the command line).
     pub actor_role: String,
-    /// What was done, e.g. `intake.read`, `notes.write`, `user.update`.
+    /// What was done, `area.verb`: e.g. `intake.read`, `notes.write`, `booking.create`,
+    /// `booking.cancel`, `schedule.update`, `location.delete`, `user.register`.
     #[schema(example = "intake.read")]
     pub action: String,
-    /// What it was done to: `client` (their intake), `booking` (its treatment note), `user`,
-    /// `api_token`, `health_data`.
+    /// What it was done to: `client` (their intake), `booking` (the booking or its treatment
+    /// note), `user`, `api_token`, `health_data`, `hold`, `series`, `waitlist_entry`,
+    /// `therapist` (also their schedule, date overrides and feed token), `time_off`, `closure`,
+    /// `location`, `room`, `massage_type`, `webhook`.
     pub subject_type: String,
     pub subject_id: Option<String>,
     /// The client address, as the logs show it.
@@ -61,7 +64,7 @@ impl From<AuditEvent> for AuditEventOut {
 pub struct AuditQuery {
     pub actor_id: Option<Uuid>,
     pub subject_id: Option<Uuid>,
-    /// An action, e.g. `intake.read`.
+    /// An action, e.g. `intake.read`, `booking.create`.
     #[param(max_length = 64, pattern = "^[a-z_.]{0,64}$")]
     pub action: Option<String>,
     /// Events at or after this instant (RFC 3339).

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{ApiJson, Lines, check, clean_text, is_forbidden, text, utc};
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::rules::{check_email, check_password};
 use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::auth::{AuthUser, password};
@@ -204,6 +205,7 @@ const BAD_REFRESH: &str = "The refresh token is invalid, expired or already used
 )]
 #[post("/register")]
 async fn register(
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -232,6 +234,14 @@ async fn register(
             }
             let new = User::new(email, name, password_hash, phone, Role::Client);
             user::insert(conn, &new)?;
+            let ctx = meta.user(&new.id, Role::Client);
+            audit::record(
+                conn,
+                &ctx,
+                Action::UserRegister,
+                Subject::User,
+                Some(&new.id),
+            )?;
             issue_tokens(conn, &state2, new, None)
         })
         .await?;

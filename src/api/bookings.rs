@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::PathId;
 use super::{ApiJson, ApiQuery, OptionalJson, Page, check, created, free_text, utc};
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::{AuthUser, Staff};
 use crate::booking::create::{self, NewBooking};
 use crate::booking::holds::{self, Booked};
@@ -411,6 +412,7 @@ pub(super) async fn settle_key(state: &AppState, claim: Claim, error: &ApiError)
 async fn create_booking(
     req: HttpRequest,
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<CreateBooking>,
 ) -> Result<HttpResponse, ApiError> {
@@ -455,31 +457,45 @@ async fn create_booking(
     };
     let config = state.config.clone();
     let held = claim.clone();
+    let ctx = meta.actor(&caller);
     let outcome = match asked {
         Asked::Slot(asked) => {
             state
                 .write(move |conn| {
-                    Ok(create::create::<BookingOut>(
+                    let row =
+                        create::create::<BookingOut>(conn, &config, &caller, asked, held.as_ref())?;
+                    audit::record(
                         conn,
-                        &config,
-                        &caller,
-                        asked,
-                        held.as_ref(),
-                    )?)
+                        &ctx,
+                        Action::BookingCreate,
+                        Subject::Booking,
+                        Some(&row.id),
+                    )?;
+                    Ok(row)
                 })
                 .await
         }
         Asked::Hold { hold_id, notes } => {
             let booked = state
                 .write(move |conn| {
-                    Ok(holds::book::<BookingOut>(
+                    let booked = holds::book::<BookingOut>(
                         conn,
                         &config,
                         &caller,
                         &hold_id,
                         notes,
                         held.as_ref(),
-                    )?)
+                    )?;
+                    if let Booked::Done(row) = &booked {
+                        audit::record(
+                            conn,
+                            &ctx,
+                            Action::BookingCreate,
+                            Subject::Booking,
+                            Some(&row.id),
+                        )?;
+                    }
+                    Ok(booked)
                 })
                 .await;
             match booked {
@@ -643,17 +659,25 @@ async fn get_booking(
 #[post("/bookings/{id}/cancel")]
 async fn cancel_booking(
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     OptionalJson(body): OptionalJson<CancelRequest>,
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let reason = cancel_reason(body)?;
     let config = state.config.clone();
+    let ctx = meta.actor(&caller);
     let updated = state
         .write(move |conn| {
-            Ok(transitions::cancel::<BookingOut>(
-                conn, &config, &caller, &id, reason,
-            )?)
+            let row = transitions::cancel::<BookingOut>(conn, &config, &caller, &id, reason)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::BookingCancel,
+                Subject::Booking,
+                Some(&id),
+            )?;
+            Ok(row)
         })
         .await?;
     state.metrics.booking_event(BookingEvent::Cancelled);
@@ -679,21 +703,31 @@ async fn cancel_booking(
 #[post("/bookings/{id}/reschedule")]
 async fn reschedule_booking(
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     ApiJson(body): ApiJson<RescheduleRequest>,
 ) -> Result<web::Json<BookingOut>, ApiError> {
     let config = state.config.clone();
+    let ctx = meta.actor(&caller);
     let updated = state
         .write(move |conn| {
-            Ok(transitions::reschedule::<BookingOut>(
+            let row = transitions::reschedule::<BookingOut>(
                 conn,
                 &config,
                 &caller,
                 &id,
                 body.start,
                 body.therapist_id,
-            )?)
+            )?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::BookingReschedule,
+                Subject::Booking,
+                Some(&id),
+            )?;
+            Ok(row)
         })
         .await?;
     state.metrics.booking_event(BookingEvent::Rescheduled);
@@ -702,15 +736,22 @@ async fn reschedule_booking(
 
 async fn finish(
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     id: String,
     status: BookingStatus,
 ) -> Result<web::Json<BookingOut>, ApiError> {
+    let ctx = meta.actor(&caller);
+    let action = if status == BookingStatus::NoShow {
+        Action::BookingNoShow
+    } else {
+        Action::BookingComplete
+    };
     let (updated, event) = state
         .write(move |conn| {
-            Ok(transitions::finish::<BookingOut>(
-                conn, &caller, &id, status,
-            )?)
+            let done = transitions::finish::<BookingOut>(conn, &caller, &id, status)?;
+            audit::record(conn, &ctx, action, Subject::Booking, Some(&id))?;
+            Ok(done)
         })
         .await?;
     state.metrics.booking_event(event);
@@ -732,10 +773,11 @@ async fn finish(
 #[post("/bookings/{id}/complete")]
 async fn complete_booking(
     Staff(caller): Staff,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<web::Json<BookingOut>, ApiError> {
-    finish(caller, state, id, BookingStatus::Completed).await
+    finish(caller, meta, state, id, BookingStatus::Completed).await
 }
 
 /// Mark a booking as a no-show (therapist or admin, after the start).
@@ -753,10 +795,11 @@ async fn complete_booking(
 #[post("/bookings/{id}/no-show")]
 async fn no_show_booking(
     Staff(caller): Staff,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<web::Json<BookingOut>, ApiError> {
-    finish(caller, state, id, BookingStatus::NoShow).await
+    finish(caller, meta, state, id, BookingStatus::NoShow).await
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::PathId;
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::auth::{AuthUser, Staff};
 use crate::db::DbConn;
@@ -228,13 +229,24 @@ async fn my_feed(
 #[post("/me/calendar-token")]
 async fn rotate_my_token(
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
 ) -> Result<web::Json<FeedToken>, ApiError> {
     let secret = random_secret(32);
     let hash = sha256_hex(&secret);
     let subject = user_subject(caller.id());
+    let ctx = meta.actor(&caller);
     state
-        .run(move |conn| Ok(token::set_calendar_token(conn, &subject, &hash)?))
+        .write(move |conn| {
+            token::set_calendar_token(conn, &subject, &hash)?;
+            Ok(audit::record(
+                conn,
+                &ctx,
+                Action::CalendarTokenCreate,
+                Subject::User,
+                ctx.actor_id.as_deref(),
+            )?)
+        })
         .await?;
     Ok(web::Json(FeedToken {
         url: format!("/api/v1/calendar/me.ics?token={secret}"),
@@ -256,22 +268,27 @@ async fn rotate_my_token(
 #[post("/therapists/{id}/calendar-token")]
 async fn rotate_therapist_token(
     Staff(caller): Staff,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<web::Json<FeedToken>, ApiError> {
     let secret = random_secret(32);
     let hash = sha256_hex(&secret);
     let therapist_id = id.clone();
+    let ctx = meta.actor(&caller);
     state
-        .run(move |conn| {
+        .write(move |conn| {
             let found = therapist::find(conn, &therapist_id)?;
             if caller.role != Role::Admin && found.user_id.as_deref() != Some(caller.id()) {
                 return Err(ApiError::Forbidden);
             }
-            Ok(token::set_calendar_token(
+            token::set_calendar_token(conn, &therapist_subject(&therapist_id), &hash)?;
+            Ok(audit::record(
                 conn,
-                &therapist_subject(&therapist_id),
-                &hash,
+                &ctx,
+                Action::CalendarTokenCreate,
+                Subject::Therapist,
+                Some(&therapist_id),
             )?)
         })
         .await?;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::bounds::{DateWindow, check_span};
 use super::{ApiJson, ApiQuery, PathId, check, created, free_text, utc};
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::Admin;
 use crate::error::{ApiError, Problem};
 use crate::hours::closures;
@@ -111,7 +112,8 @@ async fn list_closures(
 )]
 #[post("/locations/{id}/closures")]
 async fn create_closure(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     ApiJson(body): ApiJson<CreateClosure>,
@@ -128,9 +130,17 @@ async fn create_closure(
         reason,
         created_at: now(),
     };
+    let ctx = meta.actor(&caller);
     let new = state
         .write(move |conn| {
             closures::add(conn, &new, Utc::now())?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::ClosureCreate,
+                Subject::Closure,
+                Some(&new.id),
+            )?;
             Ok(new)
         })
         .await?;
@@ -157,14 +167,16 @@ async fn create_closure(
 )]
 #[delete("/locations/{id}/closures/{closure_id}")]
 async fn delete_closure(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (location_id, closure_id) = path.into_inner();
-    let (location_id, closure_id) = (location_id.to_string(), closure_id.to_string());
-    super::delete_one(&state, move |conn| {
-        closure::delete(conn, &location_id, &closure_id)
+    let location_id = location_id.to_string();
+    let audited = (meta.actor(&caller), Action::ClosureDelete, Subject::Closure);
+    super::delete_one(&state, audited, closure_id.to_string(), move |conn, id| {
+        closure::delete(conn, &location_id, id)
     })
     .await
 }

@@ -11,6 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::{ApiJson, PathId, created, utc};
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::AuthUser;
 use crate::booking::create;
 use crate::booking::holds::{self, NewHold};
@@ -111,6 +112,7 @@ pub struct CreateHold {
 #[post("/holds")]
 async fn create_hold(
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<CreateHold>,
 ) -> Result<HttpResponse, ApiError> {
@@ -123,8 +125,19 @@ async fn create_hold(
         client_id,
     };
     let config = state.config.clone();
+    let ctx = meta.actor(&caller);
     let made = state
-        .write(move |conn| Ok(holds::create(conn, &config, &caller, asked)?))
+        .write(move |conn| {
+            let made = holds::create(conn, &config, &caller, asked)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::HoldCreate,
+                Subject::Hold,
+                Some(&made.hold.id),
+            )?;
+            Ok(made)
+        })
         .await?;
     state.metrics.hold_event(HoldEvent::Created);
     if let Some(event) = made.replaced.and_then(HoldStatus::ending) {
@@ -171,12 +184,18 @@ async fn get_hold(
 #[delete("/holds/{id}")]
 async fn release_hold(
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
     let config = state.config.clone();
+    let ctx = meta.actor(&caller);
     let ended = state
-        .write(move |conn| Ok(holds::release(conn, &config, &caller, &id)?))
+        .write(move |conn| {
+            let ended = holds::release(conn, &config, &caller, &id)?;
+            audit::record(conn, &ctx, Action::HoldRelease, Subject::Hold, Some(&id))?;
+            Ok(ended)
+        })
         .await?;
     if let Some(event) = ended.and_then(HoldStatus::ending) {
         state.metrics.hold_event(event);

@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::{
     ApiJson, ApiQuery, Page, PageQuery, PathId, check, created, into_page, page_params, text,
 };
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::Admin;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::catalog::{self, Location, LocationChanges};
@@ -147,7 +148,8 @@ async fn list_locations(
 )]
 #[post("/locations")]
 async fn create_location(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<CreateLocation>,
 ) -> Result<HttpResponse, ApiError> {
@@ -165,9 +167,17 @@ async fn create_location(
         created_at: at,
         updated_at: at,
     };
+    let ctx = meta.actor(&caller);
     let location = state
-        .run(move |conn| {
+        .write(move |conn| {
             catalog::insert_location(conn, &location).map_err(name_taken)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::LocationCreate,
+                Subject::Location,
+                Some(&location.id),
+            )?;
             Ok(location)
         })
         .await?;
@@ -211,7 +221,8 @@ async fn get_location(
 )]
 #[patch("/locations/{id}")]
 async fn update_location(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateLocation>,
@@ -224,10 +235,18 @@ async fn update_location(
         updated_at: Some(now()),
     };
     check(errors)?;
+    let ctx = meta.actor(&caller);
     let updated = state
         .write(move |conn| {
             catalog::find_location(conn, &id)?;
             catalog::update_location(conn, &id, &changes).map_err(name_taken)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::LocationUpdate,
+                Subject::Location,
+                Some(&id),
+            )?;
             Ok(catalog::find_location(conn, &id)?)
         })
         .await?;
@@ -248,9 +267,15 @@ async fn update_location(
 )]
 #[delete("/locations/{id}")]
 async fn delete_location(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    super::delete_one(&state, move |conn| catalog::delete_location(conn, &id)).await
+    let audited = (
+        meta.actor(&caller),
+        Action::LocationDelete,
+        Subject::Location,
+    );
+    super::delete_one(&state, audited, id, catalog::delete_location).await
 }

@@ -12,6 +12,7 @@ use super::{
     ApiJson, ApiQuery, Lines, Page, PathId, check, clean_text, created, free_text, into_page,
     page_params, text,
 };
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::Admin;
 use crate::db::DbConn;
 use crate::error::{ApiError, FieldError, Problem};
@@ -288,7 +289,8 @@ async fn list_massage_types(
 )]
 #[post("/massage-types")]
 async fn create_massage_type(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<CreateMassageType>,
 ) -> Result<HttpResponse, ApiError> {
@@ -311,9 +313,17 @@ async fn create_massage_type(
         created_at: at,
         updated_at: at,
     };
+    let ctx = meta.actor(&caller);
     let out = state
         .write(move |conn| {
             catalog::insert_massage_type(conn, &row, &options).map_err(slug_taken)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::MassageTypeCreate,
+                Subject::MassageType,
+                Some(&row.id),
+            )?;
             one_with_options(conn, &row.id)
         })
         .await?;
@@ -355,7 +365,8 @@ async fn get_massage_type(
 )]
 #[patch("/massage-types/{id}")]
 async fn update_massage_type(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateMassageType>,
@@ -373,6 +384,7 @@ async fn update_massage_type(
     };
     let options = body.options.map(|o| check_options(&mut errors, &id, &o));
     check(errors)?;
+    let ctx = meta.actor(&caller);
     let out = state
         .write(move |conn| {
             catalog::find_massage_type(conn, &id)?;
@@ -380,6 +392,13 @@ async fn update_massage_type(
             if let Some(options) = &options {
                 catalog::replace_options(conn, &id, options)?;
             }
+            audit::record(
+                conn,
+                &ctx,
+                Action::MassageTypeUpdate,
+                Subject::MassageType,
+                Some(&id),
+            )?;
             one_with_options(conn, &id)
         })
         .await?;
@@ -400,9 +419,15 @@ async fn update_massage_type(
 )]
 #[delete("/massage-types/{id}")]
 async fn delete_massage_type(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    super::delete_one(&state, move |conn| catalog::delete_massage_type(conn, &id)).await
+    let audited = (
+        meta.actor(&caller),
+        Action::MassageTypeDelete,
+        Subject::MassageType,
+    );
+    super::delete_one(&state, audited, id, catalog::delete_massage_type).await
 }

@@ -155,15 +155,29 @@ const TIMEZONE_DESCRIPTION: &str =
     "IANA time zone name, e.g. `America/Vancouver`; an unknown name is 422.";
 const TIMEZONE_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$";
 
-/// Runs a delete (or revoke) that reports how many rows it touched: none is 404, else 204.
+/// Runs a delete that reports how many rows it touched: none is 404 (and nothing recorded),
+/// else 204, with its audit row (`action` on `subject` `id`) in the same transaction.
 pub async fn delete_one(
     state: &crate::state::AppState,
-    delete: impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<usize> + Send + 'static,
+    audited: (
+        crate::audit::AuditContext,
+        crate::audit::Action,
+        crate::audit::Subject,
+    ),
+    id: String,
+    delete: impl FnOnce(&mut crate::db::DbConn, &str) -> diesel::QueryResult<usize> + Send + 'static,
 ) -> Result<actix_web::HttpResponse, ApiError> {
+    let (ctx, action, subject) = audited;
     state
-        .run(move |conn| match delete(conn)? {
+        .write(move |conn| match delete(conn, &id)? {
             0 => Err(ApiError::NotFound),
-            _ => Ok(()),
+            _ => Ok(crate::audit::record(
+                conn,
+                &ctx,
+                action,
+                subject,
+                Some(&id),
+            )?),
         })
         .await?;
     Ok(actix_web::HttpResponse::NoContent().finish())

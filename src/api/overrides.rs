@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::bounds::DateWindow;
 use super::schedules::{authorize, format_hhmm, parse_times};
 use super::{ApiJson, ApiQuery, PathDate, PathId};
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::Staff;
 use crate::error::{ApiError, Problem};
 use crate::hours::overrides::{self, Hours};
@@ -127,6 +128,7 @@ async fn list_overrides(
 #[put("/therapists/{id}/overrides/{date}")]
 async fn put_override(
     Staff(caller): Staff,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     PathDate(date): PathDate,
@@ -148,10 +150,19 @@ async fn put_override(
             location_id: rule.location_id.to_string(),
         })
         .collect();
+    let ctx = meta.actor(&caller);
     let stored = state
         .write(move |conn| {
             authorize(conn, &caller, &id)?;
-            overrides::put(conn, &id, date, &hours, Utc::now())
+            let stored = overrides::put(conn, &id, date, &hours, Utc::now())?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::OverrideUpdate,
+                Subject::Therapist,
+                Some(&id),
+            )?;
+            Ok(stored)
         })
         .await?;
     Ok(web::Json(to_out(&stored)?))
@@ -175,14 +186,23 @@ async fn put_override(
 #[delete("/therapists/{id}/overrides/{date}")]
 async fn delete_override(
     Staff(caller): Staff,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     PathDate(date): PathDate,
 ) -> Result<HttpResponse, ApiError> {
+    let ctx = meta.actor(&caller);
     state
         .write(move |conn| {
             authorize(conn, &caller, &id)?;
-            overrides::remove(conn, &id, date, Utc::now())
+            overrides::remove(conn, &id, date, Utc::now())?;
+            Ok(audit::record(
+                conn,
+                &ctx,
+                Action::OverrideDelete,
+                Subject::Therapist,
+                Some(&id),
+            )?)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

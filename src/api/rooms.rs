@@ -9,6 +9,7 @@ use super::locations::name_taken;
 use super::{
     ApiJson, ApiQuery, Page, PageQuery, PathId, check, created, into_page, page_params, text,
 };
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::Admin;
 use crate::error::{ApiError, Problem};
 use crate::models::catalog::{self, Room, RoomChanges};
@@ -123,7 +124,8 @@ async fn list_rooms(
 )]
 #[post("/locations/{id}/rooms")]
 async fn create_room(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     ApiJson(body): ApiJson<CreateRoom>,
@@ -139,10 +141,18 @@ async fn create_room(
         active: body.active.unwrap_or(true),
         created_at: now(),
     };
+    let ctx = meta.actor(&caller);
     let room = state
         .write(move |conn| {
             catalog::find_location(conn, &room.location_id)?;
             catalog::insert_room(conn, &room).map_err(name_taken)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::RoomCreate,
+                Subject::Room,
+                Some(&room.id),
+            )?;
             Ok(room)
         })
         .await?;
@@ -186,7 +196,8 @@ async fn get_room(
 )]
 #[patch("/rooms/{id}")]
 async fn update_room(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateRoom>,
@@ -197,11 +208,13 @@ async fn update_room(
         active: body.active,
     };
     check(errors)?;
+    let ctx = meta.actor(&caller);
     let updated = state
         .write(move |conn| {
             catalog::find_room(conn, &id)?;
             if changes.name.is_some() || changes.active.is_some() {
                 catalog::update_room(conn, &id, &changes).map_err(name_taken)?;
+                audit::record(conn, &ctx, Action::RoomUpdate, Subject::Room, Some(&id))?;
             }
             Ok(catalog::find_room(conn, &id)?)
         })
@@ -223,9 +236,11 @@ async fn update_room(
 )]
 #[delete("/rooms/{id}")]
 async fn delete_room(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    super::delete_one(&state, move |conn| catalog::delete_room(conn, &id)).await
+    let audited = (meta.actor(&caller), Action::RoomDelete, Subject::Room);
+    super::delete_one(&state, audited, id, catalog::delete_room).await
 }

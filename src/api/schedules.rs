@@ -11,6 +11,7 @@ use super::PathId;
 use super::{
     ApiJson, ApiQuery, Page, PageQuery, check, created, free_text, into_page, page_params, utc,
 };
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::Staff;
 use crate::booking::waitlist;
 use crate::db::DbConn;
@@ -243,17 +244,26 @@ async fn get_schedule(
 #[put("/therapists/{id}/schedule")]
 async fn put_schedule(
     Staff(caller): Staff,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     ApiJson(body): ApiJson<Schedule>,
 ) -> Result<web::Json<Schedule>, ApiError> {
     let rules = parse_rules(&id, &body.rules)?;
+    let ctx = meta.actor(&caller);
     let stored = state
         .write(move |conn| {
             authorize(conn, &caller, &id)?;
             let location_ids: Vec<String> = rules.iter().map(|r| r.location_id.clone()).collect();
             crate::hours::check_rule_locations(conn, &location_ids)?;
             schedule::replace_rules(conn, &id, &rules)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::ScheduleUpdate,
+                Subject::Therapist,
+                Some(&id),
+            )?;
             Ok(schedule::rules_for(conn, std::slice::from_ref(&id))?)
         })
         .await?;
@@ -356,6 +366,7 @@ async fn list_time_off(
 #[post("/therapists/{id}/time-off")]
 async fn create_time_off(
     Staff(caller): Staff,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     ApiJson(body): ApiJson<CreateTimeOff>,
@@ -373,11 +384,19 @@ async fn create_time_off(
         reason,
         created_at: now(),
     };
+    let ctx = meta.actor(&caller);
     let entry = state
         .write(move |conn| {
             authorize(conn, &caller, &entry.therapist_id)?;
             crate::api::time_off_guard(conn, &entry)?;
             schedule::insert_time_off(conn, &entry)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::TimeOffCreate,
+                Subject::TimeOff,
+                Some(&entry.id),
+            )?;
             Ok(entry)
         })
         .await?;
@@ -405,12 +424,14 @@ async fn create_time_off(
 #[delete("/therapists/{id}/time-off/{time_off_id}")]
 async fn delete_time_off(
     Staff(caller): Staff,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (therapist_id, time_off_id) = path.into_inner();
     let (therapist_id, time_off_id) = (therapist_id.to_string(), time_off_id.to_string());
     let config = state.config.clone();
+    let ctx = meta.actor(&caller);
     state
         .write(move |conn| {
             authorize(conn, &caller, &therapist_id)?;
@@ -420,6 +441,13 @@ async fn delete_time_off(
             schedule::delete_time_off(conn, &therapist_id, &time_off_id)?;
             // The time is the therapist's again: the waitlist may take it, in this transaction.
             waitlist::offer_freed(conn, &config, &therapist_id, freed.starts_at, freed.ends_at)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::TimeOffDelete,
+                Subject::TimeOff,
+                Some(&time_off_id),
+            )?;
             Ok(())
         })
         .await?;

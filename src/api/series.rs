@@ -13,6 +13,7 @@ use super::bookings::{
     BookingOut, CancelRequest, cancel_reason, claim_key, idempotency_key, replay, settle_key,
 };
 use super::{ApiJson, OptionalJson, PathId, check, created, free_text, utc};
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::AuthUser;
 use crate::booking::BookingEvent;
 use crate::booking::create::client_for;
@@ -211,6 +212,7 @@ fn parse(caller: &AuthUser, body: &CreateSeries) -> Result<NewSeries, ApiError> 
 async fn create_series(
     req: HttpRequest,
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<CreateSeries>,
 ) -> Result<HttpResponse, ApiError> {
@@ -223,15 +225,24 @@ async fn create_series(
     };
     let config = state.config.clone();
     let held = claim.clone();
+    let ctx = meta.actor(&caller);
     let outcome = state
         .write(move |conn| {
-            Ok(series::create::<BookingOut, CreatedSeriesOut>(
+            let done = series::create::<BookingOut, CreatedSeriesOut>(
                 conn,
                 &config,
                 &caller,
                 asked,
                 held.as_ref(),
-            )?)
+            )?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::SeriesCreate,
+                Subject::Series,
+                Some(&done.series.id),
+            )?;
+            Ok(done)
         })
         .await;
     match outcome {
@@ -328,17 +339,19 @@ async fn get_series(
 #[post("/booking-series/{id}/cancel")]
 async fn cancel_series(
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     OptionalJson(body): OptionalJson<CancelRequest>,
 ) -> Result<web::Json<CancelledSeriesOut>, ApiError> {
     let reason = cancel_reason(body)?;
     let config = state.config.clone();
+    let ctx = meta.actor(&caller);
     let done = state
         .write(move |conn| {
-            Ok(series::cancel::<BookingOut>(
-                conn, &config, &caller, &id, reason,
-            )?)
+            let done = series::cancel::<BookingOut>(conn, &config, &caller, &id, reason)?;
+            audit::record(conn, &ctx, Action::SeriesCancel, Subject::Series, Some(&id))?;
+            Ok(done)
         })
         .await?;
     for _ in &done.cancelled {

@@ -10,6 +10,7 @@ use super::PathId;
 use super::{
     ApiJson, ApiQuery, Page, check, created, double_option, free_text, into_page, page_params, text,
 };
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::Admin;
 use crate::db::DbConn;
 use crate::error::{ApiError, FieldError, Problem};
@@ -227,7 +228,8 @@ async fn list_therapists(
 )]
 #[post("/therapists")]
 async fn create_therapist(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<CreateTherapist>,
 ) -> Result<HttpResponse, ApiError> {
@@ -246,11 +248,19 @@ async fn create_therapist(
         created_at: at,
         updated_at: at,
     };
+    let ctx = meta.actor(&caller);
     let out = state
         .write(move |conn| {
             check_links(conn, Some(&type_ids), row.user_id.as_deref())?;
             therapist::insert(conn, &row)?;
             therapist::set_massage_types(conn, &row.id, &type_ids)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::TherapistCreate,
+                Subject::Therapist,
+                Some(&row.id),
+            )?;
             one(conn, &row.id)
         })
         .await?;
@@ -291,7 +301,8 @@ async fn get_therapist(
 )]
 #[patch("/therapists/{id}")]
 async fn update_therapist(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
     ApiJson(body): ApiJson<UpdateTherapist>,
@@ -309,6 +320,7 @@ async fn update_therapist(
         user_id: user_id.clone(),
         updated_at: Some(now()),
     };
+    let ctx = meta.actor(&caller);
     let out = state
         .write(move |conn| {
             let current = therapist::find(conn, &id)?;
@@ -327,6 +339,13 @@ async fn update_therapist(
             if let Some(type_ids) = &type_ids {
                 therapist::set_massage_types(conn, &id, type_ids)?;
             }
+            audit::record(
+                conn,
+                &ctx,
+                Action::TherapistUpdate,
+                Subject::Therapist,
+                Some(&id),
+            )?;
             one(conn, &id)
         })
         .await?;
@@ -348,9 +367,15 @@ async fn update_therapist(
 )]
 #[delete("/therapists/{id}")]
 async fn delete_therapist(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    super::delete_one(&state, move |conn| therapist::delete(conn, &id)).await
+    let audited = (
+        meta.actor(&caller),
+        Action::TherapistDelete,
+        Subject::Therapist,
+    );
+    super::delete_one(&state, audited, id, therapist::delete).await
 }

@@ -10,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::{ApiJson, ApiQuery, Page, PathId, created, utc};
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::AuthUser;
 use crate::booking::create;
 use crate::booking::waitlist::{self, EntryView, NewEntry};
@@ -67,6 +68,7 @@ pub struct CreateWaitlistEntry {
 #[post("/waitlist")]
 async fn join_waitlist(
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<CreateWaitlistEntry>,
 ) -> Result<HttpResponse, ApiError> {
@@ -79,8 +81,19 @@ async fn join_waitlist(
         location_id: body.location_id,
         client_id: create::client_for(&caller, body.client_id)?,
     };
+    let ctx = meta.actor(&caller);
     let entry = state
-        .write(move |conn| Ok(waitlist::create(conn, &caller, asked)?))
+        .write(move |conn| {
+            let entry = waitlist::create(conn, &caller, asked)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::WaitlistJoin,
+                Subject::WaitlistEntry,
+                Some(&entry.id),
+            )?;
+            Ok(entry)
+        })
         .await?;
     Ok(created(format!("/api/v1/waitlist/{}", entry.id)).json(entry))
 }
@@ -188,12 +201,24 @@ async fn get_waitlist_entry(
 #[delete("/waitlist/{id}")]
 async fn leave_waitlist(
     caller: AuthUser,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
     let config = state.config.clone();
+    let ctx = meta.actor(&caller);
     let ended = state
-        .write(move |conn| Ok(waitlist::cancel(conn, &config, &caller, &id)?))
+        .write(move |conn| {
+            let ended = waitlist::cancel(conn, &config, &caller, &id)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::WaitlistLeave,
+                Subject::WaitlistEntry,
+                Some(&id),
+            )?;
+            Ok(ended)
+        })
         .await?;
     if let Some(event) = ended.and_then(HoldStatus::ending) {
         state.metrics.hold_event(event);

@@ -12,6 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::PathId;
 use super::{ApiJson, ApiQuery, Page, PageQuery, check, created, into_page, page_params, utc};
+use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::Admin;
 use crate::booking::BookingEvent;
 use crate::error::{ApiError, FieldError, Problem};
@@ -108,7 +109,8 @@ pub struct DeliveryOut {
 )]
 #[post("/webhooks")]
 async fn create_webhook(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
@@ -134,9 +136,17 @@ async fn create_webhook(
         secret: new_secret(),
         created_at: now(),
     };
+    let ctx = meta.actor(&caller);
     let hook = state
-        .run(move |conn| {
+        .write(move |conn| {
             webhook::insert(conn, &hook)?;
+            audit::record(
+                conn,
+                &ctx,
+                Action::WebhookCreate,
+                Subject::Webhook,
+                Some(&hook.id),
+            )?;
             Ok(hook)
         })
         .await?;
@@ -192,11 +202,13 @@ async fn list_webhooks(
 )]
 #[delete("/webhooks/{id}")]
 async fn delete_webhook(
-    _admin: Admin,
+    Admin(caller): Admin,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    super::delete_one(&state, move |conn| webhook::delete(conn, &id)).await
+    let audited = (meta.actor(&caller), Action::WebhookDelete, Subject::Webhook);
+    super::delete_one(&state, audited, id, webhook::delete).await
 }
 
 /// Deliveries to an endpoint, oldest first, with every attempt (admin).

@@ -337,14 +337,24 @@ async fn the_demo_seed_gives_bookable_therapists() {
     let app = TestApp::spawn().await;
     let created = app
         .state
-        .run(|conn| Ok(inspine::seed::seed_demo(conn)?))
+        .run(|conn| {
+            Ok(inspine::seed::seed_demo(
+                conn,
+                &inspine::audit::AuditContext::system(),
+            )?)
+        })
         .await
         .unwrap();
     assert_eq!(created, 3);
     // Idempotent.
     let again = app
         .state
-        .run(|conn| Ok(inspine::seed::seed_demo(conn)?))
+        .run(|conn| {
+            Ok(inspine::seed::seed_demo(
+                conn,
+                &inspine::audit::AuditContext::system(),
+            )?)
+        })
         .await
         .unwrap();
     assert_eq!(again, 0);

@@ -3,6 +3,7 @@
 //! TEST_DATABASE_URL=postgres://… every test gets its own PostgreSQL database instead.
 
 mod accounts;
+mod audit_writes;
 mod auth;
 mod bookings;
 mod catalog;
