@@ -394,25 +394,27 @@ function makePicker({ params, state, onPick, notice, extra }) {
     const range = `${dateFmt(from, { month: 'short', day: 'numeric' })} – ${dateFmt(to, { month: 'short', day: 'numeric' })}`;
     const weekNav = h('div', { class: 'week-nav' },
       h('button', {
-        type: 'button', class: 'secondary earlier', 'aria-label': 'Earlier week', disabled: from <= today,
+        type: 'button', class: 'secondary earlier', disabled: from <= today,
         onclick: () => { state.weekStart = addDays(from, -7); state.day = null; load('', '.earlier:not([disabled]), .later'); },
-      }, '‹ Earlier'),
+      }, h('span', { 'aria-hidden': 'true' }, '‹ '), 'Earlier week'),
       h('p', {}, range),
       h('button', {
-        type: 'button', class: 'secondary later', 'aria-label': 'Later week', disabled: addDays(from, 7) > lastDay,
+        type: 'button', class: 'secondary later', disabled: addDays(from, 7) > lastDay,
         onclick: () => { state.weekStart = addDays(from, 7); state.day = null; load('', '.later:not([disabled]), .earlier'); },
-      }, 'Later ›'));
-    const strip = h('ul', { class: 'week', 'aria-label': `Days from ${range}` }, [...byDay].map(([day, list]) => {
+      }, 'Later week', h('span', { 'aria-hidden': 'true' }, ' ›')));
+    const strip = h('ul', { class: 'week', 'aria-label': `Days from ${range}`, 'data-week': from }, [...byDay].map(([day, list]) => {
       const count = list.length;
       const label = `${dateFmt(day, { weekday: 'long', month: 'long', day: 'numeric' })}: ${count ? `${count} open time${count === 1 ? '' : 's'}` : 'no openings'}`;
       return h('li', {}, h('button', {
-        type: 'button', class: `day ${count ? 'open' : 'closed'}`, 'aria-pressed': String(day === state.day), 'aria-label': label,
+        type: 'button', class: `day ${count ? 'open' : 'closed'}`, 'aria-pressed': String(day === state.day),
         'data-date': day,
         onclick: () => { state.day = day; draw(`[data-date="${day}"]`); },
       },
-      h('span', { class: 'dow', 'aria-hidden': 'true' }, dateFmt(day, { weekday: 'short' })),
-      h('span', { class: 'num', 'aria-hidden': 'true' }, dateFmt(day, { day: 'numeric' })),
-      h('span', { class: 'avail', 'aria-hidden': 'true' }, count ? `${count} open` : 'none')));
+      h('span', { class: 'dow' }, dateFmt(day, { weekday: 'short' })),
+      h('span', { class: 'visually-hidden' }, `, ${dateFmt(day, { month: 'long' })}`),
+      h('span', { class: 'num' }, dateFmt(day, { day: 'numeric' })),
+      h('span', { class: 'visually-hidden' }, ', '),
+      h('span', { class: 'avail' }, count ? `${count} open` : 'none')));
     }));
     const daySlots = byDay.get(state.day);
     const headingId = uid('times');
@@ -424,9 +426,8 @@ function makePicker({ params, state, onPick, notice, extra }) {
         const time = timeFmt(s.start, zoneOf(s.location_id));
         return h('li', {}, h('button', {
           type: 'button', class: 'time secondary', 'data-start': s.start,
-          'aria-label': where ? `${time}, ${where}` : time,
           onclick: () => onPick(s),
-        }, time, h('small', {}, where)));
+        }, time, where && h('small', {}, h('span', { class: 'visually-hidden' }, ', '), where)));
       }))
       : h('p', { class: 'none' }, total
         ? 'No openings on this day. Pick another day.'
