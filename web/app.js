@@ -389,7 +389,7 @@ function makePicker({ params, state, onPick, notice, extra }) {
   }
 
   function draw(focusSelector) {
-    const { from, to, today, tz, p, total } = week;
+    const { from, to, today, tz, total } = week;
     const lastDay = addDays(today, settings.horizonDays);
     const range = `${dateFmt(from, { month: 'short', day: 'numeric' })} – ${dateFmt(to, { month: 'short', day: 'numeric' })}`;
     const weekNav = h('div', { class: 'week-nav' },
@@ -418,20 +418,34 @@ function makePicker({ params, state, onPick, notice, extra }) {
     }));
     const daySlots = byDay.get(state.day);
     const headingId = uid('times');
-    const times = daySlots.length
-      ? h('ul', { class: 'times', 'aria-labelledby': headingId }, daySlots.map((s) => {
-        const therapist = byId(catalog.therapists, s.therapist_id);
-        const location = byId(catalog.locations, s.location_id);
-        const where = [therapist && therapist.name, !p.location_id && location && location.name].filter(Boolean).join(' · ');
-        const time = timeFmt(s.start, zoneOf(s.location_id));
-        return h('li', {}, h('button', {
-          type: 'button', class: 'time secondary', 'data-start': s.start,
-          onclick: () => onPick(s),
-        }, time, where && h('small', {}, h('span', { class: 'visually-hidden' }, ', '), where)));
-      }))
-      : h('p', { class: 'none' }, total
+    const timeList = (list, showPlace) => h('ul', { class: 'times' }, list.map((s) => {
+      const therapist = byId(catalog.therapists, s.therapist_id);
+      const location = byId(catalog.locations, s.location_id);
+      const where = [therapist && therapist.name, showPlace && location && location.name].filter(Boolean).join(' · ');
+      return h('li', {}, h('button', {
+        type: 'button', class: 'time secondary', 'data-start': s.start,
+        onclick: () => onPick(s),
+      }, timeFmt(s.start, zoneOf(s.location_id)), where && h('small', {}, h('span', { class: 'visually-hidden' }, ', '), where)));
+    }));
+    // With any location, the times are grouped by place (each under the place's name).
+    const places = [...new Set(daySlots.map((s) => s.location_id))];
+    let times;
+    if (!daySlots.length) {
+      times = h('p', { class: 'none' }, total
         ? 'No openings on this day. Pick another day.'
         : 'No openings this week. Try a later week, another length or location, or join the waitlist.');
+    } else if (places.length > 1) {
+      times = places.map((id) => {
+        const place = byId(catalog.locations, id);
+        const placeId = uid('place');
+        const list = timeList(daySlots.filter((s) => s.location_id === id), false);
+        list.setAttribute('aria-labelledby', `${headingId} ${placeId}`);
+        return [h('h4', { id: placeId, class: 'place' }, place ? place.name : 'Clinic'), list];
+      });
+    } else {
+      times = timeList(daySlots, false);
+      times.setAttribute('aria-labelledby', headingId);
+    }
     root.replaceChildren(
       weekNav, strip,
       h('h3', { id: headingId }, `Times on ${dateFmt(state.day, { weekday: 'long', month: 'long', day: 'numeric' })}`),
@@ -623,7 +637,7 @@ function heldPanel() {
   const msg = message('status');
   let warned = false;
   const tick = () => {
-    const left = Math.max(0, expires - (Date.now() + clockSkew));
+    const left = Math.min(settings.holdMinutes * 60000, Math.max(0, expires - (Date.now() + clockSkew)));
     const minutes = Math.floor(left / 60000);
     const seconds = Math.floor((left % 60000) / 1000);
     clock.textContent = `${minutes}:${String(seconds).padStart(2, '0')}`;
