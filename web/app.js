@@ -450,7 +450,7 @@ function makePicker({ params, state, onPick, notice, extra }) {
       weekNav, strip,
       h('h3', { id: headingId }, `Times on ${dateFmt(state.day, { weekday: 'long', month: 'long', day: 'numeric' })}`),
       h('p', { class: 'hint' }, `Shown in the clinic's local time (${tz.replace(/_/g, ' ')}).`),
-      msg, times, extra ? extra() : null);
+      msg, ...[times].flat(Infinity), extra ? extra() : "");
     if (focusSelector) root.querySelector(focusSelector)?.focus();
   }
   load();
