@@ -32,6 +32,12 @@ function h(tag, attrs, ...kids) {
   return el;
 }
 
+/** Replaces an element's children, skipping the absent ones (null, undefined, false, ''). */
+function fill(el, ...kids) {
+  el.replaceChildren(...kids.flat(Infinity).filter((k) => k != null && k !== false && k !== '')
+    .map((k) => (k instanceof Node ? k : String(k))));
+}
+
 let idCounter = 0;
 const uid = (prefix) => `${prefix}-${++idCounter}`;
 
@@ -260,7 +266,7 @@ async function loadCatalog() {
   catalog.therapists = therapists.items.filter((t) => t.active !== false);
   catalog.loaded = true;
   const list = document.getElementById('locations');
-  list.replaceChildren(...catalog.locations.map((l) =>
+  fill(list, ...catalog.locations.map((l) =>
     h('li', {}, h('strong', {}, l.name), h('br'), l.address)));
 }
 
@@ -323,7 +329,7 @@ function authPanel({ intro, onDone, startWith = 'register' }) {
       type: 'button', class: 'secondary', 'aria-pressed': String(mode === which),
       onclick: () => { mode = which; render(); panel.querySelector('input').focus(); },
     }, label);
-    panel.replaceChildren(
+    fill(panel,
       h('h2', { id: titleId }, isRegister ? 'Create your account' : 'Sign in'),
       intro && h('p', {}, intro),
       h('div', { class: 'tabs', role: 'group', 'aria-label': 'Account' },
@@ -352,7 +358,7 @@ function makePicker({ params, state, onPick, notice, extra }) {
     const from = state.weekStart;
     const to = addDays(from, 6);
     if (newNotice !== undefined) setMessage(msg, newNotice ? 'error' : 'status', newNotice);
-    if (!root.firstChild) root.replaceChildren(h('p', { class: 'muted' }, 'Looking for open times…'), msg);
+    if (!root.firstChild) fill(root, h('p', { class: 'muted' }, 'Looking for open times…'), msg);
     root.setAttribute('aria-busy', 'true');
     const query = new URLSearchParams({ massage_type_id: p.massage_type_id, duration_minutes: p.duration_minutes, from, to });
     if (p.location_id) query.set('location_id', p.location_id);
@@ -371,7 +377,7 @@ function makePicker({ params, state, onPick, notice, extra }) {
     } catch (err) {
       root.removeAttribute('aria-busy');
       showError(msg, err);
-      root.replaceChildren(msg, h('button', { type: 'button', class: 'secondary', onclick: () => load() }, 'Try again'));
+      fill(root, msg, h('button', { type: 'button', class: 'secondary', onclick: () => load() }, 'Try again'));
       return;
     }
     root.removeAttribute('aria-busy');
@@ -446,11 +452,11 @@ function makePicker({ params, state, onPick, notice, extra }) {
       times = timeList(daySlots, false);
       times.setAttribute('aria-labelledby', headingId);
     }
-    root.replaceChildren(
+    fill(root,
       weekNav, strip,
       h('h3', { id: headingId }, `Times on ${dateFmt(state.day, { weekday: 'long', month: 'long', day: 'numeric' })}`),
       h('p', { class: 'hint' }, `Shown in the clinic's local time (${tz.replace(/_/g, ' ')}).`),
-      msg, ...[times].flat(Infinity), extra ? extra() : "");
+      msg, times, extra && extra());
     if (focusSelector) root.querySelector(focusSelector)?.focus();
   }
   load();
@@ -502,7 +508,7 @@ function chooseCard() {
       options: [h('option', { value: '' }, 'Any location'),
         ...catalog.locations.map((l) => h('option', { value: l.id, selected: l.id === flow.locationId }, l.name))],
     });
-    card.replaceChildren(
+    fill(card,
       h('h2', { id: 'choose-title' }, 'Your massage'),
       h('fieldset', {},
         h('legend', {}, 'Type of massage'),
@@ -543,7 +549,7 @@ function chooseCard() {
       flow.therapistId = '';
       renderStep();
     }
-    select.replaceChildren(h('option', { value: '' }, 'Any therapist'),
+    fill(select, h('option', { value: '' }, 'Any therapist'),
       ...list.map((t) => h('option', { value: t.id, selected: t.id === flow.therapistId }, t.name)));
   }
   function choicesChanged(rerender) {
@@ -587,7 +593,7 @@ function renderStep(focus) {
       }, 'None of these times work? Join the waitlist')),
     }).el];
   }
-  stepEl.replaceChildren(...[content].flat());
+  fill(stepEl, ...[content].flat());
   if (focus) stepEl.querySelector('#step-title')?.focus();
 }
 
@@ -751,7 +757,7 @@ function waitlistPanel() {
     if (flow.locationId) payload.location_id = flow.locationId;
     if (flow.therapistId) payload.therapist_id = flow.therapistId;
     await api('POST', '/waitlist', payload);
-    form.replaceChildren(message('status', `You are on the waitlist from ${dateFmt(payload.from, { month: 'long', day: 'numeric' })} to ${dateFmt(payload.to, { month: 'long', day: 'numeric' })}. We will email you when a time opens up.`),
+    fill(form, message('status', `You are on the waitlist from ${dateFmt(payload.from, { month: 'long', day: 'numeric' })} to ${dateFmt(payload.to, { month: 'long', day: 'numeric' })}. We will email you when a time opens up.`),
       h('p', {}, h('a', { href: '#/bookings' }, 'See your bookings and waitlist')));
   };
   if (!session) {
@@ -822,7 +828,7 @@ function bookingItem(booking) {
     const msg = message('status');
     const titleId = uid('b');
     li.setAttribute('aria-labelledby', titleId);
-    li.replaceChildren(
+    fill(li,
       h('h3', { id: titleId }, `${type ? type.name : 'Massage'} · ${whenFmt(booking.start, tz)} `,
         h('span', { class: `badge ${booking.status}` }, statusWords[booking.status] || booking.status)),
       describe(booking),
@@ -932,7 +938,7 @@ function viewReset(query) {
     }
     await api('POST', '/auth/password-reset/confirm', { token, new_password: data.get('new_password') }, { anonymous: true });
     setSession(null);
-    form.replaceChildren(message('status', 'Your password is set. Sign in with it now.'),
+    fill(form, message('status', 'Your password is set. Sign in with it now.'),
       authPanel({ startWith: 'sign-in', onDone: () => { location.hash = '#/bookings'; } }));
   });
   if (!token) setMessage(msg, 'error', 'This link has no token. Open the link from the email again, or ask for a new one.');
@@ -952,7 +958,7 @@ function renderAccountNav() {
   const slot = document.getElementById('account-nav');
   if (!slot) return;
   if (session && session.user) {
-    slot.replaceChildren(h('button', {
+    fill(slot, h('button', {
       type: 'button', class: 'link', 'aria-label': `Sign out (signed in as ${session.user.name})`,
       onclick: async () => {
         const token = session && session.refresh_token;
@@ -964,7 +970,7 @@ function renderAccountNav() {
       },
     }, 'Sign out'));
   } else {
-    slot.replaceChildren(h('a', { href: '#/sign-in', 'data-nav': 'sign-in' }, 'Sign in'));
+    fill(slot, h('a', { href: '#/sign-in', 'data-nav': 'sign-in' }, 'Sign in'));
   }
 }
 
@@ -993,13 +999,13 @@ async function route() {
     else if (path === '/sign-in') content = viewSignIn();
     else content = [h('h1', { tabindex: '-1' }, 'Page not found'), h('p', {}, h('a', { href: '#/' }, 'Book a massage'))];
     if (location.hash !== hash && !(hash === '#/' && !location.hash)) return; // moved on meanwhile
-    view.replaceChildren(...content.flat().filter(Boolean));
+    fill(view, ...content.flat().filter(Boolean));
     document.title = `${view.querySelector('h1')?.textContent || 'Book'} · ${settings.clinicName}`;
     if (changed) view.querySelector('h1')?.focus();
   } catch (err) {
     const msg = message('error');
     showError(msg, err);
-    view.replaceChildren(h('h1', { tabindex: '-1' }, 'Something went wrong'), msg,
+    fill(view, h('h1', { tabindex: '-1' }, 'Something went wrong'), msg,
       h('button', { type: 'button', onclick: () => route() }, 'Try again'));
   }
 }

@@ -57,6 +57,9 @@ async function capture(page, kind, step) {
   shot += 1;
   const file = path.join(SCREENSHOTS, `${String(shot).padStart(2, '0')}-${kind}-${step}.png`);
   await page.screenshot({ path: file, fullPage: true });
+  const text = await page.evaluate(() => document.body.innerText);
+  const junk = text.match(/\b(null|undefined|NaN)\b|\[object \w+\]|Invalid Date/);
+  assert(!junk, `the screen shows "${junk && junk[0]}" on ${step}`);
   // The page's CSP forbids inline scripts, so axe goes in through the DevTools protocol (which
   // CSP does not govern) rather than as a <script> element.
   const loaded = await page.evaluate(() => typeof window.axe !== 'undefined');
