@@ -7,6 +7,7 @@
 #
 #   cargo build --release && bash scripts/browser.sh
 #   BIN=target/debug/inspine bash scripts/browser.sh     # iterate on web/ with a debug build
+#   README_SCREENSHOT=$PWD/docs/booking-page.png bash scripts/browser.sh   # renew the README's picture
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,7 @@ curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null || { echo "the server did not
 rm -rf "$SCREENSHOTS"
 status=0
 (cd tests/browser && BASE_URL="http://127.0.0.1:$PORT" CHROMIUM="$CHROMIUM" SCREENSHOTS="$SCREENSHOTS" \
+  README_SCREENSHOT="${README_SCREENSHOT:-}" \
   node flow.mjs) || status=1
 if grep '"level":"ERROR"' "$WORK/server.log" | grep -q '"target":"inspine'; then
   echo "the server logged errors:" >&2

@@ -843,7 +843,7 @@ function bookingItem(booking) {
   const cancelPanel = (msg) => {
     const form = h('form', { novalidate: true, class: 'cancel' },
       field('Reason (optional)', { name: 'reason', 'data-focus': true }),
-      h('p', { class: 'policy' }, `Cancelling is free up to ${settings.cancelHours} hours before the start.`),
+      h('p', { class: 'policy' }, `You can cancel here up to ${settings.cancelHours} hours before the start; after that, please call the clinic.`),
       h('div', { class: 'actions' },
         h('button', { type: 'submit', class: 'danger' }, 'Yes, cancel it'),
         h('button', { type: 'button', class: 'secondary', onclick: () => render() }, 'Keep it')));

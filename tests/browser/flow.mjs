@@ -121,6 +121,11 @@ async function theFlow(browser, kind) {
 
   await chooseSwedishLaterWeek(page);
   await capture(page, kind, 'times');
+  // The README's picture (README_SCREENSHOT=docs/booking-page.png): the desktop's first screen.
+  if (kind === 'desktop' && process.env.README_SCREENSHOT) {
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: process.env.README_SCREENSHOT, clip: { x: 0, y: 0, width: 1280, height: 760 } });
+  }
   const picked = page.locator('.times .time').first();
   const start = await picked.getAttribute('data-start');
   await picked.click();
