@@ -31,6 +31,11 @@ async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         .iter()
         .find(|(def, _)| def.is_match(req.path()))
     {
+        // A method the path answers got here only because a guard refused the request (an id
+        // that is not a UUID): that names nothing.
+        Some((_, allow)) if allow.split(", ").any(|m| m == req.method().as_str()) => {
+            Err(ApiError::NotFound)
+        }
         Some((_, allow)) => Err(ApiError::MethodNotAllowed {
             allow: allow.clone(),
         }),
