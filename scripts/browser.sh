@@ -44,7 +44,7 @@ curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null || { echo "the server did not
 rm -rf "$SCREENSHOTS"
 status=0
 (cd tests/browser && BASE_URL="http://127.0.0.1:$PORT" CHROMIUM="$CHROMIUM" SCREENSHOTS="$SCREENSHOTS" \
-  README_SCREENSHOT="${README_SCREENSHOT:-}" \
+  README_SCREENSHOT="${README_SCREENSHOT:-}" MAIL_DIR="$WORK/mail" \
   node flow.mjs) || status=1
 if grep '"level":"ERROR"' "$WORK/server.log" | grep -q '"target":"inspine'; then
   echo "the server logged errors:" >&2

@@ -8,7 +8,7 @@
 // Policy violation and any uncaught script error fail the run.
 //
 //   BASE_URL=http://127.0.0.1:8080 node flow.mjs
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -128,7 +128,23 @@ async function theFlow(browser, kind) {
   }
   const picked = page.locator('.times .time').first();
   const start = await picked.getAttribute('data-start');
-  await picked.click();
+  if (kind === 'desktop') {
+    // By keyboard: Tab from the week buttons to the first time, see the focus ring, press Enter.
+    await page.getByRole('button', { name: 'Later week' }).focus();
+    for (let i = 0; i < 30 && !(await page.evaluate(() => document.activeElement.classList.contains('time'))); i++) {
+      await page.keyboard.press('Tab');
+    }
+    const ring = await page.evaluate(() => {
+      const el = document.activeElement;
+      const style = getComputedStyle(el);
+      return { start: el.dataset.start, outline: style.outlineStyle, width: style.outlineWidth };
+    });
+    assert(ring.start === start, `Tab reaches the first time (at ${ring.start})`);
+    assert(ring.outline !== 'none' && ring.width !== '0px', `the focused time shows a focus ring: ${JSON.stringify(ring)}`);
+    await page.keyboard.press('Enter');
+  } else {
+    await picked.click();
+  }
 
   // Not signed in: register inline, first with a weak password to see the field error.
   await page.locator('form.register').waitFor();
@@ -158,6 +174,16 @@ async function theFlow(browser, kind) {
   const ics = readFileSync(await download.path(), 'utf8');
   assert(ics.startsWith('BEGIN:VCALENDAR') && ics.includes('BEGIN:VEVENT'), 'Add to calendar gives the booking as .ics');
   await capture(page, kind, 'booked');
+
+  // The link in the confirmation email: /#/bookings/{id} shows that booking.
+  const bookingId = await page.evaluate(async () => {
+    const { access_token: token } = JSON.parse(localStorage.getItem('booking-page.session'));
+    const res = await fetch('/api/v1/bookings', { headers: { Authorization: `Bearer ${token}` } });
+    return (await res.json()).items[0].id;
+  });
+  await page.goto(`${BASE_URL}/#/bookings/${bookingId}`);
+  await page.locator(`.booking[data-booking-id="${bookingId}"]`).waitFor();
+  await page.getByRole('heading', { name: 'Your booking' }).waitFor();
 
   // An expired access token: the page refreshes it silently and retries.
   await page.evaluate(() => {
@@ -266,6 +292,50 @@ async function race(browser) {
   for (const p of pages) await p.context().close();
 }
 
+/** Forgot password: the page asks for the email, the link in it (read from the mail spool)
+ *  opens the reset screen, the new password signs in. */
+async function passwordReset(browser) {
+  const spool = process.env.MAIL_DIR;
+  assert(spool, 'MAIL_DIR names the mail spool (scripts/browser.sh sets it)');
+  const page = await newPage(browser, 'phone');
+  const email = newEmail('reset');
+  await page.goto(`${BASE_URL}/#/sign-in`);
+  await page.getByRole('button', { name: 'New here' }).click();
+  await register(page, { name: 'Forgetful Client', email });
+  await page.getByRole('heading', { name: 'My bookings' }).waitFor();
+  await page.getByRole('button', { name: /Sign out/ }).click();
+  await page.goto(`${BASE_URL}/#/forgot-password`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await page.getByText('a link to set a new password is on its way').waitFor();
+  await capture(page, 'phone', 'forgot-password');
+  // The worker writes the email within a few seconds.
+  let link = null;
+  for (let i = 0; i < 60 && !link; i++) {
+    for (const name of existsSync(spool) ? readdirSync(spool) : []) {
+      const raw = readFileSync(path.join(spool, name), 'utf8');
+      if (!raw.includes(email)) continue;
+      const text = raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      const match = text.match(/\/#\/reset-password\?token=([A-Za-z0-9_-]+)/);
+      if (match) link = `${BASE_URL}/#/reset-password?token=${match[1]}`;
+    }
+    if (!link) await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  assert(link, 'the reset email with its link is in the spool');
+  await page.goto(link);
+  await page.getByLabel('New password', { exact: true }).fill('copper kettle on the hill');
+  await page.getByLabel('New password again').fill('copper kettle on the hill');
+  await page.getByRole('button', { name: 'Set the password' }).click();
+  await page.getByText('Your password is set').waitFor();
+  const form = page.locator('form.sign-in');
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill('copper kettle on the hill');
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'My bookings' }).waitFor();
+  await capture(page, 'phone', 'reset-signed-in');
+  await page.context().close();
+}
+
 /** A password-reset link with a bad token shows the API's words. */
 async function resetLink(browser) {
   const page = await newPage(browser, 'phone');
@@ -291,6 +361,7 @@ const scenarios = [
   ['two clients race for one slot', () => race(browser)],
   ['a late cancellation shows the API\'s refusal', () => lateCancellation(browser)],
   ['a bad reset link shows the API\'s refusal', () => resetLink(browser)],
+  ['the reset link from the email sets a new password', () => passwordReset(browser)],
 ];
 for (const [name, run] of scenarios) {
   console.log(`- ${name}`);
