@@ -958,8 +958,8 @@ function renderAccountNav() {
   const slot = document.getElementById('account-nav');
   if (!slot) return;
   if (session && session.user) {
-    fill(slot, h('button', {
-      type: 'button', class: 'link', 'aria-label': `Sign out (signed in as ${session.user.name})`,
+    fill(slot, h('span', { class: 'who' }, session.user.name), ' ', h('button', {
+      type: 'button', class: 'link',
       onclick: async () => {
         const token = session && session.refresh_token;
         setSession(null);
