@@ -94,7 +94,8 @@ pub fn build(
         // The spec is served from the precomputed string; registered before the /api/v1 scope
         // so that the scope does not swallow it.
         .map(|app| {
-            app.route("/api/v1/openapi.json", web::get().to(serve_spec))
+            app.configure(crate::web::routes)
+                .route("/api/v1/openapi.json", web::get().to(serve_spec))
                 .service(
                     SwaggerUi::new("/docs/{_:.*}")
                         .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),

@@ -85,6 +85,8 @@ pub struct Config {
     pub health_key_file: Option<PathBuf>,
     /// How long a waitlist offer keeps its slot for the entry's client, in minutes.
     pub waitlist_offer_minutes: u32,
+    /// The clinic's name as the booking page shows it (`CLINIC_NAME`).
+    pub clinic_name: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -170,6 +172,7 @@ impl Config {
                 ),
             },
         };
+        let clinic_name = clinic_name(get("CLINIC_NAME").as_deref())?;
         let reminder_before = lead_times(get("REMINDER_BEFORE").as_deref().unwrap_or("24h"))?;
         Ok(Self {
             database_url,
@@ -213,8 +216,31 @@ impl Config {
             health_data_key,
             health_key_file,
             waitlist_offer_minutes: bounded(&get, "WAITLIST_OFFER_MINUTES", 60, 1, 7 * 24 * 60)?,
+            clinic_name,
         })
     }
+}
+
+/// The name the booking page shows when `CLINIC_NAME` is unset: neutral, so that no clinic's
+/// name is built into the binary.
+pub const DEFAULT_CLINIC_NAME: &str = "Massage clinic";
+const MAX_CLINIC_NAME_CHARS: usize = 100;
+
+/// `CLINIC_NAME`: one line of at most 100 characters, trimmed; unset means the neutral default.
+fn clinic_name(raw: Option<&str>) -> Result<String, ConfigError> {
+    let Some(raw) = raw.map(str::trim) else {
+        return Ok(DEFAULT_CLINIC_NAME.to_owned());
+    };
+    if raw.chars().count() > MAX_CLINIC_NAME_CHARS || raw.chars().any(char::is_control) {
+        return Err(ConfigError::Invalid {
+            name: "CLINIC_NAME",
+            reason: format!(
+                "expected one line of at most {MAX_CLINIC_NAME_CHARS} characters, got `{}`",
+                raw.escape_debug()
+            ),
+        });
+    }
+    Ok(raw.to_owned())
 }
 
 fn number(
@@ -599,6 +625,23 @@ mod tests {
         for bad in ["0", "-5", "an hour", "10081"] {
             let err = config(&[secret, ("WAITLIST_OFFER_MINUTES", bad)]).expect_err(bad);
             assert!(err.to_string().contains("WAITLIST_OFFER_MINUTES"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_clinic_name_comes_from_clinic_name_with_a_neutral_default() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        assert_eq!(config(&[secret]).unwrap().clinic_name, "Massage clinic");
+        assert_eq!(
+            config(&[secret, ("CLINIC_NAME", "  Harbour & Pine <Massage>  ")])
+                .unwrap()
+                .clinic_name,
+            "Harbour & Pine <Massage>"
+        );
+        let long = "x".repeat(101);
+        for bad in ["Two\nlines", "tab\there", long.as_str()] {
+            let err = config(&[secret, ("CLINIC_NAME", bad)]).expect_err(bad);
+            assert!(err.to_string().contains("CLINIC_NAME"), "{err}");
         }
     }
 

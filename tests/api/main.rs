@@ -18,6 +18,7 @@ mod migrations;
 mod openapi;
 mod operations;
 mod overrides;
+mod page;
 mod reliability;
 mod schedules;
 mod security_auth;
