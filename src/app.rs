@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::Service;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::{Condition, DefaultHeaders};
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, web};
 use tracing_actix_web::RequestId;
 use utoipa_actix_web::{AppExt, scope};
@@ -74,7 +74,9 @@ pub fn build(
         InitError = (),
     >,
 > {
-    let limited = state.config.rate_limit_enabled;
+    // In memory, or (PostgreSQL) in the database every instance shares.
+    let shared = state.shared_limits.is_some();
+    let limited = state.config.rate_limit_enabled && !shared;
     let auth_limit = limited.then(|| state.auth_limit.clone());
     let api_limit = Governor::new(&state.api_limit);
     let cors = cors(&state.config.cors_allowed_origins);
@@ -96,13 +98,18 @@ pub fn build(
                 )
         })
         .service(
-            scope("/api/v1").configure(move |cfg| crate::api::routes(cfg, auth_limit.as_ref())),
+            scope("/api/v1")
+                .configure(move |cfg| crate::api::routes(cfg, auth_limit.as_ref(), shared)),
         )
         .configure(crate::api::ops::routes)
         .default_service(web::to(fallback))
         .split_for_parts();
     app.wrap_fn(crate::middleware::hold_body_until_answered)
         .wrap(Condition::new(limited, api_limit))
+        .wrap(Condition::new(
+            shared,
+            from_fn(crate::middleware::shared_api_limit),
+        ))
         .wrap(cors)
         .wrap(
             DefaultHeaders::new()

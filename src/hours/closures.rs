@@ -39,6 +39,9 @@ pub fn list(
 /// the closure would overlap (those over at `now` do not count).
 pub fn add(conn: &mut DbConn, new: &Closure, now: DateTime<Utc>) -> Result<(), ApiError> {
     catalog::find_location(conn, &new.location_id)?;
+    // Queues with concurrent claims on the therapists who work there (`db::locks`), so the look
+    // at bookings below sees every booking committed before this closure.
+    crate::db::locks::therapists_at_location(conn, &new.location_id)?;
     refuse_stranded(
         "bookings-overlap",
         |n| format!("The closure overlaps {n} confirmed booking(s); cancel or move them first."),
@@ -103,6 +106,7 @@ pub fn close_for_holidays(
                 reason: format!("{} (statutory holiday)", holiday.name),
                 created_at: crate::models::now(),
             };
+            crate::db::locks::therapists_at_location(conn, &location.id)?;
             let clashes = in_the_way(conn, &new, now)?;
             if clashes.is_empty() {
                 closure::insert(conn, &new)?;
