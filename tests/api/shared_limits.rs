@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use crate::helpers::{Options, TestApp};
+use crate::helpers::{Options, Req, TestApp};
 
 async fn limited() -> TestApp {
     TestApp::spawn_with(Options {
@@ -19,13 +19,12 @@ async fn limited() -> TestApp {
 async fn two_instances_share_the_auth_limit_on_postgres() {
     let app = limited().await;
     let other = app.twin().await;
-    let peer = "198.51.100.20:4000";
-    let refresh = |instance: &TestApp| {
+    fn refresh<'a>(instance: &'a TestApp) -> Req<'a> {
         instance
             .post("/api/v1/auth/refresh")
-            .peer(peer)
+            .peer("198.51.100.20:4000")
             .json(json!({"refresh_token": "not-a-token"}))
-    };
+    }
     for i in 0..10 {
         let instance = if i % 2 == 0 { &app } else { &other };
         let resp = refresh(instance).send().await;
@@ -58,13 +57,12 @@ async fn two_instances_share_the_login_back_off_on_postgres() {
     let app = limited().await;
     let other = app.twin().await;
     app.register("owner@example.com").await;
-    let peer = "198.51.100.30:4000";
-    let attempt = |instance: &TestApp| {
+    fn attempt<'a>(instance: &'a TestApp) -> Req<'a> {
         instance
             .post("/api/v1/auth/login")
-            .peer(peer)
+            .peer("198.51.100.30:4000")
             .json(json!({"email": "owner@example.com", "password": "wrong password"}))
-    };
+    }
     for i in 0..4 {
         let instance = if i % 2 == 0 { &app } else { &other };
         attempt(instance).send().await.expect(401);
