@@ -24,17 +24,24 @@ async fn serve_spec() -> HttpResponse {
         .body(PUBLISHED.json.clone())
 }
 
-/// Unknown paths are 404; known paths asked with another method are 405 with `Allow`.
+/// Unknown paths are 404; known paths asked with another method are 405 with `Allow`. The
+/// most literal route that matches decides (`/booking-series/preview` before
+/// `/booking-series/{id}`); a route that does answer this method but was not taken (its guard
+/// refused the id: `GET /booking-series/not-a-uuid`) names nothing: 404.
 async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let method = req.method().as_str();
     match PUBLISHED
         .routes
         .iter()
-        .find(|(def, _)| def.is_match(req.path()))
+        .filter(|(def, _)| def.is_match(req.path()))
+        .min_by_key(|(def, _)| def.pattern().map_or(0, |p| p.matches('{').count()))
     {
-        Some((_, allow)) => Err(ApiError::MethodNotAllowed {
-            allow: allow.clone(),
-        }),
-        None => Err(ApiError::NotFound),
+        Some((_, allow)) if !allow.split(',').any(|m| m.trim() == method) => {
+            Err(ApiError::MethodNotAllowed {
+                allow: allow.clone(),
+            })
+        }
+        _ => Err(ApiError::NotFound),
     }
 }
 
