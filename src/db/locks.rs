@@ -36,6 +36,17 @@ pub fn therapist(conn: &mut DbConn, therapist_id: &str) -> QueryResult<()> {
 /// The claim locks of every therapist whose hours can place a booking at the location (weekly
 /// rules or date-override rules there), in id order.
 pub fn therapists_at_location(conn: &mut DbConn, location_id: &str) -> QueryResult<()> {
+    therapists_with_hours(conn, Some(location_id))
+}
+
+/// The claim locks of every therapist with hours anywhere, in id order: for a change that
+/// closes every location at once (`inspine holidays`), which must not take one location's
+/// therapists and then another's (that order would not be the id order).
+pub fn all_therapists(conn: &mut DbConn) -> QueryResult<()> {
+    therapists_with_hours(conn, None)
+}
+
+fn therapists_with_hours(conn: &mut DbConn, location_id: Option<&str>) -> QueryResult<()> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
@@ -45,14 +56,14 @@ pub fn therapists_at_location(conn: &mut DbConn, location_id: &str) -> QueryResu
         return Ok(());
     };
     let rows: Vec<Row> = diesel::sql_query(
-        "SELECT therapist_id FROM schedule_rules WHERE location_id = $1 \
+        "SELECT therapist_id FROM schedule_rules WHERE $1::text IS NULL OR location_id = $1 \
          UNION \
          SELECT o.therapist_id FROM schedule_overrides o \
              JOIN schedule_override_rules r ON r.override_id = o.id \
-         WHERE r.location_id = $1 \
+         WHERE $1::text IS NULL OR r.location_id = $1 \
          ORDER BY therapist_id",
     )
-    .bind::<Text, _>(location_id)
+    .bind::<diesel::sql_types::Nullable<Text>, _>(location_id)
     .load(pg)?;
     for row in rows {
         therapist(conn, &row.therapist_id)?;

@@ -87,6 +87,8 @@ pub fn close_for_holidays(
     now: DateTime<Utc>,
 ) -> Result<HolidayClosures, ApiError> {
     let mut outcome = HolidayClosures::default();
+    // Every location's therapists at once, in id order (`db::locks`), before any look at bookings.
+    crate::db::locks::all_therapists(conn)?;
     for location in catalog::list_locations(conn, None, i64::MAX)? {
         let tz = availability::zone(&location)?;
         for holiday in holidays {
@@ -106,7 +108,6 @@ pub fn close_for_holidays(
                 reason: format!("{} (statutory holiday)", holiday.name),
                 created_at: crate::models::now(),
             };
-            crate::db::locks::therapists_at_location(conn, &location.id)?;
             let clashes = in_the_way(conn, &new, now)?;
             if clashes.is_empty() {
                 closure::insert(conn, &new)?;
