@@ -175,6 +175,7 @@ def main() -> int:
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "ACCESS_TOKEN_TTL_MINUTES": "240",
         "MAX_FUTURE_BOOKINGS_PER_CLIENT": "1000",
+        "BOOKING_HORIZON_DAYS": "730",
         "RUST_LOG": "warn",
         "LOG_FORMAT": "json",
     })
@@ -270,14 +271,20 @@ def run_checks(args, origins: list[str], hook_port: int, spool: str) -> None:
 
     # a + b. The race, round after round, each for the first slot still offered.
     today = dt.date.today()
-    window = f"&from={today + dt.timedelta(days=1)}&to={today + dt.timedelta(days=28)}"
-    search = (f"/api/v1/slots?massage_type_id={swedish['id']}&duration_minutes=60"
-              f"&therapist_id={therapist['id']}{window}")
+    offset = 1  # the search window: 28 days from today + offset, moved on when it is full
+
+    def search() -> str:
+        first, last = today + dt.timedelta(days=offset), today + dt.timedelta(days=offset + 27)
+        return (f"/api/v1/slots?massage_type_id={swedish['id']}&duration_minutes=60"
+                f"&therapist_id={therapist['id']}&from={first}&to={last}")
     print(f"== {args.rounds} rounds of {args.clients} clients racing for one slot", flush=True)
     booked: list[dict] = []
     statuses_seen: collections.Counter = collections.Counter()
     for round_ in range(args.rounds):
-        slots = request(a, "GET", search, client_ip=admin_ip)
+        slots = request(a, "GET", search(), client_ip=admin_ip)
+        while slots.status == 200 and not slots.json["items"] and offset < 700:
+            offset += 28
+            slots = request(a, "GET", search(), client_ip=admin_ip)
         if not check(slots.status == 200 and slots.json["items"],
                      f"round {round_}: no slot offered ({slots.status})"):
             return
@@ -311,7 +318,7 @@ def run_checks(args, origins: list[str], hook_port: int, spool: str) -> None:
             booked.append({"id": resp.json["id"], "email": client["email"], "start": start})
             # b. Right after the 201, the other instance does not offer the time.
             other = origins[1 - instance]
-            after = request(other, "GET", search, client_ip=admin_ip)
+            after = request(other, "GET", search(), client_ip=admin_ip)
             offered = {s["start"] for s in after.json["items"]} if after.status == 200 else set()
             check(after.status == 200 and start not in offered,
                   f"round {round_}: instance {1 - instance} still offers {start} after the "
