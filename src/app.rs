@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::Service;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::{Condition, DefaultHeaders};
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, web};
 use tracing_actix_web::RequestId;
 use utoipa_actix_web::{AppExt, scope};
@@ -25,16 +25,18 @@ async fn serve_spec() -> HttpResponse {
 }
 
 /// Unknown paths are 404; known paths asked with another method are 405 with `Allow`. The
-/// route table is sorted, so a literal path (`/booking-series/preview`) is found before its
-/// `{id}` sibling. A path whose route answers this very method but was refused by a guard (an
-/// id that is not a UUID) names nothing: 404.
+/// most literal route that matches decides (`/booking-series/preview` before
+/// `/booking-series/{id}`); a route that does answer this method but was not taken (its guard
+/// refused the id: `GET /booking-series/not-a-uuid`) names nothing: 404.
 async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let method = req.method().as_str();
     match PUBLISHED
         .routes
         .iter()
-        .find(|(def, _)| def.is_match(req.path()))
+        .filter(|(def, _)| def.is_match(req.path()))
+        .min_by_key(|(def, _)| def.pattern().map_or(0, |p| p.matches('{').count()))
     {
-        Some((_, allow)) if !allow.split(", ").any(|m| m == req.method().as_str()) => {
+        Some((_, allow)) if !allow.split(',').any(|m| m.trim() == method) => {
             Err(ApiError::MethodNotAllowed {
                 allow: allow.clone(),
             })
@@ -79,7 +81,9 @@ pub fn build(
         InitError = (),
     >,
 > {
-    let limited = state.config.rate_limit_enabled;
+    // In memory, or (PostgreSQL) in the database every instance shares.
+    let shared = state.shared_limits.is_some();
+    let limited = state.config.rate_limit_enabled && !shared;
     let auth_limit = limited.then(|| state.auth_limit.clone());
     let api_limit = Governor::new(&state.api_limit);
     let cors = cors(&state.config.cors_allowed_origins);
@@ -102,13 +106,18 @@ pub fn build(
                 )
         })
         .service(
-            scope("/api/v1").configure(move |cfg| crate::api::routes(cfg, auth_limit.as_ref())),
+            scope("/api/v1")
+                .configure(move |cfg| crate::api::routes(cfg, auth_limit.as_ref(), shared)),
         )
         .configure(crate::api::ops::routes)
         .default_service(web::to(fallback))
         .split_for_parts();
     app.wrap_fn(crate::middleware::hold_body_until_answered)
         .wrap(Condition::new(limited, api_limit))
+        .wrap(Condition::new(
+            shared,
+            from_fn(crate::middleware::shared_api_limit),
+        ))
         .wrap(cors)
         .wrap(
             DefaultHeaders::new()

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use actix_web::HttpMessage;
-use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::web::Bytes;
@@ -74,4 +74,46 @@ where
             _request_body: body,
         }))
     }
+}
+
+/// `limits::AUTH_RATE` kept in the database (`limits::SharedLimits`); see `shared_limit`.
+pub async fn shared_auth_limit(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    shared_limit(crate::limits::AUTH_RATE, req, next).await
+}
+
+/// `limits::API_RATE` kept in the database; see `shared_limit`.
+pub async fn shared_api_limit(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    shared_limit(crate::limits::API_RATE, req, next).await
+}
+
+/// Counts the request against `rate` for its client (the same client key as the in-memory
+/// limiter) in the table every instance shares, and answers 429 with `Retry-After` when over.
+async fn shared_limit<B: MessageBody>(
+    rate: crate::limits::Rate,
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let state = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .cloned();
+    if let Some(state) = state
+        && let Some(limits) = &state.shared_limits
+    {
+        let client = crate::limits::client_key(
+            req.peer_addr().map(|a| a.ip()),
+            req.headers(),
+            &state.config.trusted_proxies,
+        );
+        if let Err(refused) = limits.take(rate, client).await {
+            let response = actix_web::ResponseError::error_response(&refused);
+            return Ok(req.into_response(response).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }

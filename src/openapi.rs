@@ -58,7 +58,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut spec) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .service(scope("/api/v1").configure(|cfg| crate::api::routes(cfg, None)))
+        .service(scope("/api/v1").configure(|cfg| crate::api::routes(cfg, None, false)))
         .configure(crate::api::ops::routes)
         .split_for_parts();
     spec.info.version = env!("CARGO_PKG_VERSION").to_owned();

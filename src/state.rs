@@ -9,7 +9,7 @@ use crate::auth::tokens::JwtKeys;
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::error::ApiError;
-use crate::limits::{IpLimit, LoginGuard};
+use crate::limits::{IpLimit, LoginGuard, SharedLimits};
 use crate::metrics::Metrics;
 
 pub struct AppState {
@@ -20,8 +20,12 @@ pub struct AppState {
     pub login_guard: LoginGuard,
     /// All argon2 work runs here: one thread per core, a bounded queue (each hash takes 19 MiB).
     pub hashing: crate::auth::password::HashPool,
+    /// The per-client rate limits in this process's memory (SQLite)...
     pub auth_limit: IpLimit,
     pub api_limit: IpLimit,
+    /// ...or, on PostgreSQL with limits on, in the database, shared by every instance on it
+    /// (the login back-off in `login_guard` then too).
+    pub shared_limits: Option<SharedLimits>,
     /// Verified against when a login names an unknown email, so both failures cost the same.
     pub dummy_password_hash: String,
     /// Where emails go (`SMTP_URL`, or the spool directory).
@@ -70,10 +74,17 @@ impl AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hashing = crate::auth::password::HashPool::new(cores, 256)
             .map_err(|e| StartError::Setup(e.to_string()))?;
+        let shared_limits = (config.rate_limit_enabled
+            && db::parse_url(&config.database_url).0 == db::Backend::Postgres)
+            .then(|| SharedLimits::new(db.clone(), &config.jwt_secret));
+        let login_guard = shared_limits
+            .clone()
+            .map_or_else(LoginGuard::default, LoginGuard::shared);
         Ok(web::Data::new(Self {
             jwt: JwtKeys::new(&config.jwt_secret, config.access_token_ttl),
             metrics,
-            login_guard: LoginGuard::default(),
+            login_guard,
+            shared_limits,
             hashing,
             auth_limit: crate::limits::auth_limit(&config.trusted_proxies),
             api_limit: crate::limits::api_limit(&config.trusted_proxies),

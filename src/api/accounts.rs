@@ -185,7 +185,7 @@ async fn change_password(
         &state.config.trusted_proxies,
     );
     if state.config.rate_limit_enabled {
-        state.login_guard.check(&account.email, client)?;
+        state.login_guard.check(&account.email, client).await?;
     }
     check_password_field(
         "new_password",
@@ -194,10 +194,10 @@ async fn change_password(
     )?;
     let verified_hash = account.password_hash.clone();
     if !verify_password(&state, body.current_password, verified_hash.clone()).await? {
-        state.login_guard.failed(&account.email, client);
+        state.login_guard.failed(&account.email, client).await;
         return Err(ApiError::WrongPassword);
     }
-    state.login_guard.succeeded(&account.email, client);
+    state.login_guard.succeeded(&account.email, client).await;
     let new_hash = hash_password(&state, body.new_password).await?;
     let state2 = state.clone();
     let response = state
@@ -357,6 +357,6 @@ async fn confirm_password_reset(
         req.headers(),
         &state.config.trusted_proxies,
     );
-    state.login_guard.succeeded(&account.email, client);
+    state.login_guard.succeeded(&account.email, client).await;
     Ok(HttpResponse::NoContent().finish())
 }

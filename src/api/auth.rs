@@ -273,7 +273,7 @@ async fn login(
         &state.config.trusted_proxies,
     );
     if state.config.rate_limit_enabled {
-        state.login_guard.check(&email, client)?;
+        state.login_guard.check(&email, client).await?;
     }
     let lookup = email.clone();
     // No account has an address with control characters (and PostgreSQL cannot even compare a
@@ -294,11 +294,11 @@ async fn login(
     let user = match found {
         Some(user) if password_ok => user,
         _ => {
-            state.login_guard.failed(&email, client);
+            state.login_guard.failed(&email, client).await;
             return Err(ApiError::Unauthorized(BAD_LOGIN));
         }
     };
-    state.login_guard.succeeded(&email, client);
+    state.login_guard.succeeded(&email, client).await;
     let state2 = state.clone();
     let response = state
         .run(move |conn| issue_tokens(conn, &state2, user, None))

@@ -46,7 +46,13 @@ pub use paging::{
     DEFAULT_PAGE, MAX_PAGE, Page, PageQuery, decode_cursor, encode_cursor, into_page, page_params,
 };
 
-pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimit>) {
+/// `auth_limit`: the in-memory limit of the auth routes, if on; `shared_auth_limit`: that limit
+/// kept in the database instead (`limits::SharedLimits`).
+pub fn routes(
+    cfg: &mut ServiceConfig,
+    auth_limit: Option<&crate::limits::IpLimit>,
+    shared_auth_limit: bool,
+) {
     let limiter = auth_limit
         .cloned()
         .unwrap_or_else(|| crate::limits::auth_limit(&[]));
@@ -55,6 +61,10 @@ pub fn routes(cfg: &mut ServiceConfig, auth_limit: Option<&crate::limits::IpLimi
             .wrap(actix_web::middleware::Condition::new(
                 auth_limit.is_some(),
                 actix_governor::Governor::new(&limiter),
+            ))
+            .wrap(actix_web::middleware::Condition::new(
+                shared_auth_limit,
+                actix_web::middleware::from_fn(crate::middleware::shared_auth_limit),
             ))
             .configure(auth::routes)
             .configure(accounts::auth_routes),
@@ -110,6 +120,9 @@ pub fn time_off_guard(
     conn: &mut crate::db::DbConn,
     entry: &crate::models::schedule::TimeOff,
 ) -> Result<(), ApiError> {
+    // Queues with concurrent claims on the therapist (`db::locks`), so the look at bookings
+    // below sees every booking committed before this time off.
+    crate::db::locks::therapist(conn, &entry.therapist_id)?;
     let clashes = crate::models::booking::confirmed_overlapping(
         conn,
         &entry.therapist_id,

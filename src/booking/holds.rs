@@ -23,6 +23,9 @@
 //!   claim in the other table and, for a hold, among other live holds. The locks are held until
 //!   commit, so a second writer of the same therapist or room waits for the first to commit and
 //!   then, READ COMMITTED taking a new snapshot per statement, sees its row: the check is exact.
+//!   [`place`] itself takes the therapist's lock before it reads anything (`crate::db::locks`),
+//!   as do time off, date overrides and closures before they look for bookings they would
+//!   strand, so a claim and such a change never both commit either.
 //!   Bookings among themselves keep their exclusion constraints. A violation is raised as an
 //!   exclusion violation named `*_no_overlap`, answered 409 `slot-unavailable` like any taken
 //!   slot ([`overlap_is_conflict`]).

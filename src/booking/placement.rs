@@ -79,6 +79,9 @@ fn shifted(at: NaiveDateTime, delta: TimeDelta) -> Result<NaiveDateTime, Booking
 
 /// Decides where (location, room) a massage at `ask.start` would go, or why it cannot.
 pub fn place(conn: &mut DbConn, config: &Config, ask: &Ask) -> Result<Placement, BookingError> {
+    // Before anything is read: a concurrent time off, date override or closure of this
+    // therapist then either committed already (and is seen below) or waits for this claim.
+    crate::db::locks::therapist(conn, ask.therapist_id)?;
     let buffer = ask.massage_type.buffer_minutes.max(0) as u32;
     let start_naive = ask.start.naive_utc();
     let cal = availability::load(

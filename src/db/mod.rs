@@ -2,6 +2,7 @@
 //! backend from the URL scheme itself, per-connection SQLite pragmas, embedded migrations, and
 //! `run` to keep every diesel call off the async executor.
 
+pub mod locks;
 pub mod schema;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};

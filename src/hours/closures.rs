@@ -39,6 +39,9 @@ pub fn list(
 /// the closure would overlap (those over at `now` do not count).
 pub fn add(conn: &mut DbConn, new: &Closure, now: DateTime<Utc>) -> Result<(), ApiError> {
     catalog::find_location(conn, &new.location_id)?;
+    // Queues with concurrent claims on the therapists who work there (`db::locks`), so the look
+    // at bookings below sees every booking committed before this closure.
+    crate::db::locks::therapists_at_location(conn, &new.location_id)?;
     refuse_stranded(
         "bookings-overlap",
         |n| format!("The closure overlaps {n} confirmed booking(s); cancel or move them first."),
@@ -84,6 +87,8 @@ pub fn close_for_holidays(
     now: DateTime<Utc>,
 ) -> Result<HolidayClosures, ApiError> {
     let mut outcome = HolidayClosures::default();
+    // Every location's therapists at once, in id order (`db::locks`), before any look at bookings.
+    crate::db::locks::all_therapists(conn)?;
     for location in catalog::list_locations(conn, None, i64::MAX)? {
         let tz = availability::zone(&location)?;
         for holiday in holidays {

@@ -48,6 +48,8 @@ pub fn put(
     hours: &[Hours],
     now: DateTime<Utc>,
 ) -> Result<WithRules, ApiError> {
+    // Queues with concurrent claims on the therapist, so `stranded` sees them (`db::locks`).
+    crate::db::locks::therapist(conn, therapist_id)?;
     let location_ids: Vec<String> = hours.iter().map(|h| h.location_id.clone()).collect();
     check_rule_locations(conn, &location_ids)?;
     let date_override = DateOverride {
@@ -97,6 +99,7 @@ pub fn remove(
     date: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    crate::db::locks::therapist(conn, therapist_id)?;
     if list(conn, therapist_id, date, date)?.is_empty() {
         return Err(ApiError::NotFound);
     }

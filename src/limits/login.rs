@@ -1,4 +1,5 @@
-//! Back-off after failed logins, per (account, client) and per client, in this process's memory.
+//! Back-off after failed logins, per (account, client) and per client: in this process's memory
+//! (`MemoryGuard`), or in PostgreSQL shared by every instance (`super::shared`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
@@ -6,17 +7,75 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::shared::SharedLimits;
 use crate::error::ApiError;
 
 /// Failures in a row one client may make against one account before each further one doubles
 /// the wait.
-const PAIR_FREE_FAILURES: u32 = 5;
+pub(super) const PAIR_FREE_FAILURES: u32 = 5;
 /// Failures one client may make across all accounts (credential stuffing) before the same.
-const SOURCE_FREE_FAILURES: u32 = 20;
-const MAX_LOCK: Duration = Duration::from_secs(15 * 60);
+pub(super) const SOURCE_FREE_FAILURES: u32 = 20;
+pub(super) const MAX_LOCK: Duration = Duration::from_secs(15 * 60);
 /// A record with no failure for this long (and no lock running) is forgotten.
-const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
+pub(super) const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
 const DEFAULT_CAPACITY: usize = 100_000;
+
+/// The login back-off the app consults: in memory (SQLite, or a test that stops the clock), or
+/// shared through PostgreSQL. Same rules either way (see `MemoryGuard`).
+pub struct LoginGuard(Kind);
+
+enum Kind {
+    Memory(MemoryGuard),
+    Shared(SharedLimits),
+}
+
+impl Default for LoginGuard {
+    fn default() -> Self {
+        Self(Kind::Memory(MemoryGuard::default()))
+    }
+}
+
+impl LoginGuard {
+    /// In memory, at most `capacity` records (see `MemoryGuard::with_capacity`).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self(Kind::Memory(MemoryGuard::with_capacity(capacity)))
+    }
+
+    /// In memory, reading the time from `clock` (tests stop or move time with it).
+    pub fn with_clock(
+        capacity: usize,
+        clock: impl Fn() -> Instant + Send + Sync + 'static,
+    ) -> Self {
+        Self(Kind::Memory(MemoryGuard::with_clock(capacity, clock)))
+    }
+
+    /// Kept in PostgreSQL, shared with every instance on the database.
+    pub fn shared(limits: SharedLimits) -> Self {
+        Self(Kind::Shared(limits))
+    }
+
+    /// Err with the seconds to wait while this client is backed off for this account.
+    pub async fn check(&self, email: &str, client: IpAddr) -> Result<(), ApiError> {
+        match &self.0 {
+            Kind::Memory(guard) => guard.check(email, client),
+            Kind::Shared(limits) => limits.login_check(email, client).await,
+        }
+    }
+
+    pub async fn failed(&self, email: &str, client: IpAddr) {
+        match &self.0 {
+            Kind::Memory(guard) => guard.failed(email, client),
+            Kind::Shared(limits) => limits.login_failed(email, client).await,
+        }
+    }
+
+    pub async fn succeeded(&self, email: &str, client: IpAddr) {
+        match &self.0 {
+            Kind::Memory(guard) => guard.succeeded(email, client),
+            Kind::Shared(limits) => limits.login_succeeded(email, client).await,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -134,20 +193,20 @@ struct Trackers {
 /// after twenty failures across accounts the client waits the same way for every account. A
 /// success resets the (account, client) record. Clients without failures of their own are never
 /// held back, so nobody can lock an owner out by knowing their email.
-pub struct LoginGuard {
+pub struct MemoryGuard {
     trackers: Mutex<Trackers>,
     /// Accounts are kept as keyed hashes of the email: fixed-size keys, no emails in memory.
     hasher: RandomState,
     clock: Box<dyn Fn() -> Instant + Send + Sync>,
 }
 
-impl Default for LoginGuard {
+impl Default for MemoryGuard {
     fn default() -> Self {
         Self::with_capacity(DEFAULT_CAPACITY)
     }
 }
 
-impl LoginGuard {
+impl MemoryGuard {
     /// A guard that remembers at most `capacity` (account, client) records and as many clients.
     pub fn with_capacity(capacity: usize) -> Self {
         Self::with_clock(capacity, Instant::now)
@@ -226,13 +285,13 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn locked(guard: &LoginGuard, email: &str, client: &str, now: Instant) -> bool {
+    fn locked(guard: &MemoryGuard, email: &str, client: &str, now: Instant) -> bool {
         guard.check_at(email, ip(client), now).is_err()
     }
 
     #[test]
     fn back_off_is_per_account_and_client() {
-        let guard = LoginGuard::with_capacity(100);
+        let guard = MemoryGuard::with_capacity(100);
         let t0 = Instant::now();
         for i in 0..5 {
             assert!(!locked(&guard, "a@x.example", "192.0.2.1", t0));
@@ -270,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_success_clears_the_pair_but_not_the_clients_budget() {
-        let guard = LoginGuard::with_capacity(100);
+        let guard = MemoryGuard::with_capacity(100);
         let t0 = Instant::now();
         for _ in 0..PAIR_FREE_FAILURES {
             guard.failed_at("a@x.example", ip("192.0.2.1"), t0);
@@ -288,7 +347,7 @@ mod tests {
 
     #[test]
     fn quiet_records_are_forgotten() {
-        let guard = LoginGuard::with_capacity(100);
+        let guard = MemoryGuard::with_capacity(100);
         let t0 = Instant::now();
         for _ in 0..5 {
             guard.failed_at("a@x.example", ip("192.0.2.1"), t0);
@@ -302,7 +361,7 @@ mod tests {
 
     #[test]
     fn one_client_failing_across_many_accounts_is_backed_off_everywhere() {
-        let guard = LoginGuard::with_capacity(1000);
+        let guard = MemoryGuard::with_capacity(1000);
         let t0 = Instant::now();
         for i in 0..SOURCE_FREE_FAILURES {
             assert!(!locked(&guard, "victim@x.example", "192.0.2.9", t0));
@@ -314,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_flood_of_one_off_failures_does_not_evict_a_running_back_off() {
-        let guard = LoginGuard::with_capacity(64);
+        let guard = MemoryGuard::with_capacity(64);
         let t0 = Instant::now();
         for _ in 0..PAIR_FREE_FAILURES + 5 {
             guard.failed_at("admin@x.example", ip("192.0.2.1"), t0);

@@ -309,9 +309,13 @@ pub fn take_over_stale_key(
 
 /// On PostgreSQL, locks the client's user row until the transaction ends, so concurrent
 /// bookings of one client run one after another (SQLite's write lock already does that).
+/// `NO KEY UPDATE`: it queues the client's own bookings and holds, but not the foreign-key
+/// checks of other transactions writing rows that merely reference the client (an email, a
+/// waitlist offer made while a cancellation holds a therapist's lock), which would otherwise
+/// wait here in a cycle with a booking waiting for that therapist: a deadlock, answered 503.
 pub fn lock_client(conn: &mut DbConn, client_id: &str) -> QueryResult<()> {
     if let DbConn::Postgresql(pg) = conn {
-        diesel::sql_query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+        diesel::sql_query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
             .bind::<diesel::sql_types::Text, _>(client_id)
             .execute(pg)?;
     }

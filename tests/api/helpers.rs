@@ -31,7 +31,12 @@ type Call = Rc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = ServiceResponse<Bo
 
 enum DbGuard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// A second instance's: the first one's guard removes the database.
+    Borrowed,
 }
 
 impl Drop for DbGuard {
@@ -563,6 +568,20 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// A second instance on this one's database, as another `inspine serve` process would be
+    /// (its own pool, limits and caches), with the same settings. Drop it before this one.
+    pub async fn twin(&self) -> TestApp {
+        TestApp::start(
+            self.database_url.clone(),
+            DbGuard::Borrowed,
+            Options {
+                env: self.env.clone(),
+            },
+            None,
+        )
+        .await
+    }
+
     /// Builds a fresh app (as a process restart would) over the same database, with the
     /// settings the test chose.
     pub async fn restart(self) -> TestApp {
