@@ -9,6 +9,13 @@ use crate::db::schema::holds;
 use crate::models::booking::MAX_BLOCKED_SPAN;
 use crate::models::vocabulary::{HoldPurpose, HoldStatus};
 
+/// `status = 'active'` as a literal: the partial indexes on active holds (`WHERE status =
+/// 'active'`) serve only a query whose own text says so; with the status as a bound parameter
+/// SQLite scans the whole table (every hold ever made) and PostgreSQL's generic plans do too.
+fn active() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("holds.status = 'active'")
+}
+
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
 #[diesel(table_name = holds)]
 pub struct Hold {
@@ -70,7 +77,7 @@ pub fn active_of_client(conn: &mut DbConn, client_id: &str) -> QueryResult<Optio
 /// most `limit`): the waitlist pass writes them `expired` and offers their time on.
 pub fn run_out(conn: &mut DbConn, at: NaiveDateTime, limit: i64) -> QueryResult<Vec<Hold>> {
     holds::table
-        .filter(holds::status.eq(HoldStatus::Active))
+        .filter(active())
         .filter(holds::purpose.eq(HoldPurpose::Client))
         .filter(holds::expires_at.le(at))
         .order(holds::expires_at.asc())
@@ -86,14 +93,10 @@ pub fn end(
     status: HoldStatus,
     at: NaiveDateTime,
 ) -> QueryResult<bool> {
-    diesel::update(
-        holds::table
-            .find(id)
-            .filter(holds::status.eq(HoldStatus::Active)),
-    )
-    .set((holds::status.eq(status), holds::ended_at.eq(Some(at))))
-    .execute(conn)
-    .map(|n| n == 1)
+    diesel::update(holds::table.find(id).filter(active()))
+        .set((holds::status.eq(status), holds::ended_at.eq(Some(at))))
+        .execute(conn)
+        .map(|n| n == 1)
 }
 
 /// Consumes a hold that is live at `now`; returns whether it did.
@@ -101,7 +104,7 @@ pub fn consume(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<b
     diesel::update(
         holds::table
             .find(id)
-            .filter(holds::status.eq(HoldStatus::Active))
+            .filter(active())
             .filter(holds::expires_at.gt(now)),
     )
     .set((
@@ -133,7 +136,7 @@ pub fn busy_for_therapists(
 ) -> QueryResult<Vec<(String, NaiveDateTime, NaiveDateTime)>> {
     load_where_in!(
         holds::table
-            .filter(holds::status.eq(HoldStatus::Active))
+            .filter(active())
             .filter(holds::expires_at.gt(now))
             .filter(holds::start_at.lt(to))
             .filter(holds::start_at.gt(before_span(from)))
@@ -155,7 +158,7 @@ pub fn busy_for_rooms(
 ) -> QueryResult<Vec<HoldBusy>> {
     load_where_in!(
         holds::table
-            .filter(holds::status.eq(HoldStatus::Active))
+            .filter(active())
             .filter(holds::expires_at.gt(now))
             .filter(holds::start_at.lt(to))
             .filter(holds::start_at.gt(before_span(from)))
