@@ -572,24 +572,9 @@ async fn list_bookings(
     ApiQuery(query): ApiQuery<BookingQuery>,
 ) -> Result<web::Json<Page<BookingOut>>, ApiError> {
     let (limit, cursor) = super::page_params(query.limit, query.cursor.as_deref())?;
-    let after = match cursor {
-        Some(decoded) => {
-            let position = decoded.split_once('|').and_then(|(s, id)| {
-                Some((
-                    DateTime::parse_from_rfc3339(s).ok()?.naive_utc(),
-                    id.to_owned(),
-                ))
-            });
-            // A cursor we did not issue points nowhere: nothing comes after it.
-            let Some(position) = position else {
-                return Ok(web::Json(Page {
-                    items: Vec::new(),
-                    next_cursor: None,
-                }));
-            };
-            Some(position)
-        }
-        None => None,
+    // A cursor we did not issue points nowhere: nothing comes after it.
+    let Ok(after) = super::paging::instant_position(cursor) else {
+        return Ok(web::Json(Page::empty()));
     };
     let filter = BookingFilter {
         status: query.status,

@@ -35,6 +35,41 @@ pub fn page_params(
     Ok((limit, cursor))
 }
 
+/// Where a keyset cursor of the form `RFC 3339 instant|id` continues from. `Ok(None)`: no
+/// cursor, the first page. `Err(ForeignCursor)`: a cursor we did not issue, which points
+/// nowhere (the caller answers an empty page).
+pub fn instant_position(
+    cursor: Option<String>,
+) -> Result<Option<(chrono::NaiveDateTime, String)>, ForeignCursor> {
+    let Some(decoded) = cursor else {
+        return Ok(None);
+    };
+    decoded
+        .split_once('|')
+        .and_then(|(at, id)| {
+            Some((
+                chrono::DateTime::parse_from_rfc3339(at).ok()?.naive_utc(),
+                id.to_owned(),
+            ))
+        })
+        .map(Some)
+        .ok_or(ForeignCursor)
+}
+
+/// A cursor this service did not issue.
+#[derive(Debug)]
+pub struct ForeignCursor;
+
+impl<T> Page<T> {
+    /// No items and no next page.
+    pub fn empty() -> Self {
+        Self {
+            items: Vec::new(),
+            next_cursor: None,
+        }
+    }
+}
+
 pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
 }

@@ -3,7 +3,7 @@
 //! `crate::booking::waitlist`.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -129,24 +129,9 @@ async fn list_waitlist(
     ApiQuery(query): ApiQuery<WaitlistQuery>,
 ) -> Result<web::Json<Page<EntryView>>, ApiError> {
     let (limit, cursor) = super::page_params(query.limit, query.cursor.as_deref())?;
-    let after = match cursor {
-        Some(decoded) => {
-            let position = decoded.split_once('|').and_then(|(at, id)| {
-                Some((
-                    DateTime::parse_from_rfc3339(at).ok()?.naive_utc(),
-                    id.to_owned(),
-                ))
-            });
-            // A cursor we did not issue points nowhere: nothing comes after it.
-            let Some(position) = position else {
-                return Ok(web::Json(Page {
-                    items: Vec::new(),
-                    next_cursor: None,
-                }));
-            };
-            Some(position)
-        }
-        None => None,
+    // A cursor we did not issue points nowhere: nothing comes after it.
+    let Ok(after) = super::paging::instant_position(cursor) else {
+        return Ok(web::Json(Page::empty()));
     };
     let filter = Filter {
         client_id: None,
