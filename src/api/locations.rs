@@ -14,6 +14,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::models::catalog::{self, Location, LocationChanges};
 use crate::models::{new_id, now};
 use crate::state::AppState;
+use crate::scheduling::Zone;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_locations)
@@ -85,14 +86,27 @@ pub struct UpdateLocation {
 
 fn check_timezone(errors: &mut Vec<FieldError>, tz: &str) -> String {
     let tz = tz.trim();
-    // Exactly the names the spec lists (chrono-tz also parses some legacy aliases).
-    if !chrono_tz::TZ_VARIANTS.iter().any(|z| z.name() == tz) {
+    // Exactly a name of the bundled tz database, of the shape (and length) the spec gives.
+    if tz.len() > 64 || !zone_name_shaped(tz) || !Zone::is_known(tz) {
         errors.push(FieldError::new(
             "timezone",
             "must be an IANA time zone name",
         ));
     }
     tz.to_owned()
+}
+
+/// Whether `tz` matches the spec's `^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`.
+fn zone_name_shaped(tz: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-'))
+    };
+    let parts: Vec<&str> = tz.split('/').collect();
+    parts.len() <= 3
+        && parts.iter().all(|p| part(p))
+        && tz.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
 }
 
 /// A taken location name, or room name at its location (rooms use this too).

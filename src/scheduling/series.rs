@@ -9,10 +9,9 @@
 //! gap does not exist that day, so that occurrence cannot be booked.
 
 use chrono::{DateTime, Days, NaiveDateTime, Offset, TimeDelta, Utc};
-use chrono_tz::Tz;
 
 use super::slots::{LocationCalendar, TherapistCalendar};
-use super::zone::{first_instant_at_or_after, resolve_start};
+use super::zone::{Zone, first_instant_at_or_after, resolve_start};
 
 /// One occurrence of a series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +30,8 @@ pub struct Occurrence {
 /// `count - 1`) is the local date of `first` plus `7 · every_weeks · k` days at `first`'s local
 /// time. Occurrence 0 is `first` itself, exactly as asked. The list ends early only where
 /// chrono's calendar does (never for a start before year 10000).
-pub fn occurrences(tz: Tz, first: DateTime<Utc>, every_weeks: u32, count: u32) -> Vec<Occurrence> {
-    let local = first.with_timezone(&tz).naive_local();
+pub fn occurrences(tz: &Zone, first: DateTime<Utc>, every_weeks: u32, count: u32) -> Vec<Occurrence> {
+    let local = first.with_timezone(tz).naive_local();
     let mut out = Vec::with_capacity(count as usize);
     for k in 0..u64::from(count) {
         let Some(local) = local.checked_add_days(Days::new(7 * u64::from(every_weeks) * k)) else {
@@ -67,10 +66,10 @@ pub fn occurrences(tz: Tz, first: DateTime<Utc>, every_weeks: u32, count: u32) -
 }
 
 /// A wall-clock time inside a spring-forward gap, read with the offset before the gap.
-fn gap_reading(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+fn gap_reading(tz: &Zone, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     let gap_end = first_instant_at_or_after(tz, local)?;
     let before = gap_end.checked_sub_signed(TimeDelta::seconds(1))?;
-    let offset = before.with_timezone(&tz).offset().fix().local_minus_utc();
+    let offset = before.with_timezone(tz).offset().fix().local_minus_utc();
     Some(
         local
             .checked_sub_signed(TimeDelta::seconds(i64::from(offset)))?
@@ -86,7 +85,7 @@ pub fn series_zone(
     first: DateTime<Utc>,
     therapist: &TherapistCalendar,
     locations: &[LocationCalendar],
-) -> Option<Tz> {
+) -> Option<Zone> {
     locations
         .iter()
         .filter(|loc| {
@@ -99,7 +98,7 @@ pub fn series_zone(
             })
         })
         .min_by_key(|loc| loc.id)
-        .map(|loc| loc.tz)
+        .map(|loc| loc.tz.clone())
 }
 
 #[cfg(test)]
