@@ -13,8 +13,8 @@ use crate::auth::Admin;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::catalog::{self, Location, LocationChanges};
 use crate::models::{new_id, now};
-use crate::state::AppState;
 use crate::scheduling::Zone;
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_locations)

@@ -442,10 +442,16 @@ mod tests {
             .and_then(|d| d.and_hms_opt(16, 0, 0))
             .unwrap();
         let vancouver: Zone = "America/Vancouver".parse().unwrap();
-        assert_eq!(local_text(at, &vancouver), "Tuesday, December 8, 2026, 9:00 AM");
+        assert_eq!(
+            local_text(at, &vancouver),
+            "Tuesday, December 8, 2026, 9:00 AM"
+        );
         // A zone that still changes clocks: Toronto is UTC−5 in December.
         let toronto: Zone = "America/Toronto".parse().unwrap();
-        assert_eq!(local_text(at, &toronto), "Tuesday, December 8, 2026, 11:00 AM");
+        assert_eq!(
+            local_text(at, &toronto),
+            "Tuesday, December 8, 2026, 11:00 AM"
+        );
         assert_eq!(price_text(12000, "CAD"), "$120.00 CAD");
         assert_eq!(price_text(905, "JPY"), "9.05 JPY");
     }

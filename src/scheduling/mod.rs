@@ -36,11 +36,11 @@ pub use hours::{day_span, within_hours};
 pub use interval::{Interval, IntervalSet};
 pub use rules::{DayRule, WeeklyRule, validate_rules};
 pub use series::{Occurrence, occurrences, series_zone};
-pub use zone::{UnknownZone, Zone};
 pub use slots::{
     LocationCalendar, Rejection, Slot, SlotPolicy, SlotRequest, TherapistCalendar, check_start,
     compute_slots,
 };
+pub use zone::{UnknownZone, Zone};
 
 #[cfg(test)]
 mod proptests;

@@ -19,7 +19,11 @@ use super::*;
 
 /// Los Angeles and Sydney change clocks twice a year; Vancouver did once in 2026 (spring
 /// forward on 2026-03-08) and keeps UTC−7 from 2026-11-01 (tzdata 2026a+).
-const ZONE_NAMES: [&str; 3] = ["America/Los_Angeles", "Australia/Sydney", "America/Vancouver"];
+const ZONE_NAMES: [&str; 3] = [
+    "America/Los_Angeles",
+    "Australia/Sydney",
+    "America/Vancouver",
+];
 
 fn zones() -> &'static [Zone] {
     static CELL: OnceLock<Vec<Zone>> = OnceLock::new();

@@ -30,7 +30,12 @@ pub struct Occurrence {
 /// `count - 1`) is the local date of `first` plus `7 · every_weeks · k` days at `first`'s local
 /// time. Occurrence 0 is `first` itself, exactly as asked. The list ends early only where
 /// chrono's calendar does (never for a start before year 10000).
-pub fn occurrences(tz: &Zone, first: DateTime<Utc>, every_weeks: u32, count: u32) -> Vec<Occurrence> {
+pub fn occurrences(
+    tz: &Zone,
+    first: DateTime<Utc>,
+    every_weeks: u32,
+    count: u32,
+) -> Vec<Occurrence> {
     let local = first.with_timezone(tz).naive_local();
     let mut out = Vec::with_capacity(count as usize);
     for k in 0..u64::from(count) {
@@ -394,7 +399,10 @@ mod tests {
             Some(syd())
         );
         // Outside every rule: no zone.
-        assert_eq!(series_zone(at(&van(), tuesday, 13, 0), &t, &locations), None);
+        assert_eq!(
+            series_zone(at(&van(), tuesday, 13, 0), &t, &locations),
+            None
+        );
         // A date override replaces the weekly rules of its date.
         t.overrides.insert(
             tuesday,
@@ -404,7 +412,10 @@ mod tests {
                 location_id: Uuid::from_u128(1),
             }],
         );
-        assert_eq!(series_zone(at(&van(), tuesday, 10, 0), &t, &locations), None);
+        assert_eq!(
+            series_zone(at(&van(), tuesday, 10, 0), &t, &locations),
+            None
+        );
         assert_eq!(
             series_zone(at(&van(), tuesday, 13, 0), &t, &locations),
             Some(van())
@@ -415,7 +426,10 @@ mod tests {
             rule(Weekday::Tue, 9, 12, 1),
         ]);
         let two = [location(2, syd()), location(1, van())];
-        assert_eq!(series_zone(at(&van(), tuesday, 10, 0), &both, &two), Some(van()));
+        assert_eq!(
+            series_zone(at(&van(), tuesday, 10, 0), &both, &two),
+            Some(van())
+        );
     }
 
     proptest! {

@@ -576,7 +576,10 @@ fn split_shift_at_two_locations_same_day() {
                 rule(Weekday::Mon, (9, 0), (11, 0), a),
             ],
         )],
-        locations: vec![location(100, van(), vec![]), location(200, van(), vec![vec![]])],
+        locations: vec![
+            location(100, van(), vec![]),
+            location(200, van(), vec![vec![]]),
+        ],
         policy: policy(30),
         now: early_now(),
         from: monday(),
@@ -925,7 +928,10 @@ fn vancouver_no_longer_changes_clocks() {
 fn vancouver_december_2026_opens_at_16_00_utc() {
     let d = date(2026, 12, 10);
     let f = Fixture {
-        therapists: vec![therapist(1, vec![rule(d.weekday(), (9, 0), (17, 0), id(100))])],
+        therapists: vec![therapist(
+            1,
+            vec![rule(d.weekday(), (9, 0), (17, 0), id(100))],
+        )],
         locations: vec![location(100, van(), vec![])],
         policy: policy(60),
         now: early_now(),
@@ -1011,7 +1017,11 @@ fn resolve_end_in_gap_is_exact_transition_instant() {
     let transition = utc(2026, 3, 8, 10, 0);
     for (h, m, s) in [(2, 0, 0), (2, 30, 0), (2, 59, 59)] {
         let local = d.and_hms_opt(h, m, s).unwrap();
-        assert_eq!(zone::resolve_end(&van(), local), Some(transition), "{local}");
+        assert_eq!(
+            zone::resolve_end(&van(), local),
+            Some(transition),
+            "{local}"
+        );
         assert_eq!(zone::resolve_start(&van(), local), None, "{local}");
     }
     let frac = d.and_hms_milli_opt(2, 59, 59, 500).unwrap();
@@ -1019,7 +1029,10 @@ fn resolve_end_in_gap_is_exact_transition_instant() {
     // Sydney spring-forward 2026-10-04 02:00 AEST → 03:00 AEDT (16:00 UTC the day before)
     let syd: Zone = "Australia/Sydney".parse().unwrap();
     let local = date(2026, 10, 4).and_hms_opt(2, 15, 0).unwrap();
-    assert_eq!(zone::resolve_end(&syd, local), Some(utc(2026, 10, 3, 16, 0)));
+    assert_eq!(
+        zone::resolve_end(&syd, local),
+        Some(utc(2026, 10, 3, 16, 0))
+    );
 }
 
 #[test]
@@ -1030,7 +1043,10 @@ fn resolve_ambiguous_start_earliest_end_latest() {
         zone::resolve_start(&la(), local),
         Some(utc(2026, 11, 1, 8, 30))
     );
-    assert_eq!(zone::resolve_end(&la(), local), Some(utc(2026, 11, 1, 9, 30)));
+    assert_eq!(
+        zone::resolve_end(&la(), local),
+        Some(utc(2026, 11, 1, 9, 30))
+    );
     let plain = date(2026, 11, 2).and_hms_opt(1, 30, 0).unwrap();
     assert_eq!(
         zone::resolve_start(&la(), plain),
@@ -1094,7 +1110,11 @@ fn gap_end_matches_the_tzdb_transition() {
                     .unwrap()
                     .timestamp();
                 let expected = DateTime::<Utc>::from_timestamp(transition.as_second(), 0).unwrap();
-                assert_eq!(zone::resolve_end(&tz, local), Some(expected), "{name} {local}");
+                assert_eq!(
+                    zone::resolve_end(&tz, local),
+                    Some(expected),
+                    "{name} {local}"
+                );
             }
             d = d.succ_opt().unwrap();
         }
@@ -1229,7 +1249,10 @@ fn a_therapist_with_only_overrides_is_searched() {
 fn a_closure_removes_what_overlaps_it_and_refuses_like_outside_hours() {
     let mut f = week_fixture();
     // closed 10:30–11:00 on Monday: 10:00 (would run into it) and nothing inside it
-    f.locations[0].closures = vec![iv(at(&van(), monday(), 10, 30), at(&van(), monday(), 11, 0))];
+    f.locations[0].closures = vec![iv(
+        at(&van(), monday(), 10, 30),
+        at(&van(), monday(), 11, 0),
+    )];
     assert_eq!(
         starts_on(&f, monday()),
         vec![at(&van(), monday(), 9, 0), at(&van(), monday(), 11, 0)]

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use chrono::Offset as _;
 use chrono::{
-    DateTime, Datelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike,
-    Utc,
+    DateTime, Datelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc,
 };
 
 /// An IANA time zone from the tz database bundled in `jiff` (see the README). Cheap to clone.
@@ -117,7 +116,9 @@ impl TimeZone for Zone {
     fn offset_from_local_datetime(&self, local: &NaiveDateTime) -> LocalResult<ZoneOffset> {
         use jiff::tz::AmbiguousOffset;
         match self.tz.to_ambiguous_timestamp(civil(local)).offset() {
-            AmbiguousOffset::Unambiguous { offset } => LocalResult::Single(self.wrap(fixed(offset))),
+            AmbiguousOffset::Unambiguous { offset } => {
+                LocalResult::Single(self.wrap(fixed(offset)))
+            }
             AmbiguousOffset::Fold { before, after } => {
                 LocalResult::Ambiguous(self.wrap(fixed(before)), self.wrap(fixed(after)))
             }
@@ -201,7 +202,6 @@ impl FromStr for Zone {
         })
     }
 }
-
 
 /// The instant a wall-clock *start* time maps to.
 ///
@@ -387,7 +387,12 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for name in ["America/Vancouver", "America/Toronto", "Australia/Sydney", "UTC"] {
+        for name in [
+            "America/Vancouver",
+            "America/Toronto",
+            "Australia/Sydney",
+            "UTC",
+        ] {
             let z = zone(name);
             let mut t = utc(2026, 1, 1, 0, 0);
             while t < utc(2028, 1, 1, 0, 0) {

@@ -763,8 +763,12 @@ async fn overrides_on_daylight_saving_days_give_the_right_instants() {
     })
     .await;
     let clinic = app.clinic().await;
-    app.move_location(&clinic.admin, &clinic.location_id, crate::helpers::LOS_ANGELES)
-        .await;
+    app.move_location(
+        &clinic.admin,
+        &clinic.location_id,
+        crate::helpers::LOS_ANGELES,
+    )
+    .await;
     let plain = app
         .post("/api/v1/massage-types")
         .token(&clinic.admin)

@@ -636,10 +636,7 @@ async fn a_series_across_a_dst_change_keeps_its_local_time() {
     assert_eq!(got, want);
     // Ten o'clock local each time, so in UTC the start moves by the hour the clocks moved.
     for start in &got {
-        let local = start
-            .parse::<DateTime<Utc>>()
-            .unwrap()
-            .with_timezone(&la);
+        let local = start.parse::<DateTime<Utc>>().unwrap().with_timezone(&la);
         assert_eq!(local.format("%H:%M").to_string(), "10:00");
     }
     let (offset_before, offset_after) = (
