@@ -1,8 +1,8 @@
 //! Recurring series: one local wall-clock time every few weeks, as UTC instants.
 //!
 //! A series keeps its wall-clock time across daylight-saving changes, so its instants are not
-//! equally spaced in UTC: a weekly 10:00 in Vancouver is 18:00 UTC in winter and 17:00 UTC in
-//! summer. The zone is that of the location whose hours hold the first start
+//! equally spaced in UTC: a weekly 10:00 in Toronto is 15:00 UTC in winter and 14:00 UTC in
+//! summer (in Vancouver, UTC−7 all year since 2026-11-01, it is 17:00 UTC). The zone is that of the location whose hours hold the first start
 //! ([`series_zone`]); occurrence `k` is the first start's local date plus `7 · every_weeks · k`
 //! days at the same local time ([`occurrences`]). DST conventions are the slot engine's (see
 //! `zone`): an ambiguous (fall-back) time is its earliest instant; a time in a spring-forward
