@@ -293,3 +293,50 @@ async fn delete_location(
     );
     super::delete_one(&state, audited, id, catalog::delete_location).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(tz: &str) -> bool {
+        let mut errors = Vec::new();
+        check_timezone(&mut errors, tz);
+        errors.is_empty()
+    }
+
+    #[test]
+    fn every_bundled_zone_name_has_the_shape_the_spec_gives() {
+        // The spec describes zone names by a pattern and a length; the accepted set is exactly
+        // the bundled tz database's names, so each must fit them.
+        let names: Vec<String> = Zone::names().collect();
+        assert!(names.len() >= 597, "{}", names.len());
+        for name in &names {
+            assert!(name.len() <= 64 && zone_name_shaped(name), "{name}");
+            assert!(accepted(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn only_exact_bundled_names_are_accepted() {
+        for good in [
+            "America/Vancouver",
+            "America/Toronto",
+            "Australia/Sydney",
+            "UTC",
+        ] {
+            assert!(accepted(good), "{good}");
+        }
+        for bad in [
+            "america/vancouver",
+            "Mars/Olympus",
+            "",
+            "/etc/localtime",
+            "America/../Vancouver",
+            "-07:00",
+            "PST8PDT/",
+            "Factory",
+        ] {
+            assert!(!accepted(bad), "{bad}");
+        }
+    }
+}

@@ -11,6 +11,9 @@ use chrono::{
     DateTime, Datelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc,
 };
 
+/// The tz database's zone for "no zone configured" (offset `-00`), not a place.
+const PLACEHOLDER: &str = "Factory";
+
 /// An IANA time zone from the tz database bundled in `jiff` (see the README). Cheap to clone.
 #[derive(Clone)]
 pub struct Zone {
@@ -45,14 +48,18 @@ impl Zone {
         &self.name
     }
 
-    /// Every zone name the bundled database has (its exact spelling).
+    /// Every zone name the bundled database has (its exact spelling), but `Factory`, a
+    /// placeholder meaning "no zone set" (chrono-tz left it out too: the same 597 names).
     pub fn names() -> impl Iterator<Item = String> {
-        jiff::tz::db().available().map(|n| n.as_str().to_owned())
+        jiff::tz::db()
+            .available()
+            .map(|n| n.as_str().to_owned())
+            .filter(|n| n != PLACEHOLDER)
     }
 
-    /// Whether `name` is exactly (case included) a name of the bundled database.
+    /// Whether `name` is exactly (case included) one of [`Zone::names`].
     pub fn is_known(name: &str) -> bool {
-        jiff::tz::db().available().any(|n| n.as_str() == name)
+        name != PLACEHOLDER && jiff::tz::db().available().any(|n| n.as_str() == name)
     }
 
     fn offset_at(&self, utc: &NaiveDateTime) -> FixedOffset {
@@ -427,6 +434,7 @@ mod tests {
         assert!("Mars/Olympus_Mons".parse::<Zone>().is_err());
         assert!("america/vancouver".parse::<Zone>().is_err());
         assert!("".parse::<Zone>().is_err());
+        assert!("Factory".parse::<Zone>().is_err());
         assert!(Zone::is_known("Europe/London"));
         assert!(Zone::names().any(|n| n == "Australia/Sydney"));
     }
