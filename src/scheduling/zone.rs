@@ -50,16 +50,13 @@ impl Zone {
 
     /// Every zone name the bundled database has (its exact spelling), but `Factory`, a
     /// placeholder meaning "no zone set" (chrono-tz left it out too: the same 597 names).
-    pub fn names() -> impl Iterator<Item = String> {
-        jiff::tz::db()
-            .available()
-            .map(|n| n.as_str().to_owned())
-            .filter(|n| n != PLACEHOLDER)
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        known().iter().map(String::as_str)
     }
 
     /// Whether `name` is exactly (case included) one of [`Zone::names`].
     pub fn is_known(name: &str) -> bool {
-        name != PLACEHOLDER && jiff::tz::db().available().any(|n| n.as_str() == name)
+        known().contains(name)
     }
 
     fn offset_at(&self, utc: &NaiveDateTime) -> FixedOffset {
@@ -78,6 +75,19 @@ impl Zone {
             fixed,
         }
     }
+}
+
+/// The bundled database's names, read once.
+fn known() -> &'static std::collections::BTreeSet<String> {
+    static NAMES: std::sync::OnceLock<std::collections::BTreeSet<String>> =
+        std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        jiff::tz::db()
+            .available()
+            .map(|n| n.as_str().to_owned())
+            .filter(|n| n != PLACEHOLDER)
+            .collect()
+    })
 }
 
 fn fixed(offset: jiff::tz::Offset) -> FixedOffset {
