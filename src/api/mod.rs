@@ -136,8 +136,8 @@ pub fn time_off_guard(
     )
 }
 
-/// The shape of the IANA zone names the server accepts (those of the tz database bundled by
-/// jiff), so clients (and generated tests) see which
+/// The shape of the IANA zone names the server accepts (exactly those of the tz database
+/// bundled by jiff, `scheduling::Zone::names`), so clients (and generated tests) see which
 /// `timezone` values are accepted.
 pub fn timezone_schema() -> utoipa::openapi::schema::Object {
     use utoipa::openapi::schema::{ObjectBuilder, Type};

@@ -12,8 +12,7 @@ use crate::error::ApiError;
 use crate::models::booking::{self, Booking};
 use crate::models::date_override::{self, DateOverride, OverrideRule, WithRules};
 use crate::models::{catalog, new_id, schedule};
-use crate::scheduling::Zone;
-use crate::scheduling::{DayRule, Interval, TherapistCalendar, within_hours};
+use crate::scheduling::{DayRule, Interval, TherapistCalendar, Zone, within_hours};
 
 /// One rule of an override, parsed and checked (valid times, no overlaps) at the edge.
 #[derive(Debug, Clone)]
