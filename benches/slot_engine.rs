@@ -6,15 +6,17 @@
 use std::hint::black_box;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
-use chrono_tz::Tz;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use inspine::scheduling::{
-    Interval, LocationCalendar, SlotPolicy, SlotRequest, TherapistCalendar, WeeklyRule,
+    Interval, LocationCalendar, SlotPolicy, SlotRequest, TherapistCalendar, WeeklyRule, Zone,
     check_start, compute_slots,
 };
 use uuid::Uuid;
 
-const TZ: Tz = chrono_tz::America::Vancouver;
+/// America/Vancouver, from the tz database bundled by jiff.
+fn tz() -> Zone {
+    "America/Vancouver".parse().unwrap_or_else(|_| Zone::utc())
+}
 const THERAPISTS: usize = 10;
 const DAYS: i64 = 60;
 const BOOKINGS: usize = 1500;
@@ -44,7 +46,7 @@ struct World {
 }
 
 fn local(d: NaiveDate, h: u32, m: u32) -> Option<DateTime<Utc>> {
-    TZ.from_local_datetime(&d.and_time(NaiveTime::from_hms_opt(h, m, 0)?))
+    tz().from_local_datetime(&d.and_time(NaiveTime::from_hms_opt(h, m, 0)?))
         .earliest()
         .map(|t| t.with_timezone(&Utc))
 }
@@ -57,7 +59,7 @@ fn world() -> World {
         .zip([4usize, 3])
         .map(|(&id, rooms)| LocationCalendar {
             id,
-            tz: TZ,
+            tz: tz(),
             rooms: vec![Vec::new(); rooms],
             closures: Vec::new(),
         })

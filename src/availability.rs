@@ -58,8 +58,9 @@ fn interval(start: NaiveDateTime, end: NaiveDateTime) -> Interval {
     Interval::new(start.and_utc(), end.and_utc())
 }
 
-/// The location's time zone; a stored name chrono-tz does not know is a server fault.
-pub fn zone(location: &catalog::Location) -> Result<chrono_tz::Tz, ApiError> {
+/// The location's time zone (rules from the tz database bundled by jiff); a stored name that
+/// database does not know is a server fault.
+pub fn zone(location: &catalog::Location) -> Result<crate::scheduling::Zone, ApiError> {
     location
         .timezone
         .parse()

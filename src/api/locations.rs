@@ -13,6 +13,7 @@ use crate::auth::Admin;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::catalog::{self, Location, LocationChanges};
 use crate::models::{new_id, now};
+use crate::scheduling::Zone;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -85,14 +86,27 @@ pub struct UpdateLocation {
 
 fn check_timezone(errors: &mut Vec<FieldError>, tz: &str) -> String {
     let tz = tz.trim();
-    // Exactly the names the spec lists (chrono-tz also parses some legacy aliases).
-    if !chrono_tz::TZ_VARIANTS.iter().any(|z| z.name() == tz) {
+    // Exactly a name of the bundled tz database, of the shape (and length) the spec gives.
+    if tz.len() > 64 || !zone_name_shaped(tz) || !Zone::is_known(tz) {
         errors.push(FieldError::new(
             "timezone",
             "must be an IANA time zone name",
         ));
     }
     tz.to_owned()
+}
+
+/// Whether `tz` matches the spec's `^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`.
+fn zone_name_shaped(tz: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-'))
+    };
+    let parts: Vec<&str> = tz.split('/').collect();
+    parts.len() <= 3
+        && parts.iter().all(|p| part(p))
+        && tz.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
 }
 
 /// A taken location name, or room name at its location (rooms use this too).
@@ -278,4 +292,52 @@ async fn delete_location(
         Subject::Location,
     );
     super::delete_one(&state, audited, id, catalog::delete_location).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(tz: &str) -> bool {
+        let mut errors = Vec::new();
+        check_timezone(&mut errors, tz);
+        errors.is_empty()
+    }
+
+    #[test]
+    fn every_bundled_zone_name_has_the_shape_the_spec_gives() {
+        // The spec describes zone names by a pattern and a length; the accepted set is exactly
+        // the bundled tz database's names, so each must fit them.
+        let names: Vec<&str> = Zone::names().collect();
+        assert!(names.len() >= 597, "{}", names.len());
+        for name in &names {
+            assert!(name.len() <= 64 && zone_name_shaped(name), "{name}");
+            assert!(accepted(name), "{name}");
+            assert!(name.parse::<Zone>().is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn only_exact_bundled_names_are_accepted() {
+        for good in [
+            "America/Vancouver",
+            "America/Toronto",
+            "Australia/Sydney",
+            "UTC",
+        ] {
+            assert!(accepted(good), "{good}");
+        }
+        for bad in [
+            "america/vancouver",
+            "Mars/Olympus",
+            "",
+            "/etc/localtime",
+            "America/../Vancouver",
+            "-07:00",
+            "PST8PDT/",
+            "Factory",
+        ] {
+            assert!(!accepted(bad), "{bad}");
+        }
+    }
 }

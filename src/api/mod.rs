@@ -136,7 +136,8 @@ pub fn time_off_guard(
     )
 }
 
-/// Every IANA zone name chrono-tz knows, so clients (and generated tests) see exactly which
+/// The shape of the IANA zone names the server accepts (exactly those of the tz database
+/// bundled by jiff, `scheduling::Zone::names`), so clients (and generated tests) see which
 /// `timezone` values are accepted.
 pub fn timezone_schema() -> utoipa::openapi::schema::Object {
     use utoipa::openapi::schema::{ObjectBuilder, Type};

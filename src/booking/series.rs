@@ -185,7 +185,7 @@ fn occurrences(
     let tz = scheduling::series_zone(asked.start, therapist, &cal.locations)
         .ok_or(BookingError::Rejected(Rejection::OutsideSchedule))?;
     Ok(scheduling::occurrences(
-        tz,
+        &tz,
         asked.start,
         asked.every_weeks,
         asked.count,

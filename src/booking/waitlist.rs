@@ -106,7 +106,7 @@ pub fn today(conn: &mut DbConn) -> Result<NaiveDate, BookingError> {
     let present = Utc::now();
     let earliest = catalog::list_locations(conn, None, i64::MAX)?
         .iter()
-        .filter_map(|l| l.timezone.parse::<chrono_tz::Tz>().ok())
+        .filter_map(|l| l.timezone.parse::<crate::scheduling::Zone>().ok())
         .map(|tz| present.with_timezone(&tz).date_naive())
         .min();
     Ok(earliest.unwrap_or_else(|| present.date_naive()))

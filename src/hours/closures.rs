@@ -24,7 +24,7 @@ pub fn list(
 ) -> Result<Vec<Closure>, ApiError> {
     let location = catalog::find_location(conn, location_id)?;
     let tz = availability::zone(&location)?;
-    let (Some(first), Some(last)) = (day_span(tz, from), day_span(tz, to)) else {
+    let (Some(first), Some(last)) = (day_span(&tz, from), day_span(&tz, to)) else {
         return Err(ApiError::validation("to", "is out of range"));
     };
     Ok(closure::between(
@@ -92,7 +92,7 @@ pub fn close_for_holidays(
     for location in catalog::list_locations(conn, None, i64::MAX)? {
         let tz = availability::zone(&location)?;
         for holiday in holidays {
-            let Some(Interval { start, end }) = day_span(tz, holiday.date) else {
+            let Some(Interval { start, end }) = day_span(&tz, holiday.date) else {
                 return Err(ApiError::internal("a holiday out of range"));
             };
             let (starts_at, ends_at) = (start.naive_utc(), end.naive_utc());

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use chrono_tz::Tz;
 
 use super::{check_rule_locations, refuse_stranded};
 use crate::availability;
@@ -13,7 +12,7 @@ use crate::error::ApiError;
 use crate::models::booking::{self, Booking};
 use crate::models::date_override::{self, DateOverride, OverrideRule, WithRules};
 use crate::models::{catalog, new_id, schedule};
-use crate::scheduling::{DayRule, Interval, TherapistCalendar, within_hours};
+use crate::scheduling::{DayRule, Interval, TherapistCalendar, Zone, within_hours};
 
 /// One rule of an override, parsed and checked (valid times, no overlaps) at the edge.
 #[derive(Debug, Clone)]
@@ -160,17 +159,17 @@ fn stranded(
     let mut location_ids: Vec<String> = bookings.iter().map(|b| b.location_id.clone()).collect();
     location_ids.sort();
     location_ids.dedup();
-    let zones: HashMap<String, Tz> = catalog::locations_by_ids(conn, &location_ids)?
+    let zones: HashMap<String, Zone> = catalog::locations_by_ids(conn, &location_ids)?
         .iter()
         .map(|l| Ok((l.id.clone(), availability::zone(l)?)))
         .collect::<Result<_, ApiError>>()?;
     let mut out = Vec::new();
     for b in bookings {
-        let tz = *zones
+        let tz = zones
             .get(&b.location_id)
             .ok_or_else(|| ApiError::internal("a booking's location is missing"))?;
         let span = Interval::new(b.start_at.and_utc(), b.end_at.and_utc());
-        if span.start.with_timezone(&tz).date_naive() != date {
+        if span.start.with_timezone(tz).date_naive() != date {
             continue;
         }
         let location_id = b.location_id.parse().map_err(ApiError::internal)?;

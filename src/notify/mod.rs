@@ -11,7 +11,6 @@ mod templates;
 mod worker;
 
 use chrono::NaiveDateTime;
-use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -23,6 +22,7 @@ use crate::models::notification::{self, Kind, Notification};
 use crate::models::user::{self, User};
 use crate::models::vocabulary::{BookingEvent, BookingStatus};
 use crate::models::{catalog, new_id, now, therapist};
+use crate::scheduling::Zone;
 
 pub use mailer::Mailer;
 pub use worker::{MAX_ATTEMPTS, Postman, run_once, run_worker};
@@ -39,9 +39,9 @@ fn clinic(config: &Config) -> String {
 }
 
 /// "Tuesday, December 8, 2026, 9:00 AM" in `tz`.
-pub fn local_text(at: NaiveDateTime, tz: Tz) -> String {
+pub fn local_text(at: NaiveDateTime, tz: &Zone) -> String {
     at.and_utc()
-        .with_timezone(&tz)
+        .with_timezone(tz)
         .format("%A, %B %-d, %Y, %-I:%M %p")
         .to_string()
 }
@@ -83,7 +83,7 @@ struct BookingView {
 /// What a booking's emails are made of, read once per change.
 struct Parts {
     booking: Booking,
-    tz: Tz,
+    tz: Zone,
     view: BookingView,
     client: User,
     therapist_user: Option<User>,
@@ -99,11 +99,11 @@ fn parts(conn: &mut DbConn, config: &Config, booking: &Booking) -> Result<Parts,
         Some(id) => Some(user::find(conn, id)?),
         None => None,
     };
-    let tz: Tz = location.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let tz: Zone = location.timezone.parse().unwrap_or_else(|_| Zone::utc());
     let view = BookingView {
         massage: massage.name.clone(),
         duration_minutes: booking.duration_minutes,
-        when: local_text(booking.start_at, tz),
+        when: local_text(booking.start_at, &tz),
         timezone: tz.name().to_owned(),
         location: location.name.clone(),
         address: location.address.clone(),
@@ -208,7 +208,7 @@ pub fn booking_changed(
     let p = parts(conn, config, after)?;
     let previous = before
         .filter(|b| b.start_at != after.start_at)
-        .map(|b| local_text(b.start_at, p.tz));
+        .map(|b| local_text(b.start_at, &p.tz));
     let clinic = clinic(config);
     let book_url = format!("{}/", config.public_base_url);
     let invitation = calendar::invitation(&p.booking, &p.names);
@@ -282,7 +282,7 @@ pub fn booking_changed(
                     clinic: clinic.clone(),
                     name: &old_user.name,
                     b: &old_view,
-                    previous: Some(local_text(before.start_at, old.tz)),
+                    previous: Some(local_text(before.start_at, &old.tz)),
                     book_url,
                     change: "moved_away",
                 },
@@ -364,15 +364,15 @@ pub fn waitlist_offer(
     let location = catalog::find_location(conn, &hold.location_id)?;
     let therapist = therapist::find(conn, &hold.therapist_id)?;
     let client = user::find(conn, &hold.client_id)?;
-    let tz: Tz = location.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let tz: Zone = location.timezone.parse().unwrap_or_else(|_| Zone::utc());
     let context = OfferMail {
         clinic: clinic(config),
         name: &client.name,
         o: OfferView {
             massage: massage.name,
             duration_minutes: hold.duration_minutes,
-            when: local_text(hold.start_at, tz),
-            expires: local_text(hold.expires_at, tz),
+            when: local_text(hold.start_at, &tz),
+            expires: local_text(hold.expires_at, &tz),
             timezone: tz.name().to_owned(),
             location: location.name,
             address: location.address,
@@ -437,12 +437,20 @@ mod tests {
 
     #[test]
     fn times_read_as_the_clinic_writes_them() {
+        // Vancouver is UTC−7 all year from 2026-11-01 (tzdata 2026a+): 16:00 UTC is 9:00 AM.
         let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 8)
-            .and_then(|d| d.and_hms_opt(17, 0, 0))
+            .and_then(|d| d.and_hms_opt(16, 0, 0))
             .unwrap();
+        let vancouver: Zone = "America/Vancouver".parse().unwrap();
         assert_eq!(
-            local_text(at, chrono_tz::America::Vancouver),
+            local_text(at, &vancouver),
             "Tuesday, December 8, 2026, 9:00 AM"
+        );
+        // A zone that still changes clocks: Toronto is UTC−5 in December.
+        let toronto: Zone = "America/Toronto".parse().unwrap();
+        assert_eq!(
+            local_text(at, &toronto),
+            "Tuesday, December 8, 2026, 11:00 AM"
         );
         assert_eq!(price_text(12000, "CAD"), "$120.00 CAD");
         assert_eq!(price_text(905, "JPY"), "9.05 JPY");

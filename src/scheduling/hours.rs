@@ -2,13 +2,12 @@
 //! as UTC spans.
 
 use chrono::{Datelike, NaiveDate};
-use chrono_tz::Tz;
 use uuid::Uuid;
 
 use super::interval::Interval;
 use super::rules::{DayRule, WeeklyRule};
 use super::slots::TherapistCalendar;
-use super::zone::{resolve_end, start_of_day};
+use super::zone::{Zone, resolve_end, start_of_day};
 
 impl TherapistCalendar {
     /// The hours that apply on local date `date`: its override when it has one (possibly
@@ -32,10 +31,10 @@ impl TherapistCalendar {
 pub fn within_hours(
     therapist: &TherapistCalendar,
     location_id: Uuid,
-    tz: Tz,
+    tz: &Zone,
     span: &Interval,
 ) -> bool {
-    let local = span.start.with_timezone(&tz).naive_local();
+    let local = span.start.with_timezone(tz).naive_local();
     let date = local.date();
     therapist.hours_on(date).iter().any(|h| {
         let (base, end_local) = (date.and_time(h.start), date.and_time(h.end));
@@ -48,7 +47,7 @@ pub fn within_hours(
 
 /// Local date `date` in `tz` as UTC, from its first instant to the next date's: 23 or 25 hours
 /// on a daylight-saving change. `None` only outside chrono's range.
-pub fn day_span(tz: Tz, date: NaiveDate) -> Option<Interval> {
+pub fn day_span(tz: &Zone, date: NaiveDate) -> Option<Interval> {
     let start = start_of_day(tz, date)?;
     let end = start_of_day(tz, date.succ_opt()?)?;
     Some(Interval::new(start, end))

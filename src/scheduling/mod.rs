@@ -40,6 +40,7 @@ pub use slots::{
     LocationCalendar, Rejection, Slot, SlotPolicy, SlotRequest, TherapistCalendar, check_start,
     compute_slots,
 };
+pub use zone::{UnknownZone, Zone};
 
 #[cfg(test)]
 mod proptests;

@@ -4,18 +4,17 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, TimeDelta, Utc};
-use chrono_tz::Tz;
 use uuid::Uuid;
 
 use super::interval::{Interval, IntervalSet};
 use super::rules::{DayRule, WeeklyRule};
-use super::zone::{resolve_end, resolve_start};
+use super::zone::{Zone, resolve_end, resolve_start};
 
 /// A location's calendar: its time zone, its rooms' occupancy and its closures.
 #[derive(Debug, Clone)]
 pub struct LocationCalendar {
     pub id: Uuid,
-    pub tz: Tz,
+    pub tz: Zone,
     /// One entry per active room at the location; each is that room's
     /// occupied intervals (bookings and live holds, any order). Empty vec = the location has no rooms
     /// = limited by therapists only.
@@ -183,7 +182,7 @@ struct RuleDay {
     window_end: DateTime<Utc>,
 }
 
-fn rule_day(hours: DayRule, tz: Tz, date: NaiveDate) -> Option<RuleDay> {
+fn rule_day(hours: DayRule, tz: &Zone, date: NaiveDate) -> Option<RuleDay> {
     if hours.start >= hours.end {
         return None;
     }
@@ -290,7 +289,7 @@ impl Plan {
     fn new(
         hours: DayRule,
         li: usize,
-        tz: Tz,
+        tz: &Zone,
         location: &PreparedLocation,
         date: NaiveDate,
         p: PlanParams,
@@ -433,7 +432,7 @@ pub fn compute_slots(
                         plans.push(Plan::new(
                             hours,
                             li,
-                            locations[li].tz,
+                            &locations[li].tz,
                             location,
                             date,
                             PlanParams {
@@ -512,8 +511,8 @@ pub fn check_start(
         if locations[..li].iter().any(|l| l.id == loc.id) {
             continue;
         }
-        let tz = loc.tz;
-        let local = start.with_timezone(&tz).naive_local();
+        let tz = &loc.tz;
+        let local = start.with_timezone(tz).naive_local();
         // Hours never cross midnight, so only the start's own local date can hold it.
         let d = local.date();
         for hours in therapist.hours_on(d) {

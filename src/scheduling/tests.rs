@@ -1,7 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
-use chrono_tz::Tz;
 use uuid::Uuid;
 
 use super::*;
@@ -9,7 +8,20 @@ use super::*;
 // ---------------------------------------------------------------------------
 // helpers
 
-const VAN: Tz = chrono_tz::America::Vancouver;
+/// America/Vancouver: PST/PDT until 2026-11-01, then UTC−7 all year (tzdata 2026a+).
+fn van() -> Zone {
+    "America/Vancouver".parse().unwrap()
+}
+
+/// America/Los_Angeles, which still changes clocks: on the dates used here it has the rules
+/// Vancouver had until 2026, so the DST tests keep their instants.
+fn la() -> Zone {
+    "America/Los_Angeles".parse().unwrap()
+}
+
+fn utc_zone() -> Zone {
+    Zone::utc()
+}
 
 fn id(n: u128) -> Uuid {
     Uuid::from_u128(n)
@@ -24,7 +36,7 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 /// UTC instant of a wall-clock time (earliest if ambiguous).
-fn at(tz: Tz, d: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
+fn at(tz: &Zone, d: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
     tz.from_local_datetime(&d.and_time(hm(h, m)))
         .earliest()
         .unwrap()
@@ -52,7 +64,7 @@ fn rule(weekday: Weekday, s: (u32, u32), e: (u32, u32), loc: Uuid) -> WeeklyRule
     }
 }
 
-fn location(n: u128, tz: Tz, rooms: Vec<Vec<Interval>>) -> LocationCalendar {
+fn location(n: u128, tz: Zone, rooms: Vec<Vec<Interval>>) -> LocationCalendar {
     LocationCalendar {
         id: id(n),
         tz,
@@ -108,7 +120,7 @@ impl Fixture {
                 1,
                 vec![rule(Weekday::Mon, (9, 0), (10, 0), id(100))],
             )],
-            locations: vec![location(100, chrono_tz::UTC, vec![])],
+            locations: vec![location(100, utc_zone(), vec![])],
             policy: policy(15),
             now: early_now(),
             from: monday(),
@@ -152,7 +164,7 @@ impl Fixture {
 }
 
 fn mon_utc(h: u32, m: u32) -> DateTime<Utc> {
-    at(chrono_tz::UTC, monday(), h, m)
+    at(&utc_zone(), monday(), h, m)
 }
 
 // ---------------------------------------------------------------------------
@@ -564,7 +576,10 @@ fn split_shift_at_two_locations_same_day() {
                 rule(Weekday::Mon, (9, 0), (11, 0), a),
             ],
         )],
-        locations: vec![location(100, VAN, vec![]), location(200, VAN, vec![vec![]])],
+        locations: vec![
+            location(100, van(), vec![]),
+            location(200, van(), vec![vec![]]),
+        ],
         policy: policy(30),
         now: early_now(),
         from: monday(),
@@ -576,22 +591,22 @@ fn split_shift_at_two_locations_same_day() {
     assert_eq!(
         got,
         vec![
-            (at(VAN, d, 9, 0), a),
-            (at(VAN, d, 9, 30), a),
-            (at(VAN, d, 10, 0), a),
-            (at(VAN, d, 13, 0), b),
-            (at(VAN, d, 13, 30), b),
-            (at(VAN, d, 14, 0), b),
+            (at(&van(), d, 9, 0), a),
+            (at(&van(), d, 9, 30), a),
+            (at(&van(), d, 10, 0), a),
+            (at(&van(), d, 13, 0), b),
+            (at(&van(), d, 13, 30), b),
+            (at(&van(), d, 14, 0), b),
         ]
     );
-    assert_eq!(f.check(0, at(VAN, d, 10, 0), 60, 0), Ok((a, None)));
-    assert_eq!(f.check(0, at(VAN, d, 14, 0), 60, 0), Ok((b, Some(0))));
+    assert_eq!(f.check(0, at(&van(), d, 10, 0), 60, 0), Ok((a, None)));
+    assert_eq!(f.check(0, at(&van(), d, 14, 0), 60, 0), Ok((b, Some(0))));
     assert_eq!(
-        f.check(0, at(VAN, d, 11, 0), 60, 0),
+        f.check(0, at(&van(), d, 11, 0), 60, 0),
         Err(Rejection::OutsideSchedule)
     );
     assert_eq!(
-        f.check(0, at(VAN, d, 10, 30), 60, 0),
+        f.check(0, at(&van(), d, 10, 30), 60, 0),
         Err(Rejection::OutsideSchedule)
     );
 }
@@ -607,8 +622,8 @@ fn back_to_back_rules_at_two_locations() {
             ],
         )],
         locations: vec![
-            location(100, chrono_tz::UTC, vec![]),
-            location(200, chrono_tz::UTC, vec![]),
+            location(100, utc_zone(), vec![]),
+            location(200, utc_zone(), vec![]),
         ],
         policy: policy(30),
         now: early_now(),
@@ -641,7 +656,7 @@ fn sorted_by_start_then_therapist() {
             therapist(5, vec![rule(Weekday::Mon, (9, 30), (10, 30), loc)]),
             therapist(7, vec![rule(Weekday::Mon, (9, 0), (10, 0), loc)]),
         ],
-        locations: vec![location(100, chrono_tz::UTC, vec![])],
+        locations: vec![location(100, utc_zone(), vec![])],
         policy: policy(30),
         now: early_now(),
         from: monday(),
@@ -692,10 +707,10 @@ fn duplicate_rules_emit_once_smallest_location() {
             ],
         )],
         locations: vec![
-            location(200, chrono_tz::UTC, vec![]),
+            location(200, utc_zone(), vec![]),
             location(
                 100,
-                chrono_tz::UTC,
+                utc_zone(),
                 vec![vec![iv(mon_utc(9, 0), mon_utc(9, 30))]],
             ),
         ],
@@ -721,13 +736,13 @@ fn duplicate_rules_emit_once_smallest_location() {
 #[test]
 fn local_dates_are_per_location_zone() {
     // Monday 09:00 in Sydney is Sunday 23:00 UTC.
-    let syd: Tz = chrono_tz::Australia::Sydney;
+    let syd: Zone = "Australia/Sydney".parse().unwrap();
     let f = Fixture {
         therapists: vec![therapist(
             1,
             vec![rule(Weekday::Mon, (9, 0), (10, 0), id(100))],
         )],
-        locations: vec![location(100, syd, vec![])],
+        locations: vec![location(100, syd.clone(), vec![])],
         policy: policy(30),
         now: early_now(),
         from: monday(),
@@ -736,20 +751,20 @@ fn local_dates_are_per_location_zone() {
     let starts = f.starts(30, 0);
     assert_eq!(
         starts,
-        vec![at(syd, monday(), 9, 0), at(syd, monday(), 9, 30)]
+        vec![at(&syd, monday(), 9, 0), at(&syd, monday(), 9, 30)]
     );
     assert_eq!(starts[0], utc(2026, 5, 31, 23, 0));
     assert_eq!(f.check(0, starts[0], 30, 0), Ok((id(100), None)));
 }
 
 // ---------------------------------------------------------------------------
-// DST (America/Vancouver)
+// DST (America/Los_Angeles; Vancouver stopped changing clocks in 2026)
 
 fn sunday_fixture(d: NaiveDate, s: (u32, u32), e: (u32, u32), step: u32) -> Fixture {
     assert_eq!(d.weekday(), Weekday::Sun);
     Fixture {
         therapists: vec![therapist(1, vec![rule(Weekday::Sun, s, e, id(100))])],
-        locations: vec![location(100, VAN, vec![])],
+        locations: vec![location(100, la(), vec![])],
         policy: policy(step),
         now: early_now(),
         from: d,
@@ -767,11 +782,11 @@ fn dst_transition_days_business_hours() {
         let f = sunday_fixture(d, (9, 0), (17, 0), 15);
         let slots = f.slots(60, 0);
         assert_eq!(slots.len(), normal, "{d}");
-        assert_eq!(slots[0].start, at(VAN, d, 9, 0));
-        assert_eq!(slots[slots.len() - 1].start, at(VAN, d, 16, 0));
+        assert_eq!(slots[0].start, at(&la(), d, 9, 0));
+        assert_eq!(slots[slots.len() - 1].start, at(&la(), d, 16, 0));
         for s in &slots {
             assert_eq!(s.end - s.start, mins(60));
-            let local = s.start.with_timezone(&VAN);
+            let local = s.start.with_timezone(&la());
             assert_eq!(local.date_naive(), d);
         }
         for w in slots.windows(2) {
@@ -792,7 +807,7 @@ fn dst_spring_forward_gap_skipped() {
     assert_eq!(slots.iter().map(|s| s.start).collect::<Vec<_>>(), expected);
     let locals: Vec<String> = slots
         .iter()
-        .map(|s| s.start.with_timezone(&VAN).format("%H:%M").to_string())
+        .map(|s| s.start.with_timezone(&la()).format("%H:%M").to_string())
         .collect();
     assert_eq!(
         locals,
@@ -802,7 +817,7 @@ fn dst_spring_forward_gap_skipped() {
     );
     for s in &slots {
         assert_eq!(s.end - s.start, mins(60));
-        assert!(s.start.with_timezone(&VAN).format("%H").to_string() != "02");
+        assert!(s.start.with_timezone(&la()).format("%H").to_string() != "02");
     }
     // 15-minute massages: every wall-clock start except the gap ones
     let short = f.slots(15, 0);
@@ -837,7 +852,7 @@ fn dst_fall_back_ambiguous_offered_once() {
     }
     let mut locals: Vec<String> = slots
         .iter()
-        .map(|s| s.start.with_timezone(&VAN).format("%H:%M").to_string())
+        .map(|s| s.start.with_timezone(&la()).format("%H:%M").to_string())
         .collect();
     let n = locals.len();
     locals.dedup();
@@ -886,6 +901,55 @@ fn dst_rule_starting_in_gap() {
     let starts = f.starts(30, 0);
     assert_eq!(starts.first(), Some(&utc(2026, 3, 8, 10, 0)));
     assert_eq!(starts.len(), 3);
+}
+
+/// Vancouver from November 2026: UTC−7 all year, so no fold on 2026-11-01 and no gap in 2027.
+#[test]
+fn vancouver_no_longer_changes_clocks() {
+    for d in [date(2026, 11, 1), date(2027, 3, 14), date(2027, 11, 7)] {
+        let mut f = sunday_fixture(d, (0, 0), (4, 0), 15);
+        f.locations = vec![location(100, van(), vec![])];
+        let starts = f.starts(60, 0);
+        // wall-clock 00:00..03:00, each once, at −07:00: 07:00..10:00 UTC
+        let expected: Vec<DateTime<Utc>> = (0..13)
+            .map(|k| at(&utc_zone(), d, 7, 0) + mins(15 * k))
+            .collect();
+        assert_eq!(starts, expected, "{d}");
+        assert_eq!(
+            day_span(&van(), d).map(|s| s.end - s.start),
+            Some(Duration::hours(24))
+        );
+    }
+}
+
+/// A Vancouver location open 09:00–17:00 offers its first slot on 2026-12-10 at 16:00 UTC
+/// (09:00 −07:00; chrono-tz's tzdata 2025b said 17:00 UTC).
+#[test]
+fn vancouver_december_2026_opens_at_16_00_utc() {
+    let d = date(2026, 12, 10);
+    let f = Fixture {
+        therapists: vec![therapist(
+            1,
+            vec![rule(d.weekday(), (9, 0), (17, 0), id(100))],
+        )],
+        locations: vec![location(100, van(), vec![])],
+        policy: policy(60),
+        now: early_now(),
+        from: d,
+        to: d,
+    };
+    let starts = f.starts(60, 0);
+    assert_eq!(starts.first(), Some(&utc(2026, 12, 10, 16, 0)));
+    assert_eq!(starts.last(), Some(&utc(2026, 12, 10, 23, 0)));
+    assert_eq!(starts.len(), 8);
+    assert_eq!(
+        f.check(0, utc(2026, 12, 10, 16, 0), 60, 0),
+        Ok((id(100), None))
+    );
+    assert_eq!(
+        f.check(0, utc(2026, 12, 11, 0, 0), 60, 0),
+        Err(Rejection::OutsideSchedule)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -953,64 +1017,111 @@ fn resolve_end_in_gap_is_exact_transition_instant() {
     let transition = utc(2026, 3, 8, 10, 0);
     for (h, m, s) in [(2, 0, 0), (2, 30, 0), (2, 59, 59)] {
         let local = d.and_hms_opt(h, m, s).unwrap();
-        assert_eq!(zone::resolve_end(VAN, local), Some(transition), "{local}");
-        assert_eq!(zone::resolve_start(VAN, local), None, "{local}");
+        assert_eq!(
+            zone::resolve_end(&van(), local),
+            Some(transition),
+            "{local}"
+        );
+        assert_eq!(zone::resolve_start(&van(), local), None, "{local}");
     }
     let frac = d.and_hms_milli_opt(2, 59, 59, 500).unwrap();
-    assert_eq!(zone::resolve_end(VAN, frac), Some(transition));
+    assert_eq!(zone::resolve_end(&van(), frac), Some(transition));
     // Sydney spring-forward 2026-10-04 02:00 AEST → 03:00 AEDT (16:00 UTC the day before)
-    let syd: Tz = chrono_tz::Australia::Sydney;
+    let syd: Zone = "Australia/Sydney".parse().unwrap();
     let local = date(2026, 10, 4).and_hms_opt(2, 15, 0).unwrap();
-    assert_eq!(zone::resolve_end(syd, local), Some(utc(2026, 10, 3, 16, 0)));
+    assert_eq!(
+        zone::resolve_end(&syd, local),
+        Some(utc(2026, 10, 3, 16, 0))
+    );
 }
 
 #[test]
 fn resolve_ambiguous_start_earliest_end_latest() {
+    // Los Angeles falls back 02:00 PDT → 01:00 PST on 2026-11-01 (Vancouver no longer does).
     let local = date(2026, 11, 1).and_hms_opt(1, 30, 0).unwrap();
     assert_eq!(
-        zone::resolve_start(VAN, local),
+        zone::resolve_start(&la(), local),
         Some(utc(2026, 11, 1, 8, 30))
     );
-    assert_eq!(zone::resolve_end(VAN, local), Some(utc(2026, 11, 1, 9, 30)));
+    assert_eq!(
+        zone::resolve_end(&la(), local),
+        Some(utc(2026, 11, 1, 9, 30))
+    );
     let plain = date(2026, 11, 2).and_hms_opt(1, 30, 0).unwrap();
     assert_eq!(
-        zone::resolve_start(VAN, plain),
-        zone::resolve_end(VAN, plain)
+        zone::resolve_start(&la(), plain),
+        zone::resolve_end(&la(), plain)
     );
 }
 
 #[test]
-fn gap_end_matches_chrono_tz_gap_info() {
-    // every spring-forward gap of 2026–2030 in a few zones, every minute of it
-    let zones: [Tz; 4] = [
-        VAN,
-        chrono_tz::Australia::Sydney,
-        chrono_tz::Europe::London,
-        chrono_tz::Australia::Lord_Howe, // 30-minute DST shift
+fn gap_end_matches_the_tzdb_transition() {
+    // every spring-forward gap of 2026–2030 in a few zones, every minute of it, against the
+    // transition instant the bundled tz database gives (jiff's own transition list)
+    let zones = [
+        "America/Vancouver", // 2026-03-08 only: UTC−7 all year from 2026-11-01
+        "America/Los_Angeles",
+        "Australia/Sydney",
+        "Europe/London",
+        "Australia/Lord_Howe", // 30-minute DST shift
     ];
     let mut gaps = 0;
-    for tz in zones {
+    let mut vancouver_gaps = 0;
+    for name in zones {
+        let tz: Zone = name.parse().unwrap();
+        let jtz = jiff::tz::TimeZone::get(name).unwrap();
         let mut d = date(2026, 1, 1);
         while d <= date(2030, 12, 31) {
             let midnight = d.and_time(NaiveTime::MIN);
-            let short_morning = zone::resolve_start(tz, midnight + mins(6 * 60)).unwrap()
-                - zone::resolve_start(tz, midnight).unwrap()
+            let short_morning = zone::resolve_start(&tz, midnight + mins(6 * 60)).unwrap()
+                - zone::resolve_start(&tz, midnight).unwrap()
                 < mins(6 * 60);
             for minute in (0..(6 * 60)).filter(|_| short_morning) {
                 let local = d.and_time(NaiveTime::MIN) + mins(minute);
-                if zone::resolve_start(tz, local).is_some() {
+                if zone::resolve_start(&tz, local).is_some() {
                     continue;
                 }
                 gaps += 1;
-                let info = chrono_tz::GapInfo::new(&local, &tz).unwrap();
-                let expected = info.end.unwrap().with_timezone(&Utc);
-                assert_eq!(zone::resolve_end(tz, local), Some(expected), "{tz} {local}");
+                if name == "America/Vancouver" {
+                    vancouver_gaps += 1;
+                }
+                let civil = jiff::civil::date(
+                    i16::try_from(d.year()).unwrap(),
+                    i8::try_from(d.month()).unwrap(),
+                    i8::try_from(d.day()).unwrap(),
+                )
+                .at(
+                    i8::try_from(minute / 60).unwrap(),
+                    i8::try_from(minute % 60).unwrap(),
+                    0,
+                    0,
+                );
+                let jiff::tz::AmbiguousOffset::Gap { before, .. } =
+                    jtz.to_ambiguous_timestamp(civil).offset()
+                else {
+                    panic!("{name} {local} is not in a gap for jiff");
+                };
+                // `local` read with the offset before the gap is past the transition; the
+                // transition is the last one at or before it.
+                let past = before.to_timestamp(civil).unwrap();
+                let transition = jtz
+                    .preceding(past + jiff::SignedDuration::from_nanos(1))
+                    .next()
+                    .unwrap()
+                    .timestamp();
+                let expected = DateTime::<Utc>::from_timestamp(transition.as_second(), 0).unwrap();
+                assert_eq!(
+                    zone::resolve_end(&tz, local),
+                    Some(expected),
+                    "{name} {local}"
+                );
             }
             d = d.succ_opt().unwrap();
         }
     }
-    // 5 years x (60 + 60 + 60 + 30) gap minutes
-    assert_eq!(gaps, 5 * (60 + 60 + 60 + 30));
+    assert_eq!(vancouver_gaps, 60);
+    // Vancouver's one gap, then 5 years x (60 + 60 + 60 + 30) gap minutes
+    assert_eq!(gaps, 60 + 5 * (60 + 60 + 60 + 30));
 }
 
 // ---------------------------------------------------------------------------
@@ -1039,7 +1150,7 @@ fn week_fixture() -> Fixture {
     .collect();
     Fixture {
         therapists: vec![therapist(1, rules)],
-        locations: vec![location(100, VAN, vec![])],
+        locations: vec![location(100, van(), vec![])],
         policy: policy(60),
         now: early_now(),
         from: monday(),
@@ -1050,7 +1161,7 @@ fn week_fixture() -> Fixture {
 fn starts_on(f: &Fixture, d: NaiveDate) -> Vec<DateTime<Utc>> {
     f.starts(60, 0)
         .into_iter()
-        .filter(|s| s.with_timezone(&VAN).date_naive() == d)
+        .filter(|s| s.with_timezone(&van()).date_naive() == d)
         .collect()
 }
 
@@ -1063,18 +1174,18 @@ fn an_override_replaces_its_dates_weekly_rules_only() {
         .insert(tuesday, vec![hours((13, 0), (15, 0), id(100))]);
     assert_eq!(
         starts_on(&f, tuesday),
-        vec![at(VAN, tuesday, 13, 0), at(VAN, tuesday, 14, 0)]
+        vec![at(&van(), tuesday, 13, 0), at(&van(), tuesday, 14, 0)]
     );
     // the other days keep their weekly hours
     assert_eq!(starts_on(&f, monday()).len(), 3);
     assert_eq!(starts_on(&f, tuesday + Duration::days(1)).len(), 3);
     // booking the replaced hours is outside the schedule, the new ones are fine
     assert_eq!(
-        f.check(0, at(VAN, tuesday, 9, 0), 60, 0),
+        f.check(0, at(&van(), tuesday, 9, 0), 60, 0),
         Err(Rejection::OutsideSchedule)
     );
     assert_eq!(
-        f.check(0, at(VAN, tuesday, 13, 0), 60, 0),
+        f.check(0, at(&van(), tuesday, 13, 0), 60, 0),
         Ok((id(100), None))
     );
 }
@@ -1092,27 +1203,27 @@ fn an_empty_override_is_a_day_off_and_one_on_a_free_day_adds_hours() {
             hours((11, 0), (12, 0), id(200)),
         ],
     );
-    f.locations.push(location(200, VAN, vec![]));
+    f.locations.push(location(200, van(), vec![]));
     assert!(starts_on(&f, wednesday).is_empty());
     assert_eq!(
-        f.check(0, at(VAN, wednesday, 10, 0), 60, 0),
+        f.check(0, at(&van(), wednesday, 10, 0), 60, 0),
         Err(Rejection::OutsideSchedule)
     );
     let slots: Vec<Slot> = f
         .slots(60, 0)
         .into_iter()
-        .filter(|s| s.start.with_timezone(&VAN).date_naive() == saturday)
+        .filter(|s| s.start.with_timezone(&van()).date_naive() == saturday)
         .collect();
     assert_eq!(slots.len(), 2);
     assert_eq!(slots[0].location_id, id(100));
     assert_eq!(slots[1].location_id, id(200));
     assert_eq!(
-        f.check(0, at(VAN, saturday, 11, 0), 60, 0),
+        f.check(0, at(&van(), saturday, 11, 0), 60, 0),
         Ok((id(200), None))
     );
     // the following Saturday has no override and no hours
     assert_eq!(
-        f.check(0, at(VAN, saturday + Duration::days(7), 10, 0), 60, 0),
+        f.check(0, at(&van(), saturday + Duration::days(7), 10, 0), 60, 0),
         Err(Rejection::OutsideSchedule)
     );
 }
@@ -1125,68 +1236,76 @@ fn a_therapist_with_only_overrides_is_searched() {
         .insert(saturday, vec![hours((9, 0), (10, 0), id(100))]);
     let f = Fixture {
         therapists: vec![t],
-        locations: vec![location(100, VAN, vec![])],
+        locations: vec![location(100, van(), vec![])],
         policy: policy(60),
         now: early_now(),
         from: saturday,
         to: saturday,
     };
-    assert_eq!(f.starts(60, 0), vec![at(VAN, saturday, 9, 0)]);
+    assert_eq!(f.starts(60, 0), vec![at(&van(), saturday, 9, 0)]);
 }
 
 #[test]
 fn a_closure_removes_what_overlaps_it_and_refuses_like_outside_hours() {
     let mut f = week_fixture();
     // closed 10:30–11:00 on Monday: 10:00 (would run into it) and nothing inside it
-    f.locations[0].closures = vec![iv(at(VAN, monday(), 10, 30), at(VAN, monday(), 11, 0))];
+    f.locations[0].closures = vec![iv(
+        at(&van(), monday(), 10, 30),
+        at(&van(), monday(), 11, 0),
+    )];
     assert_eq!(
         starts_on(&f, monday()),
-        vec![at(VAN, monday(), 9, 0), at(VAN, monday(), 11, 0)]
+        vec![at(&van(), monday(), 9, 0), at(&van(), monday(), 11, 0)]
     );
     assert_eq!(
-        f.check(0, at(VAN, monday(), 10, 0), 60, 0),
+        f.check(0, at(&van(), monday(), 10, 0), 60, 0),
         Err(Rejection::OutsideSchedule)
     );
     assert_eq!(
-        f.check(0, at(VAN, monday(), 10, 30), 30, 0),
+        f.check(0, at(&van(), monday(), 10, 30), 30, 0),
         Err(Rejection::OutsideSchedule)
     );
     // inside a closure even an off-grid start is simply outside the hours
     f.policy = policy(15);
     assert_eq!(
-        f.check(0, at(VAN, monday(), 10, 40), 15, 0),
+        f.check(0, at(&van(), monday(), 10, 40), 15, 0),
         Err(Rejection::OutsideSchedule)
     );
     // the buffer counts: 09:00 + 60 + 45 min runs into 10:30
     assert_eq!(
-        f.check(0, at(VAN, monday(), 9, 0), 60, 45),
+        f.check(0, at(&van(), monday(), 9, 0), 60, 45),
         Err(Rejection::OutsideSchedule)
     );
     // a closure of another location changes nothing here
     let mut other = week_fixture();
-    other.locations.push(location(200, VAN, vec![]));
-    other.locations[1].closures = vec![iv(at(VAN, monday(), 0, 0), at(VAN, monday(), 23, 0))];
+    other.locations.push(location(200, van(), vec![]));
+    other.locations[1].closures = vec![iv(at(&van(), monday(), 0, 0), at(&van(), monday(), 23, 0))];
     assert_eq!(starts_on(&other, monday()).len(), 3);
 }
 
 #[test]
 fn a_whole_day_closure_on_dst_days_covers_the_local_day() {
+    // Los Angeles still changes clocks in 2027 (Vancouver does not: its days are 24 hours).
     for (d, hours_long) in [(date(2027, 3, 14), 23), (date(2027, 11, 7), 25)] {
-        let span = day_span(VAN, d).unwrap();
+        let span = day_span(&la(), d).unwrap();
         assert_eq!(span.end - span.start, Duration::hours(hours_long), "{d}");
-        assert_eq!(span.start, at(VAN, d, 0, 0));
-        assert_eq!(span.end, at(VAN, d + Duration::days(1), 0, 0));
+        assert_eq!(span.start, at(&la(), d, 0, 0));
+        assert_eq!(span.end, at(&la(), d + Duration::days(1), 0, 0));
+        let span = day_span(&van(), d).unwrap();
+        assert_eq!(span.end - span.start, Duration::hours(24), "{d}");
     }
     // a zone whose midnight falls into the gap: the day starts when the gap ends
-    let havana: Tz = chrono_tz::America::Havana;
-    let gap_day = date(2027, 3, 14);
+    let havana: Zone = "America/Havana".parse().unwrap();
+    // (Cuba kept daylight time through the winter of 2026–27 in tzdata 2026f, so its next
+    // midnight gap after 2026-03-08 is 2028-03-12.)
+    let gap_day = date(2028, 3, 12);
     assert!(
         havana
             .from_local_datetime(&gap_day.and_time(NaiveTime::MIN))
             .earliest()
             .is_none()
     );
-    let span = day_span(havana, gap_day).unwrap();
+    let span = day_span(&havana, gap_day).unwrap();
     assert_eq!(span.end - span.start, Duration::hours(23));
 }
 
@@ -1194,16 +1313,16 @@ fn a_whole_day_closure_on_dst_days_covers_the_local_day() {
 fn within_hours_follows_the_override_of_the_booked_date() {
     let mut f = week_fixture();
     let t = &mut f.therapists[0];
-    let booked = iv(at(VAN, monday(), 10, 0), at(VAN, monday(), 11, 0));
-    assert!(within_hours(t, id(100), VAN, &booked));
-    assert!(!within_hours(t, id(200), VAN, &booked));
+    let booked = iv(at(&van(), monday(), 10, 0), at(&van(), monday(), 11, 0));
+    assert!(within_hours(t, id(100), &van(), &booked));
+    assert!(!within_hours(t, id(200), &van(), &booked));
     t.overrides
         .insert(monday(), vec![hours((9, 0), (10, 30), id(100))]);
-    assert!(!within_hours(t, id(100), VAN, &booked));
+    assert!(!within_hours(t, id(100), &van(), &booked));
     t.overrides
         .insert(monday(), vec![hours((9, 10), (11, 0), id(100))]);
     // off the old grid but inside the hours
-    assert!(within_hours(t, id(100), VAN, &booked));
+    assert!(within_hours(t, id(100), &van(), &booked));
     t.overrides.insert(monday(), vec![]);
-    assert!(!within_hours(t, id(100), VAN, &booked));
+    assert!(!within_hours(t, id(100), &van(), &booked));
 }

@@ -12,6 +12,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header::HeaderMap};
 use actix_web::test;
 use diesel::{Connection, RunQueryDsl, sql_query};
+pub use inspine::scheduling::Zone;
 use serde_json::{Value, json};
 
 use inspine::app::{self, AppState};
@@ -392,6 +393,17 @@ impl TestApp {
             .expect("count")
     }
 
+    /// Moves a location to another zone (`PATCH /locations/{id}`), e.g. [`LOS_ANGELES`] for a
+    /// test about daylight-saving changes, which Vancouver no longer has.
+    pub async fn move_location(&self, admin: &str, location_id: &str, zone: &str) {
+        self.patch(&format!("/api/v1/locations/{location_id}"))
+            .token(admin)
+            .json(serde_json::json!({ "timezone": zone }))
+            .send()
+            .await
+            .expect(200);
+    }
+
     pub async fn location_ids(&self) -> Vec<String> {
         let page = self.get("/api/v1/locations").send().await;
         page.expect(200)["items"]
@@ -423,19 +435,30 @@ pub struct Clinic {
     pub swedish: Value,
 }
 
-pub const VANCOUVER: chrono_tz::Tz = chrono_tz::America::Vancouver;
+/// America/Vancouver, the seeded locations' zone: UTC−7 all year from 2026-11-01.
+pub fn vancouver() -> Zone {
+    "America/Vancouver".parse().expect("bundled zone")
+}
+
+/// America/Los_Angeles, where clocks still change (as Vancouver's did until 2026): the zone
+/// the daylight-saving tests move a location to ([`TestApp::move_location`]).
+pub const LOS_ANGELES: &str = "America/Los_Angeles";
 
 /// The local date `days` ahead of today in Vancouver.
 pub fn local_date(days: i64) -> chrono::NaiveDate {
-    (chrono::Utc::now().with_timezone(&VANCOUVER).date_naive()) + chrono::Duration::days(days)
+    (chrono::Utc::now().with_timezone(&vancouver()).date_naive()) + chrono::Duration::days(days)
 }
 
 /// A Vancouver wall-clock time as an RFC 3339 UTC instant.
 pub fn at(date: chrono::NaiveDate, hh: u32, mm: u32) -> String {
+    at_in(&vancouver(), date, hh, mm)
+}
+
+/// A wall-clock time in `zone` as an RFC 3339 UTC instant (the earliest when ambiguous).
+pub fn at_in(zone: &Zone, date: chrono::NaiveDate, hh: u32, mm: u32) -> String {
     use chrono::TimeZone;
     let local = date.and_hms_opt(hh, mm, 0).expect("valid time");
-    VANCOUVER
-        .from_local_datetime(&local)
+    zone.from_local_datetime(&local)
         .earliest()
         .expect("exists")
         .with_timezone(&chrono::Utc)
@@ -680,14 +703,18 @@ impl TestApp {
     }
 }
 
-/// The first local date on or after `from` on which Vancouver's clocks change (`Some(true)`:
+/// The first local date on or after `from` on which `zone`'s clocks change (`Some(true)`:
 /// only a spring-forward change, `Some(false)`: only a fall-back one).
-pub fn next_dst_change(from: chrono::NaiveDate, forward: Option<bool>) -> chrono::NaiveDate {
+pub fn next_dst_change(
+    zone: &Zone,
+    from: chrono::NaiveDate,
+    forward: Option<bool>,
+) -> chrono::NaiveDate {
     use chrono::Offset;
     let noon_offset = |d: chrono::NaiveDate| {
-        chrono::DateTime::parse_from_rfc3339(&at(d, 12, 0))
+        chrono::DateTime::parse_from_rfc3339(&at_in(zone, d, 12, 0))
             .expect("instant")
-            .with_timezone(&VANCOUVER)
+            .with_timezone(zone)
             .offset()
             .fix()
             .local_minus_utc()
@@ -703,5 +730,5 @@ pub fn next_dst_change(from: chrono::NaiveDate, forward: Option<bool>) -> chrono
         }
         day += chrono::Duration::days(1);
     }
-    panic!("no daylight-saving change in Vancouver after {from}")
+    panic!("no daylight-saving change in {zone} after {from}")
 }

@@ -753,8 +753,9 @@ async fn closures_are_written_by_admins_only_and_validated() {
     assert_eq!(app.count("location_closures").await, 1);
 }
 
-/// Overrides on Vancouver's daylight-saving days of 2027: the wall-clock hours land on the
-/// instants of that day's offset, and hours across the change count real time.
+/// Overrides on the daylight-saving days of 2027 at a location in Los Angeles (the rules
+/// Vancouver had until 2026; Vancouver keeps UTC−7 all year now): the wall-clock hours land on
+/// the instants of that day's offset, and hours across the change count real time.
 #[actix_web::test]
 async fn overrides_on_daylight_saving_days_give_the_right_instants() {
     let app = TestApp::spawn_with(Options {
@@ -762,6 +763,12 @@ async fn overrides_on_daylight_saving_days_give_the_right_instants() {
     })
     .await;
     let clinic = app.clinic().await;
+    app.move_location(
+        &clinic.admin,
+        &clinic.location_id,
+        crate::helpers::LOS_ANGELES,
+    )
+    .await;
     let plain = app
         .post("/api/v1/massage-types")
         .token(&clinic.admin)

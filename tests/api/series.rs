@@ -4,7 +4,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, VANCOUVER, at, local_date, next_dst_change};
+use crate::helpers::{
+    LOS_ANGELES, Options, TestApp, Zone, at, at_in, local_date, next_dst_change, vancouver,
+};
 
 fn series_body(therapist: &str, type_id: &str, start: &str, every_weeks: u32, count: u32) -> Value {
     json!({"therapist_id": therapist, "massage_type_id": type_id, "duration_minutes": 60,
@@ -29,10 +31,10 @@ fn starts(list: &Value) -> Vec<&str> {
         .collect()
 }
 
-fn utc_offset_hours(start: &str) -> i32 {
+fn utc_offset_hours(zone: &Zone, start: &str) -> i32 {
     use chrono::Offset;
     let t: DateTime<Utc> = start.parse().unwrap();
-    t.with_timezone(&VANCOUVER).offset().fix().local_minus_utc() / 3600
+    t.with_timezone(zone).offset().fix().local_minus_utc() / 3600
 }
 
 #[actix_web::test]
@@ -596,11 +598,17 @@ fn horizon_past(date: NaiveDate) -> Options {
     }
 }
 
+/// In Los Angeles: Vancouver keeps UTC−7 all year from 2026-11-01 (see
+/// `a_vancouver_series_keeps_its_utc_time_through_march_and_november`).
 #[actix_web::test]
 async fn a_series_across_a_dst_change_keeps_its_local_time() {
-    let change = next_dst_change(local_date(8), None);
+    let la: Zone = LOS_ANGELES.parse().unwrap();
+    let change = next_dst_change(&la, local_date(8), None);
     let app = TestApp::spawn_with(horizon_past(change)).await;
     let clinic = app.clinic().await;
+    app.move_location(&clinic.admin, &clinic.location_id, LOS_ANGELES)
+        .await;
+    let at = |d, h, m| at_in(&la, d, h, m);
     let token = app.client_token("a@example.com").await;
     let type_id = clinic.swedish["id"].as_str().unwrap();
     // Two weekly occurrences before the change (when far enough ahead), then its day and after.
@@ -628,27 +636,28 @@ async fn a_series_across_a_dst_change_keeps_its_local_time() {
     assert_eq!(got, want);
     // Ten o'clock local each time, so in UTC the start moves by the hour the clocks moved.
     for start in &got {
-        let local = start
-            .parse::<DateTime<Utc>>()
-            .unwrap()
-            .with_timezone(&VANCOUVER);
+        let local = start.parse::<DateTime<Utc>>().unwrap().with_timezone(&la);
         assert_eq!(local.format("%H:%M").to_string(), "10:00");
     }
     let (offset_before, offset_after) = (
-        utc_offset_hours(got[before as usize - 1]),
-        utc_offset_hours(got[before as usize]),
+        utc_offset_hours(&la, got[before as usize - 1]),
+        utc_offset_hours(&la, got[before as usize]),
     );
     assert_eq!((offset_after - offset_before).abs(), 1);
     let hour = |s: &str| s.parse::<DateTime<Utc>>().unwrap().format("%H").to_string();
     assert_ne!(hour(got[0]), hour(got[3]));
 }
 
+/// In Los Angeles, whose clocks still spring forward (Vancouver's no longer do).
 #[actix_web::test]
 async fn a_time_the_clocks_skip_is_listed_on_the_spring_forward_date() {
-    let change = next_dst_change(local_date(8), Some(true));
+    let la: Zone = LOS_ANGELES.parse().unwrap();
+    let change = next_dst_change(&la, local_date(8), Some(true));
     let app = TestApp::spawn_with(horizon_past(change)).await;
     let admin = app.admin().await;
     let location_id = app.location_ids().await[0].clone();
+    app.move_location(&admin, &location_id, LOS_ANGELES).await;
+    let at = |d, h, m| at_in(&la, d, h, m);
     let night = app
         .therapist(&admin, "Night owl", &location_id, ("01:00", "06:00"))
         .await;
@@ -712,4 +721,50 @@ async fn concurrent_series_for_the_same_times_book_each_time_once() {
     }
     assert_eq!(booked, 3);
     assert_eq!(app.count("bookings").await, 3);
+}
+
+/// Vancouver keeps UTC−7 all year from 2026-11-01 (tzdata 2026a+): a weekly 10:00 across the
+/// second Sunday of March (where clocks used to spring forward) stays at 17:00 UTC. With the
+/// old rules (chrono-tz's tzdata 2025b) the occurrences before it were 18:00 UTC.
+#[actix_web::test]
+async fn a_vancouver_series_keeps_its_utc_time_through_march_and_november() {
+    use chrono::Datelike;
+    // The first second-Sunday-of-March at least three weeks ahead.
+    let mut year = local_date(0).year();
+    let march = loop {
+        let first = NaiveDate::from_ymd_opt(year, 3, 1).unwrap();
+        let to_sunday = (7 - first.weekday().num_days_from_sunday()) % 7;
+        let second_sunday = first + chrono::Duration::days(i64::from(to_sunday) + 7);
+        if second_sunday >= local_date(21) {
+            break second_sunday;
+        }
+        year += 1;
+    };
+    assert!(next_dst_change(&LOS_ANGELES.parse().unwrap(), march, None) == march);
+    let app = TestApp::spawn_with(horizon_past(march)).await;
+    let clinic = app.clinic().await;
+    let token = app.client_token("a@example.com").await;
+    let type_id = clinic.swedish["id"].as_str().unwrap();
+    let first = march - chrono::Duration::weeks(2);
+    let resp = app
+        .post("/api/v1/booking-series")
+        .token(&token)
+        .json(series_body(
+            &clinic.therapist_id,
+            type_id,
+            &at(first, 10, 0),
+            1,
+            4,
+        ))
+        .send()
+        .await;
+    let series = resp.expect(201);
+    let got = starts(&series["bookings"]);
+    let want: Vec<String> = (0..4)
+        .map(|k| format!("{}T17:00:00Z", weeks_after(first, k)))
+        .collect();
+    assert_eq!(got, want);
+    for start in &got {
+        assert_eq!(utc_offset_hours(&vancouver(), start), -7);
+    }
 }

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, at, local_date};
+use crate::helpers::{LOS_ANGELES, Options, TestApp, Zone, at, at_in, local_date};
 
 fn starts(body: &Value) -> Vec<String> {
     body["items"]
@@ -217,8 +217,10 @@ async fn past_dates_and_dates_beyond_the_horizon_offer_nothing() {
     }
 }
 
-/// The next daylight-saving changes in Vancouver (2027-03-14 and 2027-11-07) through the API:
-/// a 09:00–17:00 rule still yields 09:00…16:00 wall-clock, each slot exactly 60 minutes.
+/// The daylight-saving changes of 2027 through the API, at a location in Los Angeles (whose
+/// clocks change on 2027-03-14 and 2027-11-07 as Vancouver's did until 2026; Vancouver keeps
+/// UTC−7 all year now): a 09:00–17:00 rule still yields 09:00…16:00 wall-clock, each slot
+/// exactly 60 minutes.
 #[actix_web::test]
 async fn daylight_saving_days_keep_wall_clock_hours() {
     let app = TestApp::spawn_with(Options {
@@ -227,6 +229,9 @@ async fn daylight_saving_days_keep_wall_clock_hours() {
     .await;
     let admin = app.admin().await;
     let location = app.location_ids().await[0].clone();
+    app.move_location(&admin, &location, LOS_ANGELES).await;
+    let la: Zone = LOS_ANGELES.parse().unwrap();
+    let at = |d, h, m| at_in(&la, d, h, m);
     let therapist = app
         .therapist(&admin, "Dana", &location, ("09:00", "17:00"))
         .await;
@@ -276,5 +281,28 @@ async fn daylight_saving_days_keep_wall_clock_hours() {
             .send()
             .await;
         assert_eq!(booked.expect(201)["start"], at(date, 9, 0));
+    }
+}
+
+/// British Columbia keeps UTC−7 all year from 2026-11-01 (tzdata 2026a+): a Vancouver location
+/// open 09:00–17:00 offers its first slot at 16:00 UTC in winter as in summer (chrono-tz's
+/// tzdata 2025b said 17:00 UTC from 2026-11-01 to 2027-03-14).
+#[actix_web::test]
+async fn vancouver_opens_at_16_00_utc_all_year() {
+    let app = TestApp::spawn_with(Options {
+        env: [("BOOKING_HORIZON_DAYS", "400".to_owned())].into(),
+    })
+    .await;
+    let clinic = app.clinic().await;
+    let type_id = clinic.swedish["id"].as_str().unwrap().to_owned();
+    let december_10: chrono::NaiveDate = "2026-12-10".parse().unwrap();
+    let mut days = vec![local_date(7), local_date(100), local_date(200)];
+    if december_10 > local_date(1) {
+        days.push(december_10);
+    }
+    for day in days {
+        let got = app.slot_starts(&type_id, 60, day, "").await;
+        assert_eq!(got.first(), Some(&format!("{day}T16:00:00Z")), "{day}");
+        assert_eq!(got.first(), Some(&at(day, 9, 0)), "{day}");
     }
 }
