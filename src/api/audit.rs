@@ -92,7 +92,7 @@ pub struct AuditQuery {
         (status = 200, description = "A page of events", body = Page<AuditEventOut>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Limit out of range, or an action that is not one's shape", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/audit")]
@@ -102,10 +102,22 @@ async fn list_audit(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<web::Json<Page<AuditEventOut>>, ApiError> {
     let (limit, after) = page_params(query.limit, query.cursor.as_deref())?;
+    if let Some(action) = &query.action
+        && (action.len() > 64
+            || !action
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'))
+    {
+        return Err(ApiError::validation(
+            "action",
+            "must be lower-case letters, `_` and `.`, at most 64 (like `booking.create`)",
+        ));
+    }
     let filter = AuditFilter {
         actor_id: query.actor_id.map(|id| id.to_string()),
         subject_id: query.subject_id.map(|id| id.to_string()),
-        action: query.action,
+        // An empty `action=` filters nothing.
+        action: query.action.filter(|a| !a.is_empty()),
         from: query.from.map(|t| t.naive_utc()),
         to: query.to.map(|t| t.naive_utc()),
         after,

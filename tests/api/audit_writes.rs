@@ -777,3 +777,30 @@ async fn command_line_writes_are_recorded_as_system() {
         app.count("location_closures").await
     );
 }
+
+#[actix_web::test]
+async fn the_action_filter_takes_only_an_actions_shape() {
+    let app = TestApp::spawn().await;
+    let admin = who(&app, "boss@example.com", "admin").await;
+    for bad in [
+        "%C2%84",
+        "Booking.Create",
+        "booking-create",
+        &"a".repeat(65),
+    ] {
+        let resp = app
+            .get(&format!("/api/v1/audit?action={bad}"))
+            .token(&admin.token)
+            .send()
+            .await;
+        assert_eq!(resp.status, 422, "{bad}: {}", resp.body);
+        assert_eq!(resp.body["errors"][0]["field"], "action", "{}", resp.body);
+    }
+    // The right shape filters, known or not; empty matches every action.
+    assert!(
+        audit(&app, &admin, "action=no_such.action")
+            .await
+            .is_empty()
+    );
+    assert!(!audit(&app, &admin, "action=").await.is_empty());
+}
