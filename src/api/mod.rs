@@ -13,6 +13,7 @@ pub mod clinical;
 pub mod closures;
 pub mod extractors;
 pub mod holds;
+mod idempotency;
 pub mod locations;
 pub mod massage_types;
 pub mod notifications;

@@ -9,9 +9,8 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::bookings::{
-    BookingOut, CancelRequest, cancel_reason, claim_key, idempotency_key, replay, settle_key,
-};
+use super::bookings::{BookingOut, CancelRequest, cancel_reason};
+use super::idempotency::{claim_key, idempotency_key, replay, settle_key};
 use super::{ApiJson, OptionalJson, PathId, check, created, free_text, utc};
 use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::AuthUser;

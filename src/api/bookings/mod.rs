@@ -5,7 +5,6 @@
 //! bookings as `BookingOut` (webhook payloads, replayed answers) by taking it as a type
 //! parameter.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,17 +13,22 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::PathId;
+use super::idempotency::{claim_key, idempotency_key, replay, settle_key};
 use super::{ApiJson, ApiQuery, OptionalJson, Page, check, created, free_text, utc};
 use crate::audit::{self, Action, RequestMeta, Subject};
 use crate::auth::{AuthUser, Staff};
 use crate::booking::create::{self, NewBooking};
 use crate::booking::holds::{self, Booked};
-use crate::booking::idempotency::{self, Claim, Claimed};
+use crate::booking::idempotency::Claimed;
 use crate::booking::{BookingError, BookingEvent, BookingStatus, access, transitions};
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, Problem};
 use crate::models::booking::{self, Booking, BookingFilter};
 use crate::models::vocabulary::HoldEvent;
 use crate::state::AppState;
+
+mod forms;
+
+pub use forms::*;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_booking)
@@ -140,251 +144,6 @@ impl From<Booking> for BookingOut {
             intake_required: None,
         }
     }
-}
-
-/// The body of `POST /bookings` as parsed: the slot's fields, or `hold_id`. The spec shows it
-/// as one of [`BookSlot`] and [`BookHold`]; it is parsed flat so that each missing or extra
-/// field is named in the 422 (see [`CreateBooking::form`]), and so that a slot booking's
-/// Idempotency-Key fingerprint is what it was before holds (`hold_id` is left out when absent).
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBooking {
-    #[serde(default)]
-    pub therapist_id: Option<Uuid>,
-    #[serde(default)]
-    pub massage_type_id: Option<Uuid>,
-    #[serde(default)]
-    pub duration_minutes: Option<u32>,
-    #[serde(default, deserialize_with = "super::bounds::optional_instant")]
-    pub start: Option<DateTime<Utc>>,
-    pub notes: Option<String>,
-    pub client_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hold_id: Option<Uuid>,
-}
-
-/// What a `POST /bookings` asks for, as the body says it.
-pub enum BookingForm {
-    Slot {
-        therapist_id: Uuid,
-        massage_type_id: Uuid,
-        duration_minutes: u32,
-        start: DateTime<Utc>,
-    },
-    Hold(Uuid),
-}
-
-/// What a `POST /bookings` asks for, ready for the domain.
-enum Asked {
-    Slot(NewBooking),
-    Hold { hold_id: String, notes: String },
-}
-
-impl CreateBooking {
-    /// One form or the other: `hold_id` alone (with `notes`), or every slot field.
-    pub fn form(&self) -> Result<BookingForm, ApiError> {
-        let slot_fields = [
-            ("therapist_id", self.therapist_id.is_some()),
-            ("massage_type_id", self.massage_type_id.is_some()),
-            ("duration_minutes", self.duration_minutes.is_some()),
-            ("start", self.start.is_some()),
-            ("client_id", self.client_id.is_some()),
-        ];
-        if let Some(hold_id) = self.hold_id {
-            let extra: Vec<FieldError> = slot_fields
-                .iter()
-                .filter(|(_, sent)| *sent)
-                .map(|(field, _)| {
-                    FieldError::new(*field, "may not be sent with hold_id (the hold decides it)")
-                })
-                .collect();
-            check(extra)?;
-            return Ok(BookingForm::Hold(hold_id));
-        }
-        match (
-            self.therapist_id,
-            self.massage_type_id,
-            self.duration_minutes,
-            self.start,
-        ) {
-            (Some(therapist_id), Some(massage_type_id), Some(duration_minutes), Some(start)) => {
-                Ok(BookingForm::Slot {
-                    therapist_id,
-                    massage_type_id,
-                    duration_minutes,
-                    start,
-                })
-            }
-            _ => Err(ApiError::validation_many(
-                slot_fields[..4]
-                    .iter()
-                    .filter(|(_, sent)| !*sent)
-                    .map(|(field, _)| FieldError::new(*field, "is required (or send hold_id)"))
-                    .collect(),
-            )),
-        }
-    }
-}
-
-/// Book a slot by its fields.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // The spec's shape only; `CreateBooking` parses.
-pub struct BookSlot {
-    #[schema(value_type = String, format = Uuid)]
-    therapist_id: Uuid,
-    #[schema(value_type = String, format = Uuid)]
-    massage_type_id: Uuid,
-    /// One of the massage type's options.
-    #[schema(example = 60, minimum = 5, maximum = 480, multiple_of = 5)]
-    duration_minutes: u32,
-    /// RFC 3339, any offset; must be an offered slot.
-    start: DateTime<Utc>,
-    #[schema(
-        max_length = 1000,
-        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
-    )]
-    notes: Option<String>,
-    /// Admins and therapists book on a client's behalf; clients may not set it.
-    #[schema(value_type = Option<String>, format = Uuid)]
-    client_id: Option<Uuid>,
-}
-
-/// Book exactly the time a hold keeps, for the hold's client; the hold is consumed.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // The spec's shape only; `CreateBooking` parses.
-pub struct BookHold {
-    /// A live hold of the caller (staff: of any client).
-    #[schema(value_type = String, format = Uuid)]
-    hold_id: Uuid,
-    #[schema(
-        max_length = 1000,
-        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
-    )]
-    notes: Option<String>,
-}
-
-/// A booking request: a slot's fields, or a hold.
-#[derive(Deserialize, ToSchema)]
-#[serde(untagged)]
-#[schema(as = CreateBooking)]
-#[allow(dead_code)] // The spec's shape only; `CreateBooking` parses.
-pub enum CreateBookingBody {
-    Slot(BookSlot),
-    Hold(BookHold),
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CancelRequest {
-    #[schema(
-        max_length = 500,
-        pattern = "^[^\\u0000-\\u0009\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
-    )]
-    pub reason: Option<String>,
-}
-
-/// The reason of a cancel request, checked; `None` when absent or blank. The limit counts the
-/// text as sent, as the spec's maxLength does; it is stored trimmed.
-pub(super) fn cancel_reason(body: CancelRequest) -> Result<Option<String>, ApiError> {
-    let mut errors = Vec::new();
-    let reason = body
-        .reason
-        .map(|r| free_text(&mut errors, "reason", &r, 500))
-        .filter(|r| !r.is_empty());
-    check(errors)?;
-    Ok(reason)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RescheduleRequest {
-    #[serde(deserialize_with = "super::bounds::instant")]
-    pub start: DateTime<Utc>,
-    /// Move to another therapist (who must offer the type and duration).
-    #[schema(value_type = Option<String>, format = Uuid)]
-    pub therapist_id: Option<Uuid>,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Idempotency
-// ---------------------------------------------------------------------------------------------
-
-const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
-
-pub(super) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
-        return Ok(None);
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 255)
-        .ok_or_else(|| {
-            ApiError::BadRequest(
-                "The Idempotency-Key header must be 1 to 255 visible characters.".to_owned(),
-            )
-        })?;
-    Ok(Some(key.to_owned()))
-}
-
-/// The stored answer sent again; a created resource's `Location` is `{collection}/{id}`.
-pub(super) fn replay(status: i32, body: String, collection: &str) -> HttpResponse {
-    let status = u16::try_from(status)
-        .ok()
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::OK);
-    let mut builder = HttpResponse::build(status);
-    builder.insert_header(("Idempotent-Replayed", "true"));
-    if status.is_success() {
-        if let Some(id) = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["id"].as_str().map(str::to_owned))
-        {
-            builder.insert_header((header::LOCATION, format!("{collection}/{id}")));
-        }
-        builder.content_type("application/json");
-    } else {
-        builder.content_type("application/problem+json");
-    }
-    builder.body(body)
-}
-
-/// Claims the request's Idempotency-Key, if it has one, bound to `body`.
-pub(super) async fn claim_key(
-    state: &AppState,
-    caller: &AuthUser,
-    key: Option<String>,
-    body: &impl Serialize,
-) -> Result<Option<Claimed>, ApiError> {
-    let Some(key) = key else {
-        return Ok(None);
-    };
-    let hash = idempotency::request_hash(body)?;
-    let user_id = caller.id().to_owned();
-    let claimed = state
-        .write(move |conn| Ok(idempotency::claim(conn, &user_id, &key, &hash)?))
-        .await?;
-    Ok(Some(claimed))
-}
-
-/// After a failed create: a definite answer (4xx) is kept for replay; a transient failure frees
-/// the key so that the retry the client will make can run.
-pub(super) async fn settle_key(state: &AppState, claim: Claim, error: &ApiError) {
-    let status = actix_web::ResponseError::status_code(error);
-    let problem = serde_json::to_string(&error.problem()).unwrap_or_default();
-    let _ = state
-        .run(move |conn| {
-            if status.is_client_error() {
-                idempotency::store_answer(conn, &claim, i32::from(status.as_u16()), &problem)
-                    .map_err(ApiError::from)
-            } else {
-                idempotency::release(conn, &claim).map_err(ApiError::from)
-            }
-        })
-        .await;
 }
 
 // ---------------------------------------------------------------------------------------------
