@@ -32,6 +32,8 @@ pub struct AppState {
     pub mailer: crate::notify::Mailer,
     /// Seals and opens intake answers and treatment notes (`HEALTH_DATA_KEY`).
     pub health_key: crate::clinical::crypto::HealthKey,
+    /// What `/slots` keeps in memory (`SLOT_CACHE`), checked against the database on every search.
+    pub slot_cache: Option<Arc<crate::availability::SlotCache>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,9 @@ impl AppState {
             hashing,
             auth_limit: crate::limits::auth_limit(&config.trusted_proxies),
             api_limit: crate::limits::api_limit(&config.trusted_proxies),
+            slot_cache: config
+                .slot_cache
+                .then(|| Arc::new(crate::availability::SlotCache::new())),
             config: Arc::new(config),
             db,
             dummy_password_hash,

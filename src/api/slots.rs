@@ -77,6 +77,7 @@ async fn list_slots(
         ));
     }
     let config = state.config.clone();
+    let cache = state.slot_cache.clone();
     let search = SlotSearch {
         massage_type_id: query.massage_type_id.to_string(),
         duration_minutes: query.duration_minutes,
@@ -86,7 +87,15 @@ async fn list_slots(
         location_id: query.location_id.map(|l| l.to_string()),
     };
     let slots = state
-        .run(move |conn| Ok(search::offered_slots(conn, &config, &search, Utc::now())?))
+        .run(move |conn| {
+            Ok(search::offered_slots(
+                conn,
+                &config,
+                &search,
+                Utc::now(),
+                cache.as_deref(),
+            )?)
+        })
         .await?;
     Ok(web::Json(SlotList {
         items: slots

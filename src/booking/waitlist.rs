@@ -417,7 +417,7 @@ pub fn offer_freed(
             therapist_id: Some(therapist_id.to_owned()),
             location_id: entry.location_id.clone(),
         };
-        let slots = match offered_slots(conn, config, &search, present) {
+        let slots = match offered_slots(conn, config, &search, present, None) {
             Ok(slots) => slots,
             // The type or duration is no longer offered: nothing fits this entry.
             Err(BookingError::NoActiveMassageType | BookingError::DurationNotOffered) => continue,

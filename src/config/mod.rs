@@ -50,6 +50,9 @@ pub struct Config {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub slot_step_minutes: u32,
+    /// `/slots` answers from the in-memory availability snapshot (`SLOT_CACHE`, default on);
+    /// off, every search reads the database.
+    pub slot_cache: bool,
     pub min_notice_minutes: u32,
     pub booking_horizon_days: u32,
     pub cancellation_window_hours: u32,
@@ -186,6 +189,7 @@ impl Config {
                 86_400 * u64::from(number(&get, "REFRESH_TOKEN_TTL_DAYS", 30, 1)?),
             ),
             slot_step_minutes: number(&get, "SLOT_STEP_MINUTES", 15, 1)?,
+            slot_cache: boolean(&get, "SLOT_CACHE", true)?,
             min_notice_minutes: number(&get, "MIN_NOTICE_MINUTES", 120, 0)?,
             booking_horizon_days: number(&get, "BOOKING_HORIZON_DAYS", 90, 1)?,
             cancellation_window_hours: number(&get, "CANCELLATION_WINDOW_HOURS", 24, 0)?,

@@ -156,6 +156,13 @@ diesel::joinable!(schedule_override_rules -> schedule_overrides (override_id));
 diesel::joinable!(schedule_override_rules -> locations (location_id));
 diesel::joinable!(location_closures -> locations (location_id));
 
+diesel::table! {
+    availability_versions (scope) {
+        scope -> Text,
+        version -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,

@@ -605,6 +605,19 @@ impl TestApp {
         .await
     }
 
+    /// A second instance on this one's database with some settings changed.
+    pub async fn twin_with(&self, changed: HashMap<&'static str, String>) -> TestApp {
+        let mut env = self.env.clone();
+        env.extend(changed);
+        TestApp::start(
+            self.database_url.clone(),
+            DbGuard::Borrowed,
+            Options { env },
+            None,
+        )
+        .await
+    }
+
     /// Builds a fresh app (as a process restart would) over the same database, with the
     /// settings the test chose.
     pub async fn restart(self) -> TestApp {

@@ -27,5 +27,6 @@ mod security_data;
 mod security_net;
 mod series;
 mod shared_limits;
+mod slot_cache;
 mod slots;
 mod waitlist;

@@ -1,0 +1,771 @@
+//! The slot search's availability, kept in this process's memory and never stale.
+//!
+//! What a search reads is split into scopes, each with a counter in `availability_versions`
+//! that every write of that scope bumps in the write's own transaction (database triggers,
+//! migration `2026-12-04-000001_availability_versions`, so no write path can forget):
+//!
+//! * `catalog`: massage types and options, therapists and what they offer, locations, active
+//!   rooms, location closures;
+//! * `t:THERAPIST`: weekly rules, date overrides, time off;
+//! * `b:THERAPIST:YYYY-MM` and `r:ROOM:YYYY-MM`: confirmed bookings and active holds of the
+//!   therapist (room) starting in that UTC month.
+//!
+//! A search reads the counters of the scopes it needs, in one indexed query, and uses what it
+//! holds for every scope whose counter has not moved since it was loaded; it loads again only
+//! the scopes that moved (or that it never loaded). The counters are read *before* the rows they
+//! cover, so a part is never labelled newer than what it holds: a write that commits in between
+//! makes the label older than the rows, and the next search loads that part once more. A write
+//! whose answer a client has seen has committed its counter, so any search begun after it, on
+//! any instance, sees the counter move and never offers the time it took.
+//!
+//! A hold's expiry needs no write: holds are kept with their expiry and count while live at the
+//! search's `now`. Rows far in the past are not kept (overrides, time off and closures that ended
+//! two days before a part was loaded): they cannot touch a slot offered from now on.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::{Busy, Source, Window, interval};
+use crate::db::DbConn;
+use crate::db::schema::{
+    availability_versions, bookings, holds, location_closures, massage_type_options, massage_types,
+    rooms, therapist_massage_types, therapists, time_off,
+};
+use crate::error::ApiError;
+use crate::models::booking::MAX_BLOCKED_SPAN;
+use crate::models::catalog::{Location, MassageOption, MassageType, Room};
+use crate::models::date_override::{self, WithRules};
+use crate::models::schedule::{self, ScheduleRule};
+use crate::models::vocabulary::BookingStatus;
+use crate::scheduling::Interval;
+
+/// How far back rows are kept when a part is loaded (see the module's last paragraph).
+const KEEP_PAST: Duration = Duration::days(2);
+
+/// One process's snapshot, shared by its searches.
+#[derive(Default)]
+pub struct SlotCache {
+    current: RwLock<Arc<Snapshot>>,
+    /// One refresher at a time; searches that find everything current never take it.
+    refresh: Mutex<()>,
+}
+
+#[derive(Clone, Default)]
+struct Snapshot {
+    catalog: Option<Arc<Catalog>>,
+    hours: HashMap<String, Arc<Hours>>,
+    therapist_claims: HashMap<(String, Month), Arc<Claims>>,
+    room_claims: HashMap<(String, Month), Arc<Claims>>,
+}
+
+/// A UTC month as `year * 12 + month0`.
+type Month = i32;
+
+struct Catalog {
+    version: i64,
+    massage_types: HashMap<String, MassageType>,
+    options: HashMap<String, Vec<MassageOption>>,
+    /// Active therapists offering each massage type, in id order.
+    offering: HashMap<String, Vec<String>>,
+    locations: HashMap<String, Location>,
+    /// Active rooms, in id order.
+    rooms: Vec<Room>,
+    closures: HashMap<String, Vec<Interval>>,
+}
+
+struct Hours {
+    version: i64,
+    rules: Vec<ScheduleRule>,
+    overrides: Vec<WithRules>,
+    time_off: Vec<Interval>,
+}
+
+struct Claims {
+    version: i64,
+    items: Vec<Claim>,
+}
+
+struct Claim {
+    start: NaiveDateTime,
+    blocked_until: NaiveDateTime,
+    kind: ClaimKind,
+}
+
+enum ClaimKind {
+    Booking(Box<str>),
+    Hold { expires_at: NaiveDateTime },
+}
+
+/// What a search asks for: its massage type, perhaps one therapist, and its UTC window.
+pub struct Wanted<'a> {
+    pub massage_type_id: &'a str,
+    pub therapist_id: Option<&'a str>,
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
+    pub now: NaiveDateTime,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Scope {
+    Catalog,
+    Hours(String),
+    Therapist(String, Month),
+    Room(String, Month),
+}
+
+impl Scope {
+    fn key(&self) -> String {
+        let month = |m: &Month| format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1);
+        match self {
+            Self::Catalog => "catalog".to_owned(),
+            Self::Hours(t) => format!("t:{t}"),
+            Self::Therapist(t, m) => format!("b:{t}:{}", month(m)),
+            Self::Room(r, m) => format!("r:{r}:{}", month(m)),
+        }
+    }
+}
+
+fn month_of(at: NaiveDateTime) -> Month {
+    at.year() * 12 + at.month0() as i32
+}
+
+fn month_start(month: Month) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(month.div_euclid(12), month.rem_euclid(12) as u32 + 1, 1)
+        .unwrap_or(NaiveDate::MAX)
+        .and_time(chrono::NaiveTime::MIN)
+}
+
+/// The months whose claims can meet [from, to): a claim spans at most `MAX_BLOCKED_SPAN`.
+fn months(from: NaiveDateTime, to: NaiveDateTime) -> std::ops::RangeInclusive<Month> {
+    month_of(from.checked_sub_signed(MAX_BLOCKED_SPAN).unwrap_or(from))..=month_of(to)
+}
+
+impl Snapshot {
+    fn version(&self, scope: &Scope) -> Option<i64> {
+        match scope {
+            Scope::Catalog => self.catalog.as_ref().map(|c| c.version),
+            Scope::Hours(t) => self.hours.get(t).map(|h| h.version),
+            Scope::Therapist(t, m) => self
+                .therapist_claims
+                .get(&(t.clone(), *m))
+                .map(|c| c.version),
+            Scope::Room(r, m) => self.room_claims.get(&(r.clone(), *m)).map(|c| c.version),
+        }
+    }
+
+    /// The scopes a search needs beyond the catalog (which must be loaded).
+    fn scopes(&self, catalog: &Catalog, wanted: &Wanted) -> Vec<Scope> {
+        let therapists = catalog.therapists_for(wanted);
+        let months = months(wanted.from, wanted.to);
+        let mut scopes = vec![Scope::Catalog];
+        for t in therapists {
+            scopes.push(Scope::Hours(t.clone()));
+            scopes.extend(months.clone().map(|m| Scope::Therapist(t.clone(), m)));
+        }
+        for room in &catalog.rooms {
+            scopes.extend(months.clone().map(|m| Scope::Room(room.id.clone(), m)));
+        }
+        scopes
+    }
+}
+
+impl Catalog {
+    fn therapists_for<'a>(&'a self, wanted: &Wanted) -> impl Iterator<Item = &'a String> {
+        let only = wanted.therapist_id.map(str::to_owned);
+        self.offering
+            .get(wanted.massage_type_id)
+            .into_iter()
+            .flatten()
+            .filter(move |t| only.as_ref().is_none_or(|o| o == *t))
+    }
+}
+
+fn read_versions(conn: &mut DbConn, scopes: &[Scope]) -> Result<HashMap<String, i64>, ApiError> {
+    let keys: Vec<String> = scopes.iter().map(Scope::key).collect();
+    let rows: Vec<(String, i64)> = availability_versions::table
+        .filter(availability_versions::scope.eq_any(&keys))
+        .select((availability_versions::scope, availability_versions::version))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+impl SlotCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A view of the availability that is current for a search begun before this call: every
+    /// part it needs has been checked against its counter, and loaded again where that moved.
+    pub fn view(&self, conn: &mut DbConn, wanted: &Wanted) -> Result<View, ApiError> {
+        // The catalog decides which other scopes are needed; if it moved, the second round
+        // asks again with the new one. A third round is only needed if it moved again meanwhile.
+        for _ in 0..3 {
+            let snapshot = self.current();
+            let scopes = match &snapshot.catalog {
+                Some(catalog) => snapshot.scopes(catalog, wanted),
+                None => vec![Scope::Catalog],
+            };
+            let versions = read_versions(conn, &scopes)?;
+            let read = |s: &Scope| versions.get(&s.key()).copied().unwrap_or(0);
+            let current =
+                |snap: &Snapshot, s: &Scope| snap.version(s).is_some_and(|v| v >= read(s));
+            let catalog_moved = !current(&snapshot, &Scope::Catalog);
+            if scopes.iter().all(|s| current(&snapshot, s)) {
+                return Ok(View { snapshot });
+            }
+            let _turn = self.refresh.lock().unwrap_or_else(PoisonError::into_inner);
+            // Another search may have loaded these meanwhile.
+            let latest = self.current();
+            let stale: Vec<Scope> = scopes
+                .iter()
+                .filter(|s| !current(&latest, s))
+                .cloned()
+                .collect();
+            let mut next = (*latest).clone();
+            load_scopes(conn, &mut next, &stale, &read, wanted.now)?;
+            let next = Arc::new(next);
+            *self.current.write().unwrap_or_else(PoisonError::into_inner) = next.clone();
+            if !catalog_moved {
+                return Ok(View { snapshot: next });
+            }
+        }
+        Err(ApiError::Unavailable(
+            "the catalog kept changing while the slot search read it".to_owned(),
+        ))
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Loads the stale scopes into `next`, each labelled with the counter read before it.
+fn load_scopes(
+    conn: &mut DbConn,
+    next: &mut Snapshot,
+    stale: &[Scope],
+    read: &dyn Fn(&Scope) -> i64,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let since = now.checked_sub_signed(KEEP_PAST).unwrap_or(now);
+    let mut hours = Vec::new();
+    let mut therapist_months: HashMap<Month, Vec<String>> = HashMap::new();
+    let mut room_months: HashMap<Month, Vec<String>> = HashMap::new();
+    for scope in stale {
+        match scope {
+            Scope::Catalog => {
+                next.catalog = Some(Arc::new(load_catalog(conn, read(scope), since)?));
+            }
+            Scope::Hours(t) => hours.push(t.clone()),
+            Scope::Therapist(t, m) => therapist_months.entry(*m).or_default().push(t.clone()),
+            Scope::Room(r, m) => room_months.entry(*m).or_default().push(r.clone()),
+        }
+    }
+    if !hours.is_empty() {
+        let mut rules: HashMap<String, Vec<ScheduleRule>> = HashMap::new();
+        for rule in schedule::rules_for(conn, &hours)? {
+            rules
+                .entry(rule.therapist_id.clone())
+                .or_default()
+                .push(rule);
+        }
+        let mut overrides: HashMap<String, Vec<WithRules>> = HashMap::new();
+        for o in date_override::between(
+            conn,
+            &hours,
+            since.date(),
+            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX),
+        )? {
+            overrides
+                .entry(o.date_override.therapist_id.clone())
+                .or_default()
+                .push(o);
+        }
+        let mut off = Busy::new();
+        let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = time_off::table
+            .filter(time_off::therapist_id.eq_any(&hours))
+            .filter(time_off::ends_at.gt(since))
+            .select((
+                time_off::therapist_id,
+                time_off::starts_at,
+                time_off::ends_at,
+            ))
+            .load(conn)?;
+        for (t, start, end) in rows {
+            off.entry(t).or_default().push(interval(start, end));
+        }
+        for t in hours {
+            let version = read(&Scope::Hours(t.clone()));
+            next.hours.insert(
+                t.clone(),
+                Arc::new(Hours {
+                    version,
+                    rules: rules.remove(&t).unwrap_or_default(),
+                    overrides: overrides.remove(&t).unwrap_or_default(),
+                    time_off: off.remove(&t).unwrap_or_default(),
+                }),
+            );
+        }
+    }
+    for (month, ids) in therapist_months {
+        let mut loaded = load_claims(conn, month, &ids, Owner::Therapist)?;
+        for t in ids {
+            let version = read(&Scope::Therapist(t.clone(), month));
+            let items = loaded.remove(&t).unwrap_or_default();
+            next.therapist_claims
+                .insert((t, month), Arc::new(Claims { version, items }));
+        }
+    }
+    for (month, ids) in room_months {
+        let mut loaded = load_claims(conn, month, &ids, Owner::Room)?;
+        for r in ids {
+            let version = read(&Scope::Room(r.clone(), month));
+            let items = loaded.remove(&r).unwrap_or_default();
+            next.room_claims
+                .insert((r, month), Arc::new(Claims { version, items }));
+        }
+    }
+    Ok(())
+}
+
+fn load_catalog(
+    conn: &mut DbConn,
+    version: i64,
+    since: NaiveDateTime,
+) -> Result<Catalog, ApiError> {
+    let massage_types: HashMap<String, MassageType> = massage_types::table
+        .load::<MassageType>(conn)?
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
+    let mut options: HashMap<String, Vec<MassageOption>> = HashMap::new();
+    for o in massage_type_options::table.load::<MassageOption>(conn)? {
+        options
+            .entry(o.massage_type_id.clone())
+            .or_default()
+            .push(o);
+    }
+    let offered: Vec<(String, String)> = therapist_massage_types::table
+        .inner_join(therapists::table)
+        .filter(therapists::active.eq(true))
+        .select((
+            therapist_massage_types::massage_type_id,
+            therapist_massage_types::therapist_id,
+        ))
+        .order(therapist_massage_types::therapist_id.asc())
+        .load(conn)?;
+    let mut offering: HashMap<String, Vec<String>> = HashMap::new();
+    for (type_id, therapist_id) in offered {
+        offering.entry(type_id).or_default().push(therapist_id);
+    }
+    let locations = crate::db::schema::locations::table
+        .load::<Location>(conn)?
+        .into_iter()
+        .map(|l| (l.id.clone(), l))
+        .collect();
+    let rooms = rooms::table
+        .filter(rooms::active.eq(true))
+        .order(rooms::id.asc())
+        .load::<Room>(conn)?;
+    let mut closures: HashMap<String, Vec<Interval>> = HashMap::new();
+    let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = location_closures::table
+        .filter(location_closures::ends_at.gt(since))
+        .select((
+            location_closures::location_id,
+            location_closures::starts_at,
+            location_closures::ends_at,
+        ))
+        .load(conn)?;
+    for (location, start, end) in rows {
+        closures
+            .entry(location)
+            .or_default()
+            .push(interval(start, end));
+    }
+    Ok(Catalog {
+        version,
+        massage_types,
+        options,
+        offering,
+        locations,
+        rooms,
+        closures,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Owner {
+    Therapist,
+    Room,
+}
+
+/// Confirmed bookings and active holds starting in the month, by therapist or room, by start.
+fn load_claims(
+    conn: &mut DbConn,
+    month: Month,
+    ids: &[String],
+    owner: Owner,
+) -> Result<HashMap<String, Vec<Claim>>, ApiError> {
+    let (from, to) = (month_start(month), month_start(month + 1));
+    let booked: Vec<(String, Option<String>, NaiveDateTime, NaiveDateTime, String)> = {
+        let query = bookings::table
+            .filter(bookings::status.eq(BookingStatus::Confirmed))
+            .filter(bookings::start_at.ge(from))
+            .filter(bookings::start_at.lt(to))
+            .select((
+                bookings::therapist_id,
+                bookings::room_id,
+                bookings::start_at,
+                bookings::blocked_until,
+                bookings::id,
+            ));
+        match owner {
+            Owner::Therapist => query
+                .filter(bookings::therapist_id.eq_any(ids))
+                .load(conn)?,
+            Owner::Room => query
+                .filter(bookings::room_id.eq_any(ids.iter().map(|r| Some(r.clone()))))
+                .load(conn)?,
+        }
+    };
+    let held: Vec<(
+        String,
+        Option<String>,
+        NaiveDateTime,
+        NaiveDateTime,
+        NaiveDateTime,
+    )> = {
+        // A literal status, so SQLite can use the partial indexes on active holds.
+        let query = holds::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "holds.status = 'active'",
+            ))
+            .filter(holds::start_at.ge(from))
+            .filter(holds::start_at.lt(to))
+            .select((
+                holds::therapist_id,
+                holds::room_id,
+                holds::start_at,
+                holds::blocked_until,
+                holds::expires_at,
+            ));
+        match owner {
+            Owner::Therapist => query.filter(holds::therapist_id.eq_any(ids)).load(conn)?,
+            Owner::Room => query
+                .filter(holds::room_id.eq_any(ids.iter().map(|r| Some(r.clone()))))
+                .load(conn)?,
+        }
+    };
+    let key = |therapist: String, room: Option<String>| match owner {
+        Owner::Therapist => Some(therapist),
+        Owner::Room => room,
+    };
+    let mut out: HashMap<String, Vec<Claim>> = HashMap::new();
+    for (therapist, room, start, blocked_until, id) in booked {
+        if let Some(k) = key(therapist, room) {
+            out.entry(k).or_default().push(Claim {
+                start,
+                blocked_until,
+                kind: ClaimKind::Booking(id.into_boxed_str()),
+            });
+        }
+    }
+    for (therapist, room, start, blocked_until, expires_at) in held {
+        if let Some(k) = key(therapist, room) {
+            out.entry(k).or_default().push(Claim {
+                start,
+                blocked_until,
+                kind: ClaimKind::Hold { expires_at },
+            });
+        }
+    }
+    for claims in out.values_mut() {
+        claims.sort_by_key(|c| c.start);
+    }
+    Ok(out)
+}
+
+/// A current snapshot, as a [`Source`] for [`super::load`] and for the catalog questions a
+/// search asks first.
+pub struct View {
+    snapshot: Arc<Snapshot>,
+}
+
+impl View {
+    fn catalog(&self) -> Result<&Catalog, ApiError> {
+        self.snapshot
+            .catalog
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("slot snapshot without its catalog"))
+    }
+
+    /// The massage type (if it exists) and its options.
+    pub fn massage_type(
+        &self,
+        id: &str,
+    ) -> Result<Option<(&MassageType, &[MassageOption])>, ApiError> {
+        let catalog = self.catalog()?;
+        Ok(catalog.massage_types.get(id).map(|t| {
+            (
+                t,
+                catalog
+                    .options
+                    .get(id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            )
+        }))
+    }
+
+    /// Active therapists offering the type (only `wanted.therapist_id` if set), in id order.
+    pub fn therapists(&self, wanted: &Wanted) -> Result<Vec<String>, ApiError> {
+        Ok(self.catalog()?.therapists_for(wanted).cloned().collect())
+    }
+
+    fn hours(&self, therapist_id: &str) -> Result<&Hours, ApiError> {
+        self.snapshot
+            .hours
+            .get(therapist_id)
+            .map(Arc::as_ref)
+            .ok_or_else(|| ApiError::internal("slot snapshot without a therapist's hours"))
+    }
+
+    fn claims(
+        map: &HashMap<(String, Month), Arc<Claims>>,
+        ids: &[String],
+        window: &Window,
+        out: &mut Busy,
+    ) -> Result<(), ApiError> {
+        for id in ids {
+            let mut found = Vec::new();
+            for month in months(window.from, window.to) {
+                let claims = map
+                    .get(&(id.clone(), month))
+                    .ok_or_else(|| ApiError::internal("slot snapshot without a month's claims"))?;
+                found.extend(
+                    claims
+                        .items
+                        .iter()
+                        .filter(|c| {
+                            c.start < window.to
+                                && c.blocked_until > window.from
+                                && match &c.kind {
+                                    ClaimKind::Booking(b) => {
+                                        Some(b.as_ref()) != window.exclude_booking
+                                    }
+                                    ClaimKind::Hold { expires_at } => *expires_at > window.now,
+                                }
+                        })
+                        .map(|c| interval(c.start, c.blocked_until)),
+                );
+            }
+            if !found.is_empty() {
+                out.entry(id.clone()).or_default().extend(found);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn overlapping<'a>(
+    spans: &'a [Interval],
+    window: &'a Window,
+) -> impl Iterator<Item = Interval> + 'a {
+    let (from, to) = (window.from.and_utc(), window.to.and_utc());
+    spans
+        .iter()
+        .filter(move |s| s.start < to && s.end > from)
+        .copied()
+}
+
+impl Source for View {
+    fn rules(&mut self, therapist_ids: &[String]) -> Result<Vec<ScheduleRule>, ApiError> {
+        let mut rules = Vec::new();
+        for t in therapist_ids {
+            rules.extend(self.hours(t)?.rules.iter().cloned());
+        }
+        Ok(rules)
+    }
+
+    fn overrides(
+        &mut self,
+        therapist_ids: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<WithRules>, ApiError> {
+        let mut found = Vec::new();
+        for t in therapist_ids {
+            found.extend(
+                self.hours(t)?
+                    .overrides
+                    .iter()
+                    .filter(|o| (from..=to).contains(&o.date_override.date))
+                    .cloned(),
+            );
+        }
+        Ok(found)
+    }
+
+    fn active_rooms(&mut self, location_ids: &[String]) -> Result<Vec<Room>, ApiError> {
+        let wanted: HashSet<&String> = location_ids.iter().collect();
+        Ok(self
+            .catalog()?
+            .rooms
+            .iter()
+            .filter(|r| wanted.contains(&r.location_id))
+            .cloned()
+            .collect())
+    }
+
+    fn locations(&mut self, location_ids: &[String]) -> Result<Vec<Location>, ApiError> {
+        let catalog = self.catalog()?;
+        Ok(location_ids
+            .iter()
+            .filter_map(|id| catalog.locations.get(id).cloned())
+            .collect())
+    }
+
+    fn closures(
+        &mut self,
+        location_ids: &[String],
+        window: &Window,
+        out: &mut Busy,
+    ) -> Result<(), ApiError> {
+        let catalog = self.catalog()?;
+        for id in location_ids {
+            if let Some(spans) = catalog.closures.get(id) {
+                let found: Vec<Interval> = overlapping(spans, window).collect();
+                if !found.is_empty() {
+                    out.entry(id.clone()).or_default().extend(found);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn time_off(
+        &mut self,
+        therapist_ids: &[String],
+        window: &Window,
+        out: &mut Busy,
+    ) -> Result<(), ApiError> {
+        for id in therapist_ids {
+            let found: Vec<Interval> = overlapping(&self.hours(id)?.time_off, window).collect();
+            if !found.is_empty() {
+                out.entry(id.clone()).or_default().extend(found);
+            }
+        }
+        Ok(())
+    }
+
+    fn room_claims(
+        &mut self,
+        room_ids: &[String],
+        window: &Window,
+        out: &mut Busy,
+    ) -> Result<(), ApiError> {
+        Self::claims(&self.snapshot.room_claims, room_ids, window, out)
+    }
+
+    fn therapist_claims(
+        &mut self,
+        therapist_ids: &[String],
+        window: &Window,
+        out: &mut Busy,
+    ) -> Result<(), ApiError> {
+        Self::claims(&self.snapshot.therapist_claims, therapist_ids, window, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_keys_match_what_the_triggers_write() {
+        let t = "0b0c".to_owned();
+        let m = month_of(
+            NaiveDate::from_ymd_opt(2027, 1, 31)
+                .and_then(|d| d.and_hms_opt(23, 0, 0))
+                .expect("a date"),
+        );
+        assert_eq!(Scope::Therapist(t.clone(), m).key(), "b:0b0c:2027-01");
+        assert_eq!(Scope::Room(t.clone(), m - 1).key(), "r:0b0c:2026-12");
+        assert_eq!(Scope::Hours(t).key(), "t:0b0c");
+        assert_eq!(Scope::Catalog.key(), "catalog");
+        assert_eq!(month_start(m + 1).to_string(), "2027-02-01 00:00:00");
+    }
+
+    #[test]
+    fn a_loaded_hold_stops_counting_at_its_expiry_and_a_booking_can_be_left_out() {
+        let at = |h: u32, m: u32| {
+            NaiveDate::from_ymd_opt(2027, 3, 10)
+                .and_then(|d| d.and_hms_opt(h, m, 0))
+                .expect("a date")
+        };
+        let month = month_of(at(0, 0));
+        let claims = Claims {
+            version: 1,
+            items: vec![
+                Claim {
+                    start: at(17, 0),
+                    blocked_until: at(18, 10),
+                    kind: ClaimKind::Hold {
+                        expires_at: at(9, 10),
+                    },
+                },
+                Claim {
+                    start: at(19, 0),
+                    blocked_until: at(20, 10),
+                    kind: ClaimKind::Booking("b1".into()),
+                },
+            ],
+        };
+        let map = HashMap::from([(("t1".to_owned(), month), Arc::new(claims))]);
+        let busy = |now: NaiveDateTime, exclude: Option<&str>| {
+            let window = Window {
+                from: at(0, 0),
+                to: at(23, 0),
+                now,
+                exclude_booking: exclude,
+            };
+            let mut out = Busy::new();
+            View::claims(&map, &["t1".to_owned()], &window, &mut out).expect("claims");
+            out.remove("t1").unwrap_or_default().len()
+        };
+        assert_eq!(busy(at(9, 0), None), 2, "live hold and booking");
+        assert_eq!(busy(at(9, 10), None), 1, "the hold ran out at 09:10");
+        assert_eq!(busy(at(9, 0), Some("b1")), 1, "the booking left out");
+        let missing = Window {
+            from: at(0, 0),
+            to: at(23, 0) + Duration::days(30),
+            now: at(9, 0),
+            exclude_booking: None,
+        };
+        assert!(
+            View::claims(&map, &["t1".to_owned()], &missing, &mut Busy::new()).is_err(),
+            "a month never loaded is an error, never an empty calendar"
+        );
+    }
+
+    #[test]
+    fn a_window_reaches_back_to_the_month_of_a_claim_that_still_blocks_it() {
+        let at = |d: u32, h: u32| {
+            NaiveDate::from_ymd_opt(2027, 3, d)
+                .and_then(|d| d.and_hms_opt(h, 0, 0))
+                .expect("a date")
+        };
+        assert_eq!(
+            months(at(1, 5), at(3, 0)).count(),
+            2,
+            "February's last claims"
+        );
+        assert_eq!(months(at(1, 12), at(3, 0)).count(), 1);
+    }
+}
