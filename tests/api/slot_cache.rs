@@ -326,3 +326,119 @@ async fn a_hold_past_its_expiry_is_free_on_every_instance_before_anything_marks_
     assert_eq!(t.a.count_where("holds", "status = 'active'").await, 1);
     assert!(offers(&t.offered("").await, &maya, &ten));
 }
+
+/// Two transactions that change the same two therapists' hours in opposite orders, released at
+/// the same moment, both commit and each bumps both counters: the counters are taken at commit
+/// in one global order, so such writers wait for each other instead of deadlocking (on
+/// PostgreSQL, where they run at once; a third connection holds both counters until both are
+/// waiting for them). On SQLite, which writes one transaction at a time, they run one after
+/// the other.
+#[actix_web::test]
+async fn writers_touching_the_same_counters_in_opposite_orders_both_commit() {
+    use diesel::{Connection, RunQueryDsl};
+
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let location = app.location_ids().await[0].clone();
+    let x = app
+        .therapist(&admin, "Xia", &location, ("09:00", "17:00"))
+        .await;
+    let y = app
+        .therapist(&admin, "Yan", &location, ("09:00", "17:00"))
+        .await;
+    let version =
+        |t: &str| format!("(SELECT version FROM availability_versions WHERE scope = 't:{t}')");
+    let before = (
+        app.count_where("availability_versions", &format!("scope = 't:{x}'"))
+            .await,
+        app.count_where("availability_versions", &format!("scope = 't:{y}'"))
+            .await,
+    );
+    assert_eq!(before, (1, 1), "each therapist's hours have a counter");
+    app.sql(format!(
+        "CREATE TABLE counters_before AS SELECT {} AS x, {} AS y",
+        version(&x),
+        version(&y)
+    ))
+    .await;
+
+    let time_off = |n: u32, t: &str| {
+        format!(
+            "INSERT INTO time_off (id, therapist_id, starts_at, ends_at, reason, created_at) \
+             VALUES ('race-{n}-{t}', '{t}', '2030-01-0{n} 10:00:00', '2030-01-0{n} 11:00:00', 'race', '2026-01-01 00:00:00')"
+        )
+    };
+    let writes = [
+        vec![time_off(1, &x), time_off(1, &y)],
+        vec![time_off(2, &y), time_off(2, &x)],
+    ];
+    if app.is_postgres() {
+        let url = app.database_url.clone();
+        let mut gate = diesel::PgConnection::establish(&url).expect("connect");
+        diesel::sql_query("BEGIN")
+            .execute(&mut gate)
+            .expect("begin");
+        diesel::sql_query(format!(
+            "SELECT version FROM availability_versions WHERE scope IN ('t:{x}', 't:{y}') FOR UPDATE"
+        ))
+        .execute(&mut gate)
+        .expect("hold both counters");
+        let writers: Vec<_> = writes
+            .into_iter()
+            .map(|statements| {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    let mut conn = diesel::PgConnection::establish(&url).expect("connect");
+                    conn.transaction(|conn| {
+                        for statement in statements {
+                            diesel::sql_query(statement).execute(conn)?;
+                        }
+                        Ok::<_, diesel::result::Error>(())
+                    })
+                    .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        // Both writers are at their commit, waiting for a counter the gate holds.
+        let waiting = "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut probe = diesel::PgConnection::establish(&url).expect("connect");
+        let mut polls = 0u64;
+        while diesel::sql_query(waiting)
+            .get_result::<Count>(&mut probe)
+            .expect("probe")
+            .n
+            < 2
+        {
+            polls += 1;
+            assert!(polls < 1_000_000, "the writers never reached their commit");
+            std::thread::yield_now();
+        }
+        diesel::sql_query("COMMIT")
+            .execute(&mut gate)
+            .expect("release");
+        for writer in writers {
+            assert_eq!(writer.join().expect("writer thread"), Ok(()));
+        }
+    } else {
+        for statements in writes {
+            for statement in statements {
+                app.sql(statement).await;
+            }
+        }
+    }
+    assert_eq!(
+        app.count_where(
+            "counters_before",
+            &format!("{} = x + 2 AND {} = y + 2", version(&x), version(&y))
+        )
+        .await,
+        1,
+        "both writers bumped both counters"
+    );
+}
