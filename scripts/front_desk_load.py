@@ -45,7 +45,16 @@ def main() -> None:
         for t in therapists
     }
 
+    # Each day's local midnight as the server reads the zone (its time-zone database may differ
+    # from this machine's), when seed_bench.py recorded it.
+    midnight = {
+        dt.date.fromisoformat(d): dt.datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ")
+        for d, t in seed.get("local_midnight_utc", {}).items()
+    }
+
     def utc(day: dt.date, minute: int, location: str) -> dt.datetime:
+        if day in midnight:
+            return midnight[day] + dt.timedelta(minutes=minute)
         local = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minute)
         aware = local.replace(tzinfo=ZoneInfo(zones[location]))
         return aware.astimezone(dt.UTC).replace(tzinfo=None)

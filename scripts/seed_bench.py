@@ -245,6 +245,25 @@ def main() -> int:
         ]}, token=admin)
         therapists.append({"id": made["id"], "location_id": loc})
 
+    # ---- each day's 09:00 as the server reads it ----------------------------------------------
+    # The server's time-zone database may differ from this machine's (jiff bundles its own; a
+    # zone's rules can change between releases, as British Columbia's did), so local wall-clock
+    # times are placed from the server's own answer: the first slot of a fresh therapist's day is
+    # its 09:00. Days it offers nothing fall back to Python's zoneinfo.
+    opening = {}
+    for offset in range(args.days + 2):
+        day = today + dt.timedelta(days=offset)
+        slots = api.call("GET", f"/api/v1/slots?massage_type_id={type_list[0][0]}&duration_minutes=30"
+                         f"&therapist_id={therapists[0]['id']}&from={day}&to={day}")["items"]
+        if slots and day > today:
+            first = dt.datetime.fromisoformat(slots[0]["start"].replace("Z", "+00:00"))
+            opening[day] = first - dt.timedelta(minutes=9 * 60)
+
+    def local_on_server(day: dt.date, minute: int) -> dt.datetime:
+        if day in opening:
+            return opening[day] + dt.timedelta(minutes=minute)
+        return local(tz, day, minute)
+
     # ---- clients ------------------------------------------------------------------------------
     def register(i):
         out = api.call("POST", "/api/v1/auth/register", {
@@ -267,9 +286,9 @@ def main() -> int:
         type_id, buf = type_list[rnd.randrange(len(type_list))]
         dur = [30, 60, 60, 90][rnd.randrange(4)]
         q = rnd.randrange((8 * 60 - dur - buf) // 15 + 1)  # grid starts whose massage + buffer fit
-        start = local(tz, day, 9 * 60 + q * 15)
+        start = local_on_server(day, 9 * 60 + q * 15)
         blocked = start + dt.timedelta(minutes=dur + buf)
-        if blocked > local(tz, day, 17 * 60):
+        if blocked > local_on_server(day, 17 * 60):
             continue
         if any(s < blocked and start < b for s, b in busy[th["id"]]):
             continue
@@ -309,6 +328,8 @@ def main() -> int:
         "locations": [l["id"] for l in locs],
         "massage_types": {slug: tid for slug, (tid, _) in types.items()},
         "therapists": [t["id"] for t in therapists],
+        # Each day's local midnight in UTC as the server reads the zone (see `opening` above).
+        "local_midnight_utc": {str(d): rfc3339(t) for d, t in opening.items()},
         "clients": len(clients),
         "bookings_total": made_future + history_placed,
         "bookings_future": made_future,

@@ -168,11 +168,71 @@ fn sqlite_uri(path: &std::path::Path) -> String {
     uri
 }
 
+/// A connection in the pool, with when it was last proved alive. It is used as a `DbConn`.
+pub struct Pooled {
+    conn: DbConn,
+    proved: std::time::Instant,
+}
+
+/// A connection is proved alive (`SELECT 1`) when it is handed out at most once per this
+/// interval, not on every checkout: under load every request paid a round trip for it (two per
+/// booking, counted on PostgreSQL). A connection the server closed meanwhile fails the queries
+/// of this interval (503, the database unavailable) and is then found dead and replaced.
+const PROOF_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
 impl ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        Ok(Pooled {
+            conn: self.open()?,
+            proved: std::time::Instant::now(),
+        })
+    }
+
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
+        use diesel::r2d2::R2D2Connection;
+        if pooled.conn.is_broken() {
+            return Err(r2d2::Error::QueryError(
+                diesel::result::Error::BrokenTransactionManager,
+            ));
+        }
+        if pooled.proved.elapsed() < PROOF_INTERVAL {
+            return Ok(());
+        }
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)?;
+        pooled.proved = std::time::Instant::now();
+        Ok(())
+    }
+
+    /// A connection given back while unwinding from a panic, inside a transaction, or with its
+    /// transaction manager in an error state is closed, never reused: reusing it would run
+    /// later requests inside a transaction nobody commits.
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking() || pooled.conn.is_broken() || self.check_file().is_err()
+    }
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConn, r2d2::Error> {
         match self.backend {
             Backend::Postgres => diesel::PgConnection::establish(&self.target)
                 .map(DbConn::Postgresql)
@@ -196,25 +256,6 @@ impl ManageConnection for Manager {
                 Ok(DbConn::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        use diesel::r2d2::R2D2Connection;
-        if conn.is_broken() {
-            return Err(r2d2::Error::QueryError(
-                diesel::result::Error::BrokenTransactionManager,
-            ));
-        }
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    /// A connection given back while unwinding from a panic, inside a transaction, or with its
-    /// transaction manager in an error state is closed, never reused: reusing it would run
-    /// later requests inside a transaction nobody commits.
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        use diesel::r2d2::R2D2Connection;
-        std::thread::panicking() || conn.is_broken() || self.check_file().is_err()
     }
 }
 

@@ -332,3 +332,41 @@ pub fn is_overlap(error: &diesel::result::Error) -> bool {
             .is_some_and(|c| c.ends_with("_no_overlap"))
             || info.message().contains("_no_overlap"))
 }
+
+/// What a booking's emails name, in one round trip: its massage type, location, therapist,
+/// client, and the therapist's login if it has one.
+pub struct Described {
+    pub massage: crate::models::catalog::MassageType,
+    pub location: crate::models::catalog::Location,
+    pub therapist: crate::models::therapist::Therapist,
+    pub client: crate::models::user::User,
+    pub therapist_user: Option<crate::models::user::User>,
+}
+
+pub fn describe(conn: &mut DbConn, booking: &Booking) -> QueryResult<Described> {
+    use crate::db::schema::{locations, massage_types, therapists, users};
+    let therapist_users = diesel::alias!(users as therapist_users);
+    let (massage, location, therapist, client, therapist_user) = massage_types::table
+        .filter(massage_types::id.eq(booking.massage_type_id.clone()))
+        .inner_join(locations::table.on(locations::id.eq(booking.location_id.clone())))
+        .inner_join(therapists::table.on(therapists::id.eq(booking.therapist_id.clone())))
+        .inner_join(users::table.on(users::id.eq(booking.client_id.clone())))
+        .left_join(
+            therapist_users.on(therapists::user_id.eq(therapist_users.field(users::id).nullable())),
+        )
+        .select((
+            massage_types::all_columns,
+            locations::all_columns,
+            therapists::all_columns,
+            users::all_columns,
+            therapist_users.fields(users::all_columns).nullable(),
+        ))
+        .first(conn)?;
+    Ok(Described {
+        massage,
+        location,
+        therapist,
+        client,
+        therapist_user,
+    })
+}

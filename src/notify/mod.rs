@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::integrations::calendar;
-use crate::models::booking::Booking;
+use crate::models::booking::{self, Booking};
 use crate::models::notification::{self, Kind, Notification};
 use crate::models::user::{self, User};
 use crate::models::vocabulary::{BookingEvent, BookingStatus};
@@ -91,14 +91,13 @@ struct Parts {
 }
 
 fn parts(conn: &mut DbConn, config: &Config, booking: &Booking) -> Result<Parts, ApiError> {
-    let massage = catalog::find_massage_type(conn, &booking.massage_type_id)?;
-    let location = catalog::find_location(conn, &booking.location_id)?;
-    let therapist = therapist::find(conn, &booking.therapist_id)?;
-    let client = user::find(conn, &booking.client_id)?;
-    let therapist_user = match &therapist.user_id {
-        Some(id) => Some(user::find(conn, id)?),
-        None => None,
-    };
+    let booking::Described {
+        massage,
+        location,
+        therapist,
+        client,
+        therapist_user,
+    } = booking::describe(conn, booking)?;
     let tz: Zone = location.timezone.parse().unwrap_or_else(|_| Zone::utc());
     let view = BookingView {
         massage: massage.name.clone(),
