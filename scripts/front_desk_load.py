@@ -17,6 +17,7 @@ Written directly (the server must be stopped), as the API would write them. Usag
 
 import datetime as dt
 import json
+import os
 import sqlite3
 import sys
 import uuid
@@ -59,18 +60,25 @@ def main() -> None:
         aware = local.replace(tzinfo=ZoneInfo(zones[location]))
         return aware.astimezone(dt.UTC).replace(tzinfo=None)
 
-    # Holds: the (therapist, day, half hour) positions in a fixed stride order, 1 000 of 1 120.
-    positions = [(t, d, 9 * 60 + 30 * k) for d in days for t in therapists for k in range(16)]
+    # FRONT_DESK_MORNINGS=1: holds of 15 minutes and the closures all fall between 09:00 and
+    # 13:00, so that afternoons are still offered and the search answers about as many slots as
+    # it does without the load (without it, the load leaves nothing to offer, and an empty
+    # answer is cheaper to send than the unloaded one).
+    mornings = os.environ.get("FRONT_DESK_MORNINGS") == "1"
+    hold_minutes, grid, per_day = (15, 15, 16) if mornings else (30, 30, 16)
+
+    # Holds: the (therapist, day, position) starts in a fixed stride order, 1 000 of 1 120.
+    positions = [(t, d, 9 * 60 + grid * k) for d in days for t in therapists for k in range(per_day)]
     step = len(positions) / HOLDS
     holds = [positions[int(i * step)] for i in range(HOLDS)]
     for i, (therapist, day, minute) in enumerate(holds):
         location = location_of[therapist]
         start = utc(day, minute, location)
-        end = start + dt.timedelta(minutes=30)
+        end = start + dt.timedelta(minutes=hold_minutes)
         con.execute(
             "INSERT INTO holds (id, client_id, therapist_id, massage_type_id, location_id, room_id,"
             " start_at, end_at, blocked_until, duration_minutes, purpose, status, expires_at,"
-            " created_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, 30, 'waitlist', 'active', ?, ?)",
+            " created_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, 'waitlist', 'active', ?, ?)",
             (
                 str(uuid.uuid4()),
                 clients[i % len(clients)],
@@ -80,6 +88,7 @@ def main() -> None:
                 start.strftime(fmt),
                 end.strftime(fmt),
                 end.strftime(fmt),
+                hold_minutes,
                 (now + dt.timedelta(days=1)).strftime(fmt),
                 now.strftime(fmt),
             ),
@@ -103,7 +112,7 @@ def main() -> None:
     for i in range(CLOSURES):
         location = locations[i % len(locations)]
         day = days[(i // len(locations)) % len(days)]
-        minute = 9 * 60 + 15 * ((i // (len(locations) * len(days))) * 5 % 32)
+        minute = 9 * 60 + 15 * ((i // (len(locations) * len(days))) * 5 % (16 if mornings else 32))
         start = utc(day, minute, location)
         con.execute(
             "INSERT INTO location_closures (id, location_id, starts_at, ends_at, reason, created_at)"

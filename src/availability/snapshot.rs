@@ -573,15 +573,18 @@ impl View {
     }
 }
 
-fn overlapping<'a>(
-    spans: &'a [Interval],
-    window: &'a Window,
-) -> impl Iterator<Item = Interval> + 'a {
+/// Adds to `out[id]` those of `spans` that meet the window (no entry when none does, as the
+/// database path leaves none).
+fn gather(out: &mut Busy, id: &str, spans: &[Interval], window: &Window) {
     let (from, to) = (window.from.and_utc(), window.to.and_utc());
-    spans
+    let mut found = spans
         .iter()
-        .filter(move |s| s.start < to && s.end > from)
+        .filter(|s| s.start < to && s.end > from)
         .copied()
+        .peekable();
+    if found.peek().is_some() {
+        out.entry(id.to_owned()).or_default().extend(found);
+    }
 }
 
 impl Source for View {
@@ -640,10 +643,7 @@ impl Source for View {
         let catalog = self.catalog()?;
         for id in location_ids {
             if let Some(spans) = catalog.closures.get(id) {
-                let found: Vec<Interval> = overlapping(spans, window).collect();
-                if !found.is_empty() {
-                    out.entry(id.clone()).or_default().extend(found);
-                }
+                gather(out, id, spans, window);
             }
         }
         Ok(())
@@ -656,10 +656,7 @@ impl Source for View {
         out: &mut Busy,
     ) -> Result<(), ApiError> {
         for id in therapist_ids {
-            let found: Vec<Interval> = overlapping(&self.hours(id)?.time_off, window).collect();
-            if !found.is_empty() {
-                out.entry(id.clone()).or_default().extend(found);
-            }
+            gather(out, id, &self.hours(id)?.time_off, window);
         }
         Ok(())
     }
