@@ -115,6 +115,9 @@ pub fn reschedule<W: Shown>(
             if caller.role == Role::Therapist && therapist_id != found.therapist_id {
                 return Err(BookingError::NotOwnTherapist);
             }
+            // The new therapist's time is claimed and the old one's may go to the waitlist:
+            // both locks now, in id order (see `db::locks`).
+            crate::db::locks::therapists(conn, &[&therapist_id, &found.therapist_id])?;
             let duration = found.duration_minutes.max(0) as u32;
             let (massage_type, _) = bookable(
                 conn,

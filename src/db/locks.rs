@@ -12,7 +12,9 @@
 //!
 //! Deadlocks: a claim locks one therapist and then (in the trigger) its room; a closure locks
 //! the location's therapists in id order and no room. Every lock holder takes therapists
-//! before rooms, and nobody holds two therapists except in id order, so no cycle can form.
+//! before rooms, and nobody holds two therapists except in id order, so no cycle can form: a
+//! reschedule to another therapist takes both (the time it leaves may be offered to the
+//! waitlist, which claims the old therapist's) before either.
 //!
 //! On SQLite these are no-ops: every such write runs in `write_transaction`, which holds the
 //! database's single write lock from its first statement.
@@ -29,6 +31,20 @@ pub fn therapist(conn: &mut DbConn, therapist_id: &str) -> QueryResult<()> {
         diesel::sql_query("SELECT inspine_lock_claims($1, NULL)")
             .bind::<Text, _>(therapist_id)
             .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// The claim locks of several therapists, in id order (each once): for a write that claims one
+/// therapist's time and may then offer another's (a reschedule to another therapist hands the
+/// time it leaves to the waitlist). Taking them one by one as the work reaches them would let
+/// two opposite reschedules each hold one and wait for the other.
+pub fn therapists(conn: &mut DbConn, therapist_ids: &[&str]) -> QueryResult<()> {
+    let mut ids = therapist_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        therapist(conn, id)?;
     }
     Ok(())
 }

@@ -178,3 +178,78 @@ async fn sixty_four_clients_on_two_instances_one_slot_one_booking_the_rest_409()
     assert_eq!(app.count("bookings").await, rounds);
     drop(other);
 }
+
+/// Two reschedules in opposite directions between two therapists, on two instances at once,
+/// each leaving time a waitlist entry waits for (so each, after claiming its new therapist's
+/// time, offers its old therapist's): both move, never a 5xx (each takes both therapists'
+/// locks, in one order, before either claim).
+#[actix_web::test]
+async fn opposite_reschedules_that_hand_time_to_the_waitlist_both_move() {
+    let app = spawn().await;
+    let clinic = app.clinic().await;
+    let other = app.twin().await;
+    let t1 = clinic.therapist_id.clone();
+    let t2 = app
+        .therapist(
+            &clinic.admin,
+            "Noor",
+            &clinic.location_id,
+            ("09:00", "17:00"),
+        )
+        .await;
+    let type_id = clinic.swedish["id"].as_str().unwrap();
+    let clients = app.clients(4).await;
+    let (c1, c2, w1, w2) = (&clients[0].1, &clients[1].1, &clients[2].1, &clients[3].1);
+    for round in 0..ROUNDS {
+        let day = local_date(3 + round);
+        let book = |token: &str, therapist: &str, hh: u32, mm: u32| {
+            app.post("/api/v1/bookings")
+                .token(token)
+                .json(booking_body(therapist, type_id, &at(day, hh, mm)))
+                .send()
+        };
+        let a = book(c1, &t1, 10, 0).await.expect(201)["id"].clone();
+        let b = book(c2, &t2, 13, 0).await.expect(201)["id"].clone();
+        for (token, therapist) in [(w1, &t1), (w2, &t2)] {
+            app.post("/api/v1/waitlist")
+                .token(token)
+                .json(json!({"massage_type_id": type_id, "duration_minutes": 60,
+                             "from": day.to_string(), "to": day.to_string(),
+                             "therapist_id": therapist}))
+                .send()
+                .await
+                .expect(201);
+        }
+        let move_a = other
+            .post(&format!(
+                "/api/v1/bookings/{}/reschedule",
+                a.as_str().unwrap()
+            ))
+            .token(c1)
+            .json(json!({"start": at(day, 15, 0), "therapist_id": t2}))
+            .send();
+        let move_b = app
+            .post(&format!(
+                "/api/v1/bookings/{}/reschedule",
+                b.as_str().unwrap()
+            ))
+            .token(c2)
+            .json(json!({"start": at(day, 11, 30), "therapist_id": t1}))
+            .send();
+        let (moved_a, moved_b) = futures::join!(move_a, move_b);
+        assert_eq!(
+            (moved_a.status.as_u16(), moved_b.status.as_u16()),
+            (200, 200),
+            "round {round}: {} / {}",
+            moved_a.body,
+            moved_b.body
+        );
+        assert_eq!(moved_a.body["therapist_id"], json!(t2), "round {round}");
+        assert_eq!(moved_b.body["therapist_id"], json!(t1), "round {round}");
+    }
+    // Every freed hour went to its waiting entry.
+    let offered = app
+        .count_where("waitlist_entries", "status = 'offered'")
+        .await;
+    assert_eq!(offered, 2 * ROUNDS, "each freed hour offered once");
+}
