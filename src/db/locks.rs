@@ -13,8 +13,9 @@
 //! Deadlocks: a claim locks one therapist and then (in the trigger) its room; a closure locks
 //! the location's therapists in id order and no room. Every lock holder takes therapists
 //! before rooms, and nobody holds two therapists except in id order, so no cycle can form: a
-//! reschedule to another therapist takes both (the time it leaves may be offered to the
-//! waitlist, which claims the old therapist's) before either.
+//! reschedule to another therapist, and a client's new hold replacing one with another
+//! therapist, take both (the time left behind may be offered to the waitlist, which claims
+//! the old therapist's) before either.
 //!
 //! On SQLite these are no-ops: every such write runs in `write_transaction`, which holds the
 //! database's single write lock from its first statement.

@@ -253,3 +253,66 @@ async fn opposite_reschedules_that_hand_time_to_the_waitlist_both_move() {
         .await;
     assert_eq!(offered, 2 * ROUNDS, "each freed hour offered once");
 }
+
+/// Two clients, on two instances at once, each replacing their hold with one on the other's
+/// therapist, each releasing time a waitlist entry waits for: both new holds are made, never a
+/// 5xx (each takes both therapists' locks, in one order, before claiming).
+#[actix_web::test]
+async fn crossed_hold_replacements_that_hand_time_to_the_waitlist_both_hold() {
+    let app = spawn().await;
+    let clinic = app.clinic().await;
+    let other = app.twin().await;
+    let t1 = clinic.therapist_id.clone();
+    let t2 = app
+        .therapist(
+            &clinic.admin,
+            "Noor",
+            &clinic.location_id,
+            ("09:00", "17:00"),
+        )
+        .await;
+    let type_id = clinic.swedish["id"].as_str().unwrap();
+    let clients = app.clients(4).await;
+    let (c1, c2, w1, w2) = (&clients[0].1, &clients[1].1, &clients[2].1, &clients[3].1);
+    for round in 0..ROUNDS {
+        let day = local_date(3 + round);
+        let body = |therapist: &str, hh: u32| booking_body(therapist, type_id, &at(day, hh, 0));
+        hold_at(&app, c1, body(&t1, 10)).await.expect(201);
+        hold_at(&app, c2, body(&t2, 13)).await.expect(201);
+        for (token, therapist) in [(w1, &t1), (w2, &t2)] {
+            app.post("/api/v1/waitlist")
+                .token(token)
+                .json(json!({"massage_type_id": type_id, "duration_minutes": 60,
+                             "from": day.to_string(), "to": day.to_string(),
+                             "therapist_id": therapist}))
+                .send()
+                .await
+                .expect(201);
+        }
+        let (held_1, held_2) = futures::join!(
+            hold_at(&other, c1, body(&t2, 15)),
+            hold_at(&app, c2, body(&t1, 12)),
+        );
+        assert_eq!(
+            (held_1.status.as_u16(), held_2.status.as_u16()),
+            (201, 201),
+            "round {round}: {} / {}",
+            held_1.body,
+            held_2.body
+        );
+    }
+    // Every released hour went to its waiting entry.
+    let offered = app
+        .count_where("waitlist_entries", "status = 'offered'")
+        .await;
+    assert_eq!(offered, 2 * ROUNDS, "each released hour offered once");
+}
+
+async fn hold_at(instance: &TestApp, token: &str, body: Value) -> Resp {
+    instance
+        .post("/api/v1/holds")
+        .token(token)
+        .json(body)
+        .send()
+        .await
+}
