@@ -185,21 +185,9 @@ async fn sixty_four_clients_on_two_instances_one_slot_one_booking_the_rest_409()
 /// locks, in one order, before either claim).
 #[actix_web::test]
 async fn opposite_reschedules_that_hand_time_to_the_waitlist_both_move() {
-    let app = spawn().await;
-    let clinic = app.clinic().await;
-    let other = app.twin().await;
-    let t1 = clinic.therapist_id.clone();
-    let t2 = app
-        .therapist(
-            &clinic.admin,
-            "Noor",
-            &clinic.location_id,
-            ("09:00", "17:00"),
-        )
-        .await;
-    let type_id = clinic.swedish["id"].as_str().unwrap();
-    let clients = app.clients(4).await;
-    let (c1, c2, w1, w2) = (&clients[0].1, &clients[1].1, &clients[2].1, &clients[3].1);
+    let x = Crossing::new().await;
+    let (app, other, t1, t2, type_id) = (&x.app, &x.other, &x.t1, &x.t2, x.type_id.as_str());
+    let [c1, c2, _, _] = &x.tokens;
     for round in 0..ROUNDS {
         let day = local_date(3 + round);
         let book = |token: &str, therapist: &str, hh: u32, mm: u32| {
@@ -208,18 +196,9 @@ async fn opposite_reschedules_that_hand_time_to_the_waitlist_both_move() {
                 .json(booking_body(therapist, type_id, &at(day, hh, mm)))
                 .send()
         };
-        let a = book(c1, &t1, 10, 0).await.expect(201)["id"].clone();
-        let b = book(c2, &t2, 13, 0).await.expect(201)["id"].clone();
-        for (token, therapist) in [(w1, &t1), (w2, &t2)] {
-            app.post("/api/v1/waitlist")
-                .token(token)
-                .json(json!({"massage_type_id": type_id, "duration_minutes": 60,
-                             "from": day.to_string(), "to": day.to_string(),
-                             "therapist_id": therapist}))
-                .send()
-                .await
-                .expect(201);
-        }
+        let a = book(c1, t1, 10, 0).await.expect(201)["id"].clone();
+        let b = book(c2, t2, 13, 0).await.expect(201)["id"].clone();
+        x.wait_for_both(day).await;
         let move_a = other
             .post(&format!(
                 "/api/v1/bookings/{}/reschedule",
@@ -259,39 +238,18 @@ async fn opposite_reschedules_that_hand_time_to_the_waitlist_both_move() {
 /// 5xx (each takes both therapists' locks, in one order, before claiming).
 #[actix_web::test]
 async fn crossed_hold_replacements_that_hand_time_to_the_waitlist_both_hold() {
-    let app = spawn().await;
-    let clinic = app.clinic().await;
-    let other = app.twin().await;
-    let t1 = clinic.therapist_id.clone();
-    let t2 = app
-        .therapist(
-            &clinic.admin,
-            "Noor",
-            &clinic.location_id,
-            ("09:00", "17:00"),
-        )
-        .await;
-    let type_id = clinic.swedish["id"].as_str().unwrap();
-    let clients = app.clients(4).await;
-    let (c1, c2, w1, w2) = (&clients[0].1, &clients[1].1, &clients[2].1, &clients[3].1);
+    let x = Crossing::new().await;
+    let (app, other, t1, t2, type_id) = (&x.app, &x.other, &x.t1, &x.t2, x.type_id.as_str());
+    let [c1, c2, _, _] = &x.tokens;
     for round in 0..ROUNDS {
         let day = local_date(3 + round);
         let body = |therapist: &str, hh: u32| booking_body(therapist, type_id, &at(day, hh, 0));
-        hold_at(&app, c1, body(&t1, 10)).await.expect(201);
-        hold_at(&app, c2, body(&t2, 13)).await.expect(201);
-        for (token, therapist) in [(w1, &t1), (w2, &t2)] {
-            app.post("/api/v1/waitlist")
-                .token(token)
-                .json(json!({"massage_type_id": type_id, "duration_minutes": 60,
-                             "from": day.to_string(), "to": day.to_string(),
-                             "therapist_id": therapist}))
-                .send()
-                .await
-                .expect(201);
-        }
+        hold_at(app, c1, body(t1, 10)).await.expect(201);
+        hold_at(app, c2, body(t2, 13)).await.expect(201);
+        x.wait_for_both(day).await;
         let (held_1, held_2) = futures::join!(
-            hold_at(&other, c1, body(&t2, 15)),
-            hold_at(&app, c2, body(&t1, 12)),
+            hold_at(other, c1, body(t2, 15)),
+            hold_at(app, c2, body(t1, 12)),
         );
         assert_eq!(
             (held_1.status.as_u16(), held_2.status.as_u16()),
@@ -315,4 +273,59 @@ async fn hold_at(instance: &TestApp, token: &str, body: Value) -> Resp {
         .json(body)
         .send()
         .await
+}
+
+/// Two therapists at one location, two instances on one database, and four clients: two who
+/// move (tokens 0 and 1) and two who wait, one for each therapist (2 and 3).
+struct Crossing {
+    /// Declared first so that it is dropped before the instance it shares the database with.
+    other: TestApp,
+    app: TestApp,
+    t1: String,
+    t2: String,
+    type_id: String,
+    tokens: [String; 4],
+}
+
+impl Crossing {
+    async fn new() -> Self {
+        let app = spawn().await;
+        let clinic = app.clinic().await;
+        let other = app.twin().await;
+        let t2 = app
+            .therapist(
+                &clinic.admin,
+                "Noor",
+                &clinic.location_id,
+                ("09:00", "17:00"),
+            )
+            .await;
+        let clients = app.clients(4).await;
+        let tokens = std::array::from_fn(|i| clients[i].1.clone());
+        Self {
+            t1: clinic.therapist_id.clone(),
+            t2,
+            type_id: clinic.swedish["id"].as_str().unwrap().to_owned(),
+            app,
+            other,
+            tokens,
+        }
+    }
+
+    /// The waiting clients join the waitlist for `day`, one for each therapist.
+    async fn wait_for_both(&self, day: chrono::NaiveDate) {
+        for (token, therapist) in [(&self.tokens[2], &self.t1), (&self.tokens[3], &self.t2)] {
+            self.app
+                .post("/api/v1/waitlist")
+                .token(token)
+                .json(
+                    json!({"massage_type_id": self.type_id, "duration_minutes": 60,
+                             "from": day.to_string(), "to": day.to_string(),
+                             "therapist_id": therapist}),
+                )
+                .send()
+                .await
+                .expect(201);
+        }
+    }
 }
