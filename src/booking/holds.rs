@@ -116,9 +116,13 @@ pub fn create(
     create::lock_and_check_cap(conn, config, &asked.client_id)?;
     let previous = hold::active_of_client(conn, &asked.client_id)?;
     // The new hold claims this therapist's time and the time the previous one kept may go to
-    // the waitlist (a claim on its therapist): both locks now, in id order (see `db::locks`).
+    // the waitlist (a claim on its therapist, perhaps in another room): all those locks now,
+    // in order (see `db::locks`).
     if let Some(previous) = &previous {
-        crate::db::locks::therapists(conn, &[&therapist_id, &previous.therapist_id])?;
+        crate::db::locks::therapists_and_their_rooms(
+            conn,
+            &[&therapist_id, &previous.therapist_id],
+        )?;
     }
     let replaced = match &previous {
         Some(previous) => {

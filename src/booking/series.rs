@@ -255,6 +255,9 @@ pub fn create<W: Shown, S: From<CreatedSeries> + Serialize>(
         return Err(create::booking_limit(config));
     }
     let occurrences = occurrences(conn, &order, &asked)?;
+    // Each week takes whichever room is free: every room the series may claim, in order,
+    // before the first claim (see `db::locks`).
+    crate::db::locks::therapists_and_their_rooms(conn, &[&order.therapist_id])?;
     let at = now();
     let row = BookingSeries {
         id: new_id(),
@@ -381,6 +384,10 @@ pub fn cancel<W: Shown>(
     reason: Option<String>,
 ) -> Result<CancelledSeries, BookingError> {
     let (found, bookings) = visible(conn, caller, id)?;
+    // Each cancellation may offer its time to the waitlist (a claim on its therapist, in a
+    // room): every lock those offers may take, in order, before the first (see `db::locks`).
+    let therapists: Vec<&str> = bookings.iter().map(|b| b.therapist_id.as_str()).collect();
+    crate::db::locks::therapists_and_their_rooms(conn, &therapists)?;
     let at = now();
     let mut cancelled = Vec::new();
     let mut kept = Vec::new();

@@ -76,8 +76,11 @@ pub fn cancel<W: Shown>(
 ) -> Result<Booking, BookingError> {
     let at = now();
     let (before, cancelled, event) =
-        change_status::<W>(conn, caller, id, BookingStatus::Cancelled, |_, found| {
+        change_status::<W>(conn, caller, id, BookingStatus::Cancelled, |conn, found| {
             check_window(config, caller, found)?;
+            // The freed time may go to the waitlist (a claim on this therapist): the lock
+            // before the booking's row, as a reschedule of it takes them (see `db::locks`).
+            crate::db::locks::therapist(conn, &found.therapist_id)?;
             Ok(BookingChanges {
                 updated_at: Some(at),
                 cancelled_at: Some(Some(at)),
@@ -115,9 +118,12 @@ pub fn reschedule<W: Shown>(
             if caller.role == Role::Therapist && therapist_id != found.therapist_id {
                 return Err(BookingError::NotOwnTherapist);
             }
-            // The new therapist's time is claimed and the old one's may go to the waitlist:
-            // both locks now, in id order (see `db::locks`).
-            crate::db::locks::therapists(conn, &[&therapist_id, &found.therapist_id])?;
+            // The new therapist's time is claimed and the old one's may go to the waitlist,
+            // in other rooms perhaps: all those locks now, in order (see `db::locks`).
+            crate::db::locks::therapists_and_their_rooms(
+                conn,
+                &[&therapist_id, &found.therapist_id],
+            )?;
             let duration = found.duration_minutes.max(0) as u32;
             let (massage_type, _) = bookable(
                 conn,

@@ -12,10 +12,15 @@
 //!
 //! Deadlocks: a claim locks one therapist and then (in the trigger) its room; a closure locks
 //! the location's therapists in id order and no room. Every lock holder takes therapists
-//! before rooms, and nobody holds two therapists except in id order, so no cycle can form: a
-//! reschedule to another therapist, and a client's new hold replacing one with another
-//! therapist, take both (the time left behind may be offered to the waitlist, which claims
-//! the old therapist's) before either.
+//! before rooms, and nobody holds two therapists, or two rooms, except in id order, so no
+//! cycle can form. Writes that may claim twice take everything first
+//! ([`therapists_and_their_rooms`]): a reschedule (its new time, then the old one offered to
+//! the waitlist, perhaps another therapist's, perhaps another room), a client's new hold
+//! replacing one (the same), a series (a room for each week, whichever is free), and the
+//! cancellation of a series (an offer for each week). A single cancellation takes its
+//! therapist before it changes the booking's row, as a reschedule of that booking does, so
+//! the two do not each hold what the other waits for. Not covered: a room created while
+//! such a write runs is locked when that write claims it, outside the order.
 //!
 //! On SQLite these are no-ops: every such write runs in `write_transaction`, which holds the
 //! database's single write lock from its first statement.
@@ -46,6 +51,45 @@ pub fn therapists(conn: &mut DbConn, therapist_ids: &[&str]) -> QueryResult<()> 
     ids.dedup();
     for id in ids {
         therapist(conn, id)?;
+    }
+    Ok(())
+}
+
+/// The claim locks of a write that may claim time in more than one room: the therapists', in
+/// id order, then those of every room at a location where one of them has hours (weekly or
+/// date-override rules), in id order. A series books its weeks in whatever rooms are free;
+/// a reschedule claims its new room and then may offer the old one to the waitlist. Two such
+/// writes taking rooms as their claims reach them could each hold a room the other waits for;
+/// taken here, before any claim, every holder of two rooms took them in one order. (A claim
+/// can only be placed where its therapist has hours, so these are all the rooms it may take.)
+pub fn therapists_and_their_rooms(conn: &mut DbConn, therapist_ids: &[&str]) -> QueryResult<()> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        id: String,
+    }
+    therapists(conn, therapist_ids)?;
+    let DbConn::Postgresql(pg) = conn else {
+        return Ok(());
+    };
+    let owned: Vec<String> = therapist_ids.iter().map(|id| (*id).to_owned()).collect();
+    let mut rooms: Vec<Row> = diesel::sql_query(
+        "SELECT id FROM rooms WHERE location_id IN ( \
+             SELECT location_id FROM schedule_rules WHERE therapist_id = ANY($1) \
+             UNION \
+             SELECT r.location_id FROM schedule_overrides o \
+                 JOIN schedule_override_rules r ON r.override_id = o.id \
+             WHERE o.therapist_id = ANY($1))",
+    )
+    .bind::<diesel::sql_types::Array<Text>, _>(owned)
+    .load(pg)?;
+    rooms.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    for room in rooms {
+        diesel::sql_query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('inspine.claim.room:' || $1, 0))",
+        )
+        .bind::<Text, _>(&room.id)
+        .execute(pg)?;
     }
     Ok(())
 }

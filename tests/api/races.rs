@@ -20,7 +20,11 @@ fn booking_body(therapist: &str, type_id: &str, start: &str) -> Value {
 /// One client may win every round.
 async fn spawn() -> TestApp {
     TestApp::spawn_with(Options {
-        env: HashMap::from([("MAX_FUTURE_BOOKINGS_PER_CLIENT", "1000".to_owned())]),
+        env: HashMap::from([
+            ("MAX_FUTURE_BOOKINGS_PER_CLIENT", "1000".to_owned()),
+            // A round of the series race uses a fortnight of its own.
+            ("BOOKING_HORIZON_DAYS", "400".to_owned()),
+        ]),
     })
     .await
 }
@@ -266,6 +270,151 @@ async fn crossed_hold_replacements_that_hand_time_to_the_waitlist_both_hold() {
     assert_eq!(offered, 2 * ROUNDS, "each released hour offered once");
 }
 
+/// Two reschedules of different therapists at a location with two rooms, on two instances at
+/// once: each moves into the room the other leaves, then offers its old time to a waiting
+/// client (a claim on the room the other moves into). Both move, never a 5xx: each takes the
+/// location's rooms, in one order, before its first claim.
+#[actix_web::test]
+async fn reschedules_whose_rooms_cross_both_move() {
+    let x = Crossing::new().await;
+    let filler = x.rooms_and_filler().await;
+    let (app, other, t1, t2, type_id) = (&x.app, &x.other, &x.t1, &x.t2, x.type_id.as_str());
+    let [c1, c2, _, _] = &x.tokens;
+    for round in 0..ROUNDS {
+        let day = local_date(3 + round);
+        let book = |token: &str, therapist: &str, hh: u32, mm: u32| {
+            app.post("/api/v1/bookings")
+                .token(token)
+                .json(booking_body(therapist, type_id, &at(day, hh, mm)))
+                .send()
+        };
+        // The filler keeps the first room at 13:00 and 15:00.
+        let first = book(&x.filler, &filler, 13, 0).await.expect(201)["room_id"].clone();
+        let taken = book(&x.filler, &filler, 15, 0).await.expect(201)["room_id"].clone();
+        assert_eq!(taken, first, "round {round}");
+        let a = book(c1, t1, 10, 0).await.expect(201).clone();
+        let b = book(c2, t2, 13, 0).await.expect(201).clone();
+        assert_eq!(a["room_id"], first, "round {round}");
+        let second = b["room_id"].clone();
+        assert_ne!(second, first, "round {round}");
+        x.wait_for_both(day).await;
+        // A: the first room at 10:00 -> the second at 15:00, offering 10:00 (the first room).
+        // B: the second room at 13:00 -> the first at 11:30, offering 13:00 (the second).
+        let (path_a, path_b) = (reschedule_path(&a), reschedule_path(&b));
+        let (moved_a, moved_b) = futures::join!(
+            post_as(other, c1, &path_a, json!({"start": at(day, 15, 0)})),
+            post_as(app, c2, &path_b, json!({"start": at(day, 11, 30)})),
+        );
+        assert_eq!(
+            (moved_a.status.as_u16(), moved_b.status.as_u16()),
+            (200, 200),
+            "round {round}: {} / {}",
+            moved_a.body,
+            moved_b.body
+        );
+        assert_eq!(moved_a.body["room_id"], second, "round {round}");
+        assert_eq!(moved_b.body["room_id"], first, "round {round}");
+    }
+    let offered = app
+        .count_where("waitlist_entries", "status = 'offered'")
+        .await;
+    assert_eq!(offered, 2 * ROUNDS, "each freed hour offered once");
+}
+
+/// Two weekly series of different therapists at a location with two rooms, on two instances
+/// at once, the first free room of each week being the other's second: A books the first
+/// room and then the second, B the second and then the first. Both are booked whole, never a
+/// 5xx: each takes the location's rooms, in one order, before its first week.
+#[actix_web::test]
+async fn series_taking_rooms_in_opposite_orders_both_book() {
+    let x = Crossing::new().await;
+    let filler = x.rooms_and_filler().await;
+    let (app, other, t1, t2, type_id) = (&x.app, &x.other, &x.t1, &x.t2, x.type_id.as_str());
+    let [c1, c2, _, _] = &x.tokens;
+    for round in 0..ROUNDS {
+        let week_1 = local_date(3 + 14 * round);
+        let week_2 = week_1 + chrono::Days::new(7);
+        let fill = |day, hh| {
+            app.post("/api/v1/bookings")
+                .token(&x.filler)
+                .json(booking_body(&filler, type_id, &at(day, hh, 0)))
+                .send()
+        };
+        let first = fill(week_2, 10).await.expect(201)["room_id"].clone();
+        let taken = fill(week_1, 13).await.expect(201)["room_id"].clone();
+        assert_eq!(taken, first, "round {round}");
+        let series = |therapist: &str, hh: u32| {
+            json!({"therapist_id": therapist, "massage_type_id": type_id,
+                   "duration_minutes": 60, "start": at(week_1, hh, 0),
+                   "every_weeks": 1, "count": 2})
+        };
+        let (a, b) = futures::join!(
+            post_as(other, c1, "/api/v1/booking-series", series(t1, 10)),
+            post_as(app, c2, "/api/v1/booking-series", series(t2, 13)),
+        );
+        assert_eq!(
+            (a.status.as_u16(), b.status.as_u16()),
+            (201, 201),
+            "round {round}: {} / {}",
+            a.body,
+            b.body
+        );
+        let rooms = |created: &Value| -> Vec<Value> {
+            let bookings = created["bookings"].as_array().expect("bookings");
+            bookings.iter().map(|b| b["room_id"].clone()).collect()
+        };
+        let (rooms_a, rooms_b) = (rooms(&a.body), rooms(&b.body));
+        assert_eq!(rooms_a.len(), 2, "round {round}: {}", a.body);
+        assert_eq!(rooms_a[0], first, "round {round}");
+        assert_eq!(rooms_b[1], first, "round {round}");
+        assert_eq!(rooms_a[1], rooms_b[0], "round {round}");
+        assert_ne!(rooms_a[1], first, "round {round}");
+    }
+}
+
+/// A booking rescheduled on one instance and cancelled on the other at once, a waiting client
+/// wanting its time (so the cancellation, after changing the booking, claims the therapist's
+/// time for the offer): one order or the other, never a 5xx. Both take the therapist's lock
+/// before the booking's row.
+#[actix_web::test]
+async fn a_booking_rescheduled_and_cancelled_at_once_ends_one_way() {
+    let x = Crossing::new().await;
+    let (app, other, t1, type_id) = (&x.app, &x.other, &x.t1, x.type_id.as_str());
+    let [c1, ..] = &x.tokens;
+    for round in 0..ROUNDS {
+        let day = local_date(3 + round);
+        let booked = post_as(
+            app,
+            c1,
+            "/api/v1/bookings",
+            booking_body(t1, type_id, &at(day, 10, 0)),
+        )
+        .await
+        .expect(201)
+        .clone();
+        x.wait_for_both(day).await;
+        let cancel_path = format!("/api/v1/bookings/{}/cancel", booked["id"].as_str().unwrap());
+        let move_path = reschedule_path(&booked);
+        let (moved, cancelled) = futures::join!(
+            post_as(other, c1, &move_path, json!({"start": at(day, 15, 0)})),
+            post_as(app, c1, &cancel_path, json!({})),
+        );
+        let detail = format!("round {round}: {} / {}", moved.body, cancelled.body);
+        assert_eq!(cancelled.status.as_u16(), 200, "{detail}");
+        assert!(matches!(moved.status.as_u16(), 200 | 409), "{detail}");
+        assert_eq!(cancelled.body["status"], "cancelled", "{detail}");
+    }
+}
+
+fn reschedule_path(booking: &Value) -> String {
+    let id = booking["id"].as_str().expect("booking id");
+    format!("/api/v1/bookings/{id}/reschedule")
+}
+
+async fn post_as(instance: &TestApp, token: &str, path: &str, body: Value) -> Resp {
+    instance.post(path).token(token).json(body).send().await
+}
+
 async fn hold_at(instance: &TestApp, token: &str, body: Value) -> Resp {
     instance
         .post("/api/v1/holds")
@@ -285,6 +434,10 @@ struct Crossing {
     t2: String,
     type_id: String,
     tokens: [String; 4],
+    /// A fifth client, who books for [`Crossing::rooms_and_filler`]'s therapist.
+    filler: String,
+    admin: String,
+    location_id: String,
 }
 
 impl Crossing {
@@ -300,9 +453,12 @@ impl Crossing {
                 ("09:00", "17:00"),
             )
             .await;
-        let clients = app.clients(4).await;
+        let clients = app.clients(5).await;
         let tokens = std::array::from_fn(|i| clients[i].1.clone());
         Self {
+            filler: clients[4].1.clone(),
+            admin: clinic.admin.clone(),
+            location_id: clinic.location_id.clone(),
             t1: clinic.therapist_id.clone(),
             t2,
             type_id: clinic.swedish["id"].as_str().unwrap().to_owned(),
@@ -310,6 +466,23 @@ impl Crossing {
             other,
             tokens,
         }
+    }
+
+    /// Two rooms at the location, and a third therapist there whose bookings (by the filler
+    /// client) keep a room busy; returns that therapist.
+    async fn rooms_and_filler(&self) -> String {
+        for name in ["Cedar", "Fir"] {
+            self.app
+                .post(&format!("/api/v1/locations/{}/rooms", self.location_id))
+                .token(&self.admin)
+                .json(json!({ "name": name }))
+                .send()
+                .await
+                .expect(201);
+        }
+        self.app
+            .therapist(&self.admin, "Ines", &self.location_id, ("09:00", "17:00"))
+            .await
     }
 
     /// The waiting clients join the waitlist for `day`, one for each therapist.
