@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDate;
 use futures::future::join_all;
 use serde_json::{Value, json};
 
@@ -190,51 +191,32 @@ async fn sixty_four_clients_on_two_instances_one_slot_one_booking_the_rest_409()
 #[actix_web::test]
 async fn opposite_reschedules_that_hand_time_to_the_waitlist_both_move() {
     let x = Crossing::new().await;
-    let (app, other, t1, t2, type_id) = (&x.app, &x.other, &x.t1, &x.t2, x.type_id.as_str());
+    let (app, other, t1, t2) = (&x.app, &x.other, &x.t1, &x.t2);
     let [c1, c2, _, _] = &x.tokens;
     for round in 0..ROUNDS {
         let day = local_date(3 + round);
-        let book = |token: &str, therapist: &str, hh: u32, mm: u32| {
-            app.post("/api/v1/bookings")
-                .token(token)
-                .json(booking_body(therapist, type_id, &at(day, hh, mm)))
-                .send()
-        };
-        let a = book(c1, t1, 10, 0).await.expect(201)["id"].clone();
-        let b = book(c2, t2, 13, 0).await.expect(201)["id"].clone();
+        let a = x.book(c1, t1, day, 10, 0).await.expect(201).clone();
+        let b = x.book(c2, t2, day, 13, 0).await.expect(201).clone();
         x.wait_for_both(day).await;
-        let move_a = other
-            .post(&format!(
-                "/api/v1/bookings/{}/reschedule",
-                a.as_str().unwrap()
-            ))
-            .token(c1)
-            .json(json!({"start": at(day, 15, 0), "therapist_id": t2}))
-            .send();
-        let move_b = app
-            .post(&format!(
-                "/api/v1/bookings/{}/reschedule",
-                b.as_str().unwrap()
-            ))
-            .token(c2)
-            .json(json!({"start": at(day, 11, 30), "therapist_id": t1}))
-            .send();
-        let (moved_a, moved_b) = futures::join!(move_a, move_b);
-        assert_eq!(
-            (moved_a.status.as_u16(), moved_b.status.as_u16()),
-            (200, 200),
-            "round {round}: {} / {}",
-            moved_a.body,
-            moved_b.body
+        let (path_a, path_b) = (reschedule_path(&a), reschedule_path(&b));
+        let move_a = post_as(
+            other,
+            c1,
+            &path_a,
+            json!({"start": at(day, 15, 0), "therapist_id": t2}),
         );
+        let move_b = post_as(
+            app,
+            c2,
+            &path_b,
+            json!({"start": at(day, 11, 30), "therapist_id": t1}),
+        );
+        let (moved_a, moved_b) = futures::join!(move_a, move_b);
+        both(round, &moved_a, &moved_b, (200, 200));
         assert_eq!(moved_a.body["therapist_id"], json!(t2), "round {round}");
         assert_eq!(moved_b.body["therapist_id"], json!(t1), "round {round}");
     }
-    // Every freed hour went to its waiting entry.
-    let offered = app
-        .count_where("waitlist_entries", "status = 'offered'")
-        .await;
-    assert_eq!(offered, 2 * ROUNDS, "each freed hour offered once");
+    x.each_freed_hour_offered_once().await;
 }
 
 /// Two clients, on two instances at once, each replacing their hold with one on the other's
@@ -255,19 +237,9 @@ async fn crossed_hold_replacements_that_hand_time_to_the_waitlist_both_hold() {
             hold_at(other, c1, body(t2, 15)),
             hold_at(app, c2, body(t1, 12)),
         );
-        assert_eq!(
-            (held_1.status.as_u16(), held_2.status.as_u16()),
-            (201, 201),
-            "round {round}: {} / {}",
-            held_1.body,
-            held_2.body
-        );
+        both(round, &held_1, &held_2, (201, 201));
     }
-    // Every released hour went to its waiting entry.
-    let offered = app
-        .count_where("waitlist_entries", "status = 'offered'")
-        .await;
-    assert_eq!(offered, 2 * ROUNDS, "each released hour offered once");
+    x.each_freed_hour_offered_once().await;
 }
 
 /// Two reschedules of different therapists at a location with two rooms, on two instances at
@@ -278,22 +250,16 @@ async fn crossed_hold_replacements_that_hand_time_to_the_waitlist_both_hold() {
 async fn reschedules_whose_rooms_cross_both_move() {
     let x = Crossing::new().await;
     let filler = x.rooms_and_filler().await;
-    let (app, other, t1, t2, type_id) = (&x.app, &x.other, &x.t1, &x.t2, x.type_id.as_str());
+    let (app, other, t1, t2) = (&x.app, &x.other, &x.t1, &x.t2);
     let [c1, c2, _, _] = &x.tokens;
     for round in 0..ROUNDS {
         let day = local_date(3 + round);
-        let book = |token: &str, therapist: &str, hh: u32, mm: u32| {
-            app.post("/api/v1/bookings")
-                .token(token)
-                .json(booking_body(therapist, type_id, &at(day, hh, mm)))
-                .send()
-        };
         // The filler keeps the first room at 13:00 and 15:00.
-        let first = book(&x.filler, &filler, 13, 0).await.expect(201)["room_id"].clone();
-        let taken = book(&x.filler, &filler, 15, 0).await.expect(201)["room_id"].clone();
+        let first = x.book(&x.filler, &filler, day, 13, 0).await.expect(201)["room_id"].clone();
+        let taken = x.book(&x.filler, &filler, day, 15, 0).await.expect(201)["room_id"].clone();
         assert_eq!(taken, first, "round {round}");
-        let a = book(c1, t1, 10, 0).await.expect(201).clone();
-        let b = book(c2, t2, 13, 0).await.expect(201).clone();
+        let a = x.book(c1, t1, day, 10, 0).await.expect(201).clone();
+        let b = x.book(c2, t2, day, 13, 0).await.expect(201).clone();
         assert_eq!(a["room_id"], first, "round {round}");
         let second = b["room_id"].clone();
         assert_ne!(second, first, "round {round}");
@@ -305,20 +271,11 @@ async fn reschedules_whose_rooms_cross_both_move() {
             post_as(other, c1, &path_a, json!({"start": at(day, 15, 0)})),
             post_as(app, c2, &path_b, json!({"start": at(day, 11, 30)})),
         );
-        assert_eq!(
-            (moved_a.status.as_u16(), moved_b.status.as_u16()),
-            (200, 200),
-            "round {round}: {} / {}",
-            moved_a.body,
-            moved_b.body
-        );
+        both(round, &moved_a, &moved_b, (200, 200));
         assert_eq!(moved_a.body["room_id"], second, "round {round}");
         assert_eq!(moved_b.body["room_id"], first, "round {round}");
     }
-    let offered = app
-        .count_where("waitlist_entries", "status = 'offered'")
-        .await;
-    assert_eq!(offered, 2 * ROUNDS, "each freed hour offered once");
+    x.each_freed_hour_offered_once().await;
 }
 
 /// Two weekly series of different therapists at a location with two rooms, on two instances
@@ -352,13 +309,7 @@ async fn series_taking_rooms_in_opposite_orders_both_book() {
             post_as(other, c1, "/api/v1/booking-series", series(t1, 10)),
             post_as(app, c2, "/api/v1/booking-series", series(t2, 13)),
         );
-        assert_eq!(
-            (a.status.as_u16(), b.status.as_u16()),
-            (201, 201),
-            "round {round}: {} / {}",
-            a.body,
-            b.body
-        );
+        both(round, &a, &b, (201, 201));
         let rooms = |created: &Value| -> Vec<Value> {
             let bookings = created["bookings"].as_array().expect("bookings");
             bookings.iter().map(|b| b["room_id"].clone()).collect()
@@ -404,6 +355,17 @@ async fn a_booking_rescheduled_and_cancelled_at_once_ends_one_way() {
         assert!(matches!(moved.status.as_u16(), 200 | 409), "{detail}");
         assert_eq!(cancelled.body["status"], "cancelled", "{detail}");
     }
+}
+
+/// Both answered as expected in this round, or the two answers are shown.
+fn both(round: i64, a: &Resp, b: &Resp, expected: (u16, u16)) {
+    assert_eq!(
+        (a.status.as_u16(), b.status.as_u16()),
+        expected,
+        "round {round}: {} / {}",
+        a.body,
+        b.body
+    );
 }
 
 fn reschedule_path(booking: &Value) -> String {
@@ -483,6 +445,22 @@ impl Crossing {
         self.app
             .therapist(&self.admin, "Ines", &self.location_id, ("09:00", "17:00"))
             .await
+    }
+
+    /// A booking on the first instance at `hh:mm` local on `day`.
+    async fn book(&self, token: &str, therapist: &str, day: NaiveDate, hh: u32, mm: u32) -> Resp {
+        let body = booking_body(therapist, &self.type_id, &at(day, hh, mm));
+        post_as(&self.app, token, "/api/v1/bookings", body).await
+    }
+
+    /// Every round freed (or released) an hour for each of the two waiting entries, and each
+    /// was offered once.
+    async fn each_freed_hour_offered_once(&self) {
+        let offered = self
+            .app
+            .count_where("waitlist_entries", "status = 'offered'")
+            .await;
+        assert_eq!(offered, 2 * ROUNDS, "each freed hour offered once");
     }
 
     /// The waiting clients join the waitlist for `day`, one for each therapist.
