@@ -384,17 +384,18 @@ pub fn cancel<W: Shown>(
     reason: Option<String>,
 ) -> Result<CancelledSeries, BookingError> {
     let (found, bookings) = visible(conn, caller, id)?;
+    let at = now();
+    let ahead: Vec<Booking> = bookings
+        .into_iter()
+        .filter(|b| b.status == BookingStatus::Confirmed && b.start_at > at)
+        .collect();
     // Each cancellation may offer its time to the waitlist (a claim on its therapist, in a
     // room): every lock those offers may take, in order, before the first (see `db::locks`).
-    let therapists: Vec<&str> = bookings.iter().map(|b| b.therapist_id.as_str()).collect();
+    let therapists: Vec<&str> = ahead.iter().map(|b| b.therapist_id.as_str()).collect();
     crate::db::locks::therapists_and_their_rooms(conn, &therapists)?;
-    let at = now();
     let mut cancelled = Vec::new();
     let mut kept = Vec::new();
-    for b in bookings {
-        if b.status != BookingStatus::Confirmed || b.start_at <= at {
-            continue;
-        }
+    for b in ahead {
         match transitions::check_window(config, caller, &b) {
             Err(BookingError::TooLate { .. }) => kept.push(b),
             Err(other) => return Err(other),

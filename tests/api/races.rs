@@ -216,7 +216,7 @@ async fn opposite_reschedules_that_hand_time_to_the_waitlist_both_move() {
         assert_eq!(moved_a.body["therapist_id"], json!(t2), "round {round}");
         assert_eq!(moved_b.body["therapist_id"], json!(t1), "round {round}");
     }
-    x.each_freed_hour_offered_once().await;
+    x.each_freed_hour_offered(2).await;
 }
 
 /// Two clients, on two instances at once, each replacing their hold with one on the other's
@@ -239,7 +239,7 @@ async fn crossed_hold_replacements_that_hand_time_to_the_waitlist_both_hold() {
         );
         both(round, &held_1, &held_2, (201, 201));
     }
-    x.each_freed_hour_offered_once().await;
+    x.each_freed_hour_offered(2).await;
 }
 
 /// Two reschedules of different therapists at a location with two rooms, on two instances at
@@ -275,15 +275,17 @@ async fn reschedules_whose_rooms_cross_both_move() {
         assert_eq!(moved_a.body["room_id"], second, "round {round}");
         assert_eq!(moved_b.body["room_id"], first, "round {round}");
     }
-    x.each_freed_hour_offered_once().await;
+    x.each_freed_hour_offered(2).await;
 }
 
 /// Two weekly series of different therapists at a location with two rooms, on two instances
 /// at once, the first free room of each week being the other's second: A books the first
 /// room and then the second, B the second and then the first. Both are booked whole, never a
-/// 5xx: each takes the location's rooms, in one order, before its first week.
+/// 5xx: each takes the location's rooms, in one order, before its first week. Then both are
+/// cancelled at once with clients waiting for every week, so each cancellation offers its
+/// weeks in the same crossing rooms: both are cancelled, every freed hour offered.
 #[actix_web::test]
-async fn series_taking_rooms_in_opposite_orders_both_book() {
+async fn series_taking_rooms_in_opposite_orders_book_and_cancel() {
     let x = Crossing::new().await;
     let filler = x.rooms_and_filler().await;
     let (app, other, t1, t2, type_id) = (&x.app, &x.other, &x.t1, &x.t2, x.type_id.as_str());
@@ -291,12 +293,7 @@ async fn series_taking_rooms_in_opposite_orders_both_book() {
     for round in 0..ROUNDS {
         let week_1 = local_date(3 + 14 * round);
         let week_2 = week_1 + chrono::Days::new(7);
-        let fill = |day, hh| {
-            app.post("/api/v1/bookings")
-                .token(&x.filler)
-                .json(booking_body(&filler, type_id, &at(day, hh, 0)))
-                .send()
-        };
+        let fill = |day, hh| x.book(&x.filler, &filler, day, hh, 0);
         let first = fill(week_2, 10).await.expect(201)["room_id"].clone();
         let taken = fill(week_1, 13).await.expect(201)["room_id"].clone();
         assert_eq!(taken, first, "round {round}");
@@ -320,7 +317,24 @@ async fn series_taking_rooms_in_opposite_orders_both_book() {
         assert_eq!(rooms_b[1], first, "round {round}");
         assert_eq!(rooms_a[1], rooms_b[0], "round {round}");
         assert_ne!(rooms_a[1], first, "round {round}");
+        x.wait_for_both(week_1).await;
+        x.wait_for_both(week_2).await;
+        let cancel_path = |created: &Value| {
+            let id = created["id"].as_str().expect("series id");
+            format!("/api/v1/booking-series/{id}/cancel")
+        };
+        let (path_a, path_b) = (cancel_path(&a.body), cancel_path(&b.body));
+        let (cancelled_a, cancelled_b) = futures::join!(
+            post_as(other, c1, &path_a, json!({})),
+            post_as(app, c2, &path_b, json!({})),
+        );
+        both(round, &cancelled_a, &cancelled_b, (200, 200));
+        for done in [&cancelled_a.body, &cancelled_b.body] {
+            let count = done["cancelled"].as_array().map(Vec::len);
+            assert_eq!(count, Some(2), "round {round}: {done}");
+        }
     }
+    x.each_freed_hour_offered(4).await;
 }
 
 /// A booking rescheduled on one instance and cancelled on the other at once, a waiting client
@@ -453,14 +467,14 @@ impl Crossing {
         post_as(&self.app, token, "/api/v1/bookings", body).await
     }
 
-    /// Every round freed (or released) an hour for each of the two waiting entries, and each
-    /// was offered once.
-    async fn each_freed_hour_offered_once(&self) {
+    /// Every round freed (or released) `per_round` hours, each wanted by its own waiting
+    /// entry, and each was offered once.
+    async fn each_freed_hour_offered(&self, per_round: i64) {
         let offered = self
             .app
             .count_where("waitlist_entries", "status = 'offered'")
             .await;
-        assert_eq!(offered, 2 * ROUNDS, "each freed hour offered once");
+        assert_eq!(offered, per_round * ROUNDS, "each freed hour offered once");
     }
 
     /// The waiting clients join the waitlist for `day`, one for each therapist.
