@@ -112,12 +112,32 @@ impl AppState {
         self.db.run(f).await
     }
 
-    /// `Db::write` (a `write_transaction` on the blocking pool) for handlers.
+    /// `Db::write` (a `write_transaction` on the blocking pool) for handlers, with the slot
+    /// snapshot lent to the booking checks inside it (`availability::snapshot::settled`). Parts
+    /// of it found stale there are reloaded after the commit, outside the transaction.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut db::DbConn) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.db.write(f).await
+        let cache = self.slot_cache.clone();
+        let (answer, stale) = self
+            .db
+            .write(move |conn| {
+                let (answer, stale) = crate::availability::snapshot::lend(cache, || f(conn));
+                answer.map(|answer| (answer, stale))
+            })
+            .await?;
+        if let Some(cache) = self.slot_cache.clone().filter(|_| !stale.is_empty()) {
+            let refreshed = self
+                .db
+                .run(move |conn| cache.refresh_hours(conn, &stale, crate::models::now()))
+                .await;
+            if let Err(e) = refreshed {
+                // The write stands; the next write or search loads the part again.
+                tracing::warn!(error = %e, "slot snapshot not refreshed after a write");
+            }
+        }
+        Ok(answer)
     }
 }

@@ -45,7 +45,9 @@ use crate::scheduling::Interval;
 /// How far back rows are kept when a part is loaded (see the module's last paragraph).
 const KEEP_PAST: Duration = Duration::days(2);
 
+mod settled;
 mod view;
+pub use settled::{Checked, lend, settled};
 pub use view::View;
 
 /// One process's snapshot, shared by its searches.
@@ -73,6 +75,8 @@ struct Catalog {
     options: HashMap<String, Vec<MassageOption>>,
     /// Active therapists offering each massage type, in id order.
     offering: HashMap<String, Vec<String>>,
+    /// Every active therapist, offering anything or not.
+    active_therapists: HashSet<String>,
     locations: HashMap<String, Location>,
     /// Active rooms, in id order.
     rooms: Vec<Room>,
@@ -219,18 +223,7 @@ impl SlotCache {
             if scopes.iter().all(|s| current(&snapshot, s)) {
                 return Ok(View { snapshot });
             }
-            let _turn = self.refresh.lock().unwrap_or_else(PoisonError::into_inner);
-            // Another search may have loaded these meanwhile.
-            let latest = self.current();
-            let stale: Vec<Scope> = scopes
-                .iter()
-                .filter(|s| !current(&latest, s))
-                .cloned()
-                .collect();
-            let mut next = (*latest).clone();
-            load_scopes(conn, &mut next, &stale, &read, wanted.now)?;
-            let next = Arc::new(next);
-            *self.current.write().unwrap_or_else(PoisonError::into_inner) = next.clone();
+            let next = self.load_stale(conn, &scopes, &read, wanted.now)?;
             if !catalog_moved {
                 return Ok(View { snapshot: next });
             }
@@ -238,6 +231,32 @@ impl SlotCache {
         Err(ApiError::Unavailable(
             "the catalog kept changing while the slot search read it".to_owned(),
         ))
+    }
+
+    /// Loads those of `scopes` that the latest snapshot holds older than `read` says, and makes
+    /// the result the latest. One loader at a time: another may have loaded them meanwhile.
+    fn load_stale(
+        &self,
+        conn: &mut DbConn,
+        scopes: &[Scope],
+        read: &dyn Fn(&Scope) -> i64,
+        now: NaiveDateTime,
+    ) -> Result<Arc<Snapshot>, ApiError> {
+        let _turn = self.refresh.lock().unwrap_or_else(PoisonError::into_inner);
+        let latest = self.current();
+        let stale: Vec<Scope> = scopes
+            .iter()
+            .filter(|s| latest.version(s).is_none_or(|v| v < read(s)))
+            .cloned()
+            .collect();
+        if stale.is_empty() {
+            return Ok(latest);
+        }
+        let mut next = (*latest).clone();
+        load_scopes(conn, &mut next, &stale, read, now)?;
+        let next = Arc::new(next);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = next.clone();
+        Ok(next)
     }
 
     fn current(&self) -> Arc<Snapshot> {
@@ -367,6 +386,12 @@ fn load_catalog(
     for (type_id, therapist_id) in offered {
         offering.entry(type_id).or_default().push(therapist_id);
     }
+    let active_therapists = therapists::table
+        .filter(therapists::active.eq(true))
+        .select(therapists::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
     let locations = crate::db::schema::locations::table
         .load::<Location>(conn)?
         .into_iter()
@@ -396,6 +421,7 @@ fn load_catalog(
         massage_types,
         options,
         offering,
+        active_therapists,
         locations,
         rooms,
         closures,
@@ -446,9 +472,7 @@ fn load_claims(
     )> = {
         // A literal status, so SQLite can use the partial indexes on active holds.
         let query = holds::table
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "holds.status = 'active'",
-            ))
+            .filter(crate::models::hold::Active)
             .filter(holds::start_at.ge(from))
             .filter(holds::start_at.lt(to))
             .select((

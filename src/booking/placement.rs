@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, NaiveDateTime, TimeDelta, Utc};
 
 use super::error::BookingError;
-use crate::availability;
+use crate::availability::{self, snapshot};
 use crate::config::Config;
 use crate::db::DbConn;
 use crate::models::booking;
@@ -84,15 +84,24 @@ pub fn place(conn: &mut DbConn, config: &Config, ask: &Ask) -> Result<Placement,
     crate::db::locks::therapist(conn, ask.therapist_id)?;
     let buffer = ask.massage_type.buffer_minutes.max(0) as u32;
     let start_naive = ask.start.naive_utc();
-    let cal = availability::load(
-        conn,
-        &[ask.therapist_id.to_owned()],
+    let therapist_ids = [ask.therapist_id.to_owned()];
+    let (from, to) = (
         shifted(start_naive, -Duration::days(1))?,
         shifted(start_naive, Duration::days(1))?,
-        ask.moving,
-        None,
-        ask.now.naive_utc(),
-    )?;
+    );
+    let now = ask.now.naive_utc();
+    let cal = match snapshot::settled(conn, &therapist_ids)? {
+        Some(view) => availability::load(
+            &mut snapshot::Checked { view, conn },
+            &therapist_ids,
+            from,
+            to,
+            ask.moving,
+            None,
+            now,
+        )?,
+        None => availability::load(conn, &therapist_ids, from, to, ask.moving, None, now)?,
+    };
     let therapist_cal = cal
         .therapists
         .first()

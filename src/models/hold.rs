@@ -12,8 +12,29 @@ use crate::models::vocabulary::{HoldPurpose, HoldStatus};
 /// `status = 'active'` as a literal: the partial indexes on active holds (`WHERE status =
 /// 'active'`) serve only a query whose own text says so; with the status as a bound parameter
 /// SQLite scans the whole table (every hold ever made) and PostgreSQL's generic plans do too.
-fn active() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    diesel::dsl::sql::<diesel::sql_types::Bool>("holds.status = 'active'")
+/// A type of its own rather than `dsl::sql`, whose raw text makes diesel prepare the whole
+/// statement again on every use.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId, diesel::expression::ValidGrouping)]
+pub struct Active;
+
+impl diesel::Expression for Active {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl diesel::AppearsOnTable<holds::table> for Active {}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for Active {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql("holds.status = 'active'");
+        Ok(())
+    }
+}
+
+fn active() -> Active {
+    Active
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]

@@ -442,3 +442,120 @@ async fn writers_touching_the_same_counters_in_opposite_orders_both_commit() {
         "both writers bumped both counters"
     );
 }
+
+/// A booking's check inside its transaction reads the catalog and the therapist's hours from
+/// the writing instance's snapshot when their counters say it is current. Each change below is
+/// made through B while A's snapshot holds the old state (warmed by A's own search and booking):
+/// A's next booking must be judged on the new state, then on the state after it.
+#[actix_web::test]
+async fn a_booking_is_judged_on_hours_and_catalog_changed_through_another_instance() {
+    let t = Trio::new().await;
+    let (a, b, admin) = (&t.a, &t.b, t.admin.as_str());
+    let location = a
+        .post("/api/v1/locations")
+        .token(admin)
+        .json(json!({"name": "Judged", "address": "2 Main St", "timezone": "America/Vancouver"}))
+        .send()
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let maya = a
+        .therapist(admin, "Maya", &location, ("09:00", "17:00"))
+        .await;
+    let client = a.client_token("judged@example.com").await;
+    a.get(&format!(
+        "/api/v1/slots?massage_type_id={}&duration_minutes=60&from={}&to={}",
+        t.type_id, t.day, t.day
+    ))
+    .send()
+    .await
+    .expect(200);
+    a.book(&client, &maya, &t.type_id, 60, &at(t.day, 9, 0))
+        .await
+        .expect(201);
+
+    // Time off added through B: A refuses the hour it covers.
+    let off = b
+        .post(&format!("/api/v1/therapists/{maya}/time-off"))
+        .token(admin)
+        .json(
+            json!({"starts_at": at(t.day, 11, 0), "ends_at": at(t.day, 12, 0), "reason": "course"}),
+        )
+        .send()
+        .await;
+    off.expect(201);
+    let refused = a
+        .book(&client, &maya, &t.type_id, 60, &at(t.day, 11, 0))
+        .await;
+    assert_ne!(refused.status, 201, "booked into time off added elsewhere");
+    // The hours after it still book, on the state A has since reloaded.
+    a.book(&client, &maya, &t.type_id, 60, &at(t.day, 12, 0))
+        .await
+        .expect(201);
+
+    // A date override through B breaks the day at 13:30 (keeping the bookings made): an hour
+    // from 13:00 no longer fits.
+    b.put(&format!("/api/v1/therapists/{maya}/overrides/{}", t.day))
+        .token(admin)
+        .json(json!({"rules": [
+            {"start": "09:00", "end": "13:30", "location_id": location},
+            {"start": "14:00", "end": "17:00", "location_id": location},
+        ]}))
+        .send()
+        .await
+        .expect(200);
+    let refused = a
+        .book(&client, &maya, &t.type_id, 60, &at(t.day, 13, 0))
+        .await;
+    assert_eq!(refused.expect(422)["errors"][0]["field"], "start");
+    a.book(&client, &maya, &t.type_id, 60, &at(t.day, 14, 0))
+        .await
+        .expect(201);
+
+    // The type's 60-minute option removed through B: A refuses that duration.
+    let swedish = b.massage_type("swedish").await;
+    let options: Vec<Value> = swedish["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .filter(|o| o["duration_minutes"] != 60)
+        .cloned()
+        .collect();
+    b.patch(&format!("/api/v1/massage-types/{}", t.type_id))
+        .token(admin)
+        .json(json!({"options": options}))
+        .send()
+        .await
+        .expect(200);
+    let refused = a
+        .book(&client, &maya, &t.type_id, 60, &at(t.day, 15, 0))
+        .await;
+    assert_eq!(
+        refused.expect(422)["errors"][0]["field"],
+        "duration_minutes"
+    );
+
+    // Maya deactivated through B: A refuses her.
+    b.patch(&format!("/api/v1/therapists/{maya}"))
+        .token(admin)
+        .json(json!({"active": false}))
+        .send()
+        .await
+        .expect(200);
+    let refused = a
+        .book(&client, &maya, &t.type_id, 30, &at(t.day, 15, 30))
+        .await;
+    assert_eq!(refused.expect(422)["errors"][0]["field"], "therapist_id");
+    // Active again, she books 30 minutes (an option that is left) after the 14:00 booking.
+    b.patch(&format!("/api/v1/therapists/{maya}"))
+        .token(admin)
+        .json(json!({"active": true}))
+        .send()
+        .await
+        .expect(200);
+    a.book(&client, &maya, &t.type_id, 30, &at(t.day, 15, 30))
+        .await
+        .expect(201);
+}

@@ -112,6 +112,14 @@ async fn flag_replayed(state: &AppState, body: String) -> Result<String, ApiErro
     Ok(value.to_string())
 }
 
+/// A booking just written, as answered: its `intake_required` flag read in the write's own
+/// transaction (no second trip to the database).
+fn flagged(conn: &mut crate::db::DbConn, row: Booking) -> Result<BookingOut, ApiError> {
+    BookingOut::with_intake_flags(conn, vec![row.into()])?
+        .pop()
+        .ok_or(ApiError::NotFound)
+}
+
 /// One booking as answered, with its `intake_required` flag.
 async fn answer(state: &AppState, out: BookingOut) -> Result<web::Json<BookingOut>, ApiError> {
     let mut flagged = state
@@ -230,7 +238,7 @@ async fn create_booking(
                         Subject::Booking,
                         Some(&row.id),
                     )?;
-                    Ok(row)
+                    flagged(conn, row)
                 })
                 .await
         }
@@ -245,27 +253,30 @@ async fn create_booking(
                         notes,
                         held.as_ref(),
                     )?;
-                    if let Booked::Done(row) = &booked {
-                        audit::record(
-                            conn,
-                            &ctx,
-                            Action::BookingCreate,
-                            Subject::Booking,
-                            Some(&row.id),
-                        )?;
-                    }
-                    Ok(booked)
+                    Ok(match booked {
+                        Booked::Done(row) => {
+                            audit::record(
+                                conn,
+                                &ctx,
+                                Action::BookingCreate,
+                                Subject::Booking,
+                                Some(&row.id),
+                            )?;
+                            Ok(flagged(conn, *row)?)
+                        }
+                        Booked::Ended {
+                            status,
+                            noticed_expiry,
+                        } => Err((status, noticed_expiry)),
+                    })
                 })
                 .await;
             match booked {
-                Ok(Booked::Done(row)) => {
+                Ok(Ok(out)) => {
                     state.metrics.hold_event(HoldEvent::Converted);
-                    Ok(*row)
+                    Ok(out)
                 }
-                Ok(Booked::Ended {
-                    status,
-                    noticed_expiry,
-                }) => {
+                Ok(Err((status, noticed_expiry))) => {
                     if noticed_expiry {
                         state.metrics.hold_event(HoldEvent::Expired);
                     }
@@ -277,9 +288,8 @@ async fn create_booking(
     };
 
     match outcome {
-        Ok(row) => {
+        Ok(out) => {
             state.metrics.booking_event(BookingEvent::Created);
-            let web::Json(out) = answer(&state, BookingOut::from(row)).await?;
             Ok(created(format!("/api/v1/bookings/{}", out.id)).json(out))
         }
         Err(error) => {

@@ -35,6 +35,20 @@ impl View {
         }))
     }
 
+    /// Whether the therapist is active, and whether they offer the type (while active).
+    pub fn therapist_offers(
+        &self,
+        therapist_id: &str,
+        massage_type_id: &str,
+    ) -> Result<(bool, bool), ApiError> {
+        let catalog = self.catalog()?;
+        let offers = catalog
+            .offering
+            .get(massage_type_id)
+            .is_some_and(|ts| ts.iter().any(|t| t == therapist_id));
+        Ok((catalog.active_therapists.contains(therapist_id), offers))
+    }
+
     /// Active therapists offering the type (only `wanted.therapist_id` if set), in id order.
     pub fn therapists(&self, wanted: &Wanted) -> Result<Vec<String>, ApiError> {
         Ok(self.catalog()?.therapists_for(wanted).cloned().collect())
