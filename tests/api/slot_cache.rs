@@ -44,6 +44,20 @@ impl Trio {
         }
     }
 
+    /// A new location in Vancouver, made through A.
+    async fn location(&self, name: &str) -> String {
+        self.a
+            .post("/api/v1/locations")
+            .token(&self.admin)
+            .json(json!({"name": name, "address": "1 Main St", "timezone": "America/Vancouver"}))
+            .send()
+            .await
+            .expect(201)["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
     /// B's answer for the day (all therapists), after checking it is the database's.
     async fn offered(&self, extra: &str) -> Vec<(String, String)> {
         let path = format!(
@@ -85,16 +99,7 @@ async fn every_write_on_one_instance_is_seen_by_the_next_search_on_another() {
     let t = Trio::new().await;
     let (a, admin) = (&t.a, t.admin.as_str());
     // A location of its own with one room: a booking by one therapist takes the other's time.
-    let location = a
-        .post("/api/v1/locations")
-        .token(admin)
-        .json(json!({"name": "One room", "address": "1 Main St", "timezone": "America/Vancouver"}))
-        .send()
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let location = t.location("One room").await;
     let _only_room = a
         .post(&format!("/api/v1/locations/{location}/rooms"))
         .token(admin)
@@ -451,16 +456,7 @@ async fn writers_touching_the_same_counters_in_opposite_orders_both_commit() {
 async fn a_booking_is_judged_on_hours_and_catalog_changed_through_another_instance() {
     let t = Trio::new().await;
     let (a, b, admin) = (&t.a, &t.b, t.admin.as_str());
-    let location = a
-        .post("/api/v1/locations")
-        .token(admin)
-        .json(json!({"name": "Judged", "address": "2 Main St", "timezone": "America/Vancouver"}))
-        .send()
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let location = t.location("Judged").await;
     let maya = a
         .therapist(admin, "Maya", &location, ("09:00", "17:00"))
         .await;

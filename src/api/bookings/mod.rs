@@ -112,9 +112,20 @@ async fn flag_replayed(state: &AppState, body: String) -> Result<String, ApiErro
     Ok(value.to_string())
 }
 
-/// A booking just written, as answered: its `intake_required` flag read in the write's own
-/// transaction (no second trip to the database).
-fn flagged(conn: &mut crate::db::DbConn, row: Booking) -> Result<BookingOut, ApiError> {
+/// A booking just made: its audit row, and the booking as answered, its `intake_required` flag
+/// read in the write's own transaction (no second trip to the database).
+fn record_created(
+    conn: &mut crate::db::DbConn,
+    ctx: &audit::AuditContext,
+    row: Booking,
+) -> Result<BookingOut, ApiError> {
+    audit::record(
+        conn,
+        ctx,
+        Action::BookingCreate,
+        Subject::Booking,
+        Some(&row.id),
+    )?;
     BookingOut::with_intake_flags(conn, vec![row.into()])?
         .pop()
         .ok_or(ApiError::NotFound)
@@ -231,14 +242,7 @@ async fn create_booking(
                 .write(move |conn| {
                     let row =
                         create::create::<BookingOut>(conn, &config, &caller, asked, held.as_ref())?;
-                    audit::record(
-                        conn,
-                        &ctx,
-                        Action::BookingCreate,
-                        Subject::Booking,
-                        Some(&row.id),
-                    )?;
-                    flagged(conn, row)
+                    record_created(conn, &ctx, row)
                 })
                 .await
         }
@@ -254,16 +258,7 @@ async fn create_booking(
                         held.as_ref(),
                     )?;
                     Ok(match booked {
-                        Booked::Done(row) => {
-                            audit::record(
-                                conn,
-                                &ctx,
-                                Action::BookingCreate,
-                                Subject::Booking,
-                                Some(&row.id),
-                            )?;
-                            Ok(flagged(conn, *row)?)
-                        }
+                        Booked::Done(row) => Ok(record_created(conn, &ctx, *row)?),
                         Booked::Ended {
                             status,
                             noticed_expiry,
