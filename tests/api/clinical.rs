@@ -959,8 +959,11 @@ async fn rotate_health_key_reencrypts_everything_then_only_the_new_key_opens_it(
         child.wait_with_output().unwrap()
     };
     let bad = run("not a key");
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("new key"));
+    assert!(!bad.status.success(), "{bad:?}");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("new key"),
+        "{bad:?}"
+    );
     let output = run(OTHER_KEY);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{output:?}");
