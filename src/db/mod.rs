@@ -281,6 +281,8 @@ pub enum ConnectError {
     Open(#[from] r2d2::Error),
     #[error("{0}")]
     Pool(#[from] r2d2::PoolError),
+    #[error("cannot start the SQLite writer: {0}")]
+    Writer(String),
 }
 
 impl Db {
@@ -292,15 +294,18 @@ impl Db {
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
         };
-        let writer = match backend {
-            Backend::Sqlite => Some(Writer::new(manager.clone())),
-            Backend::Postgres => None,
-        };
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
             .connection_timeout(std::time::Duration::from_secs(5))
-            .build(manager)?;
+            .build(manager.clone())?;
+        let writer = match backend {
+            Backend::Sqlite => Some(
+                Writer::new(manager, pool.clone())
+                    .map_err(|e| ConnectError::Writer(e.to_string()))?,
+            ),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             sqlite_file,
@@ -337,7 +342,8 @@ impl Db {
     }
 
     /// `run` inside a `write_transaction`: the usual shape of a request that changes something.
-    /// On SQLite it runs on the writer's own connection (see [`Writer`]).
+    /// On SQLite it runs on the writer's own connection and thread, committed with the writes
+    /// queued beside it (see [`Writer`]).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
@@ -345,12 +351,7 @@ impl Db {
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
         match self.writer.clone() {
-            Some(writer) => {
-                let pool = self.pool.clone();
-                actix_web::web::block(move || writer.write(&pool, f))
-                    .await
-                    .map_err(|e| DbError::Task(e.to_string()))?
-            }
+            Some(writer) => writer.write(f).await,
             None => self.run(move |conn| write_transaction(conn, f)).await,
         }
     }

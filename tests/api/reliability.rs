@@ -309,6 +309,70 @@ async fn a_connection_left_in_a_transaction_or_a_panic_is_never_reused() {
     assert!(!listed.contains("panicked@example.com"), "{listed}");
 }
 
+/// 24 writes at once, each adding `{name}{n}@example.com`; write `failing` then fails (or
+/// panics) after its insert.
+async fn write_round(
+    app: &TestApp,
+    name: &str,
+    failing: usize,
+    panics: bool,
+) -> Vec<Result<(), inspine::error::ApiError>> {
+    let writes = (0..24).map(|n| {
+        let address = format!("{name}{n}@example.com");
+        app.state.write(move |conn| {
+            insert_user(conn, &address)?;
+            match n {
+                n if n == failing && panics => std::panic::panic_any("a panic inside a write"),
+                n if n == failing => Err(inspine::error::ApiError::NotFound),
+                _ => Ok(()),
+            }
+        })
+    });
+    futures::future::join_all(writes).await
+}
+
+/// Concurrent writes (on SQLite committed together, each in a savepoint): one that fails is
+/// rolled back alone, and after one panics, every write that was answered `Ok` is kept and
+/// every one answered with an error left nothing behind.
+#[actix_web::test]
+async fn concurrent_writes_stand_or_fall_each_as_answered() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let email = |round: &str, n: usize| format!("{round}{n}@example.com");
+    let refused = write_round(&app, "failing", 7, false).await;
+    for (n, answer) in refused.iter().enumerate() {
+        assert_eq!(answer.is_ok(), n != 7, "write {n}: {answer:?}");
+    }
+    let panicked = write_round(&app, "panicking", 11, true).await;
+    assert!(panicked[11].is_err());
+    // The writer goes on.
+    app.post("/api/v1/auth/register")
+        .json(json!({"email": "after@example.com", "password": PASSWORD, "name": "After"}))
+        .send()
+        .await
+        .expect(201);
+
+    let app = app.restart().await;
+    let users = app
+        .get("/api/v1/users?limit=100")
+        .token(&admin)
+        .send()
+        .await;
+    let listed = users.expect(200)["items"].to_string();
+    assert!(listed.contains("after@example.com"), "{listed}");
+    let answers = [("failing", &refused), ("panicking", &panicked)];
+    for (name, answers) in answers {
+        for (n, answer) in answers.iter().enumerate() {
+            let address = format!("\"{}\"", email(name, n));
+            assert_eq!(
+                listed.contains(&address),
+                answer.is_ok(),
+                "{address} answered {answer:?}"
+            );
+        }
+    }
+}
+
 #[actix_web::test]
 async fn ready_is_503_while_the_database_takes_no_writes() {
     let app = TestApp::spawn().await;
