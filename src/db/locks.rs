@@ -34,12 +34,35 @@ use super::DbConn;
 /// Waits for (and then holds, until the transaction ends) the therapist's claim lock.
 pub fn therapist(conn: &mut DbConn, therapist_id: &str) -> QueryResult<()> {
     if let DbConn::Postgresql(pg) = conn {
-        diesel::sql_query("SELECT inspine_lock_claims($1, NULL)")
-            .bind::<Text, _>(therapist_id)
-            .execute(pg)?;
+        LockClaims { therapist_id }.execute(pg)?;
     }
     Ok(())
 }
+
+/// `SELECT inspine_lock_claims($1, NULL)` as a type of its own, so that diesel keeps it
+/// prepared (an `sql_query` is parsed and planned again on every booking).
+struct LockClaims<'a> {
+    therapist_id: &'a str,
+}
+
+impl diesel::query_builder::QueryId for LockClaims<'_> {
+    type QueryId = LockClaims<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for LockClaims<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT inspine_lock_claims(");
+        out.push_bind_param::<Text, _>(&self.therapist_id)?;
+        out.push_sql(", NULL)");
+        Ok(())
+    }
+}
+
+impl diesel::RunQueryDsl<diesel::PgConnection> for LockClaims<'_> {}
 
 /// The claim locks of several therapists, in id order (each once): for a write that claims one
 /// therapist's time and may then offer another's (a reschedule to another therapist hands the

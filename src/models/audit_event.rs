@@ -8,7 +8,7 @@ use crate::db::DbConn;
 use crate::db::schema::audit_events;
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = audit_events)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 pub struct AuditEvent {
     pub id: String,
     pub at: NaiveDateTime,

@@ -18,7 +18,7 @@ fn before_span(from: NaiveDateTime) -> NaiveDateTime {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = bookings)]
+#[diesel(table_name = bookings, treat_none_as_default_value = false)]
 pub struct Booking {
     pub id: String,
     pub client_id: String,
@@ -239,7 +239,7 @@ pub fn update_if_status(
 // ---- idempotency keys ----
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = idempotency_keys)]
+#[diesel(table_name = idempotency_keys, treat_none_as_default_value = false)]
 pub struct IdempotencyKey {
     pub user_id: String,
     pub key: String,
@@ -315,8 +315,11 @@ pub fn take_over_stale_key(
 /// wait here in a cycle with a booking waiting for that therapist: a deadlock, answered 503.
 pub fn lock_client(conn: &mut DbConn, client_id: &str) -> QueryResult<()> {
     if let DbConn::Postgresql(pg) = conn {
-        diesel::sql_query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
-            .bind::<diesel::sql_types::Text, _>(client_id)
+        use crate::db::schema::users;
+        users::table
+            .select(users::id)
+            .filter(users::id.eq(client_id))
+            .for_no_key_update()
             .execute(pg)?;
     }
     Ok(())

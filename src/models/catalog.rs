@@ -7,7 +7,7 @@ use crate::db::DbConn;
 use crate::db::schema::{locations, massage_type_options, massage_types, rooms};
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = locations)]
+#[diesel(table_name = locations, treat_none_as_default_value = false)]
 pub struct Location {
     pub id: String,
     pub name: String,
@@ -27,7 +27,7 @@ pub struct LocationChanges {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = rooms)]
+#[diesel(table_name = rooms, treat_none_as_default_value = false)]
 pub struct Room {
     pub id: String,
     pub location_id: String,
@@ -44,7 +44,7 @@ pub struct RoomChanges {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = massage_types)]
+#[diesel(table_name = massage_types, treat_none_as_default_value = false)]
 pub struct MassageType {
     pub id: String,
     pub slug: String,
@@ -68,7 +68,7 @@ pub struct MassageTypeChanges {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, PartialEq, Eq)]
-#[diesel(table_name = massage_type_options)]
+#[diesel(table_name = massage_type_options, treat_none_as_default_value = false)]
 pub struct MassageOption {
     pub massage_type_id: String,
     pub duration_minutes: i32,

@@ -7,7 +7,7 @@ use crate::db::DbConn;
 use crate::db::schema::location_closures;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = location_closures)]
+#[diesel(table_name = location_closures, treat_none_as_default_value = false)]
 pub struct Closure {
     pub id: String,
     pub location_id: String,

@@ -9,7 +9,7 @@ use crate::db::DbConn;
 use crate::db::schema::{schedule_override_rules, schedule_overrides};
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = schedule_overrides)]
+#[diesel(table_name = schedule_overrides, treat_none_as_default_value = false)]
 pub struct DateOverride {
     pub id: String,
     pub therapist_id: String,
@@ -19,7 +19,7 @@ pub struct DateOverride {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = schedule_override_rules)]
+#[diesel(table_name = schedule_override_rules, treat_none_as_default_value = false)]
 pub struct OverrideRule {
     pub id: String,
     pub override_id: String,

@@ -38,7 +38,7 @@ fn active() -> Active {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = holds)]
+#[diesel(table_name = holds, treat_none_as_default_value = false)]
 pub struct Hold {
     pub id: String,
     pub client_id: String,

@@ -8,7 +8,7 @@ use crate::db::DbConn;
 use crate::db::schema::intake_versions;
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = intake_versions)]
+#[diesel(table_name = intake_versions, treat_none_as_default_value = false)]
 pub struct IntakeRow {
     pub id: String,
     pub client_id: String,

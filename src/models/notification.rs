@@ -55,7 +55,7 @@ impl Kind {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = notifications)]
+#[diesel(table_name = notifications, treat_none_as_default_value = false)]
 pub struct Notification {
     pub id: String,
     pub user_id: String,

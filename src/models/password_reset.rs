@@ -7,7 +7,7 @@ use crate::db::DbConn;
 use crate::db::schema::password_resets;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = password_resets)]
+#[diesel(table_name = password_resets, treat_none_as_default_value = false)]
 pub struct PasswordReset {
     pub id: String,
     pub user_id: String,

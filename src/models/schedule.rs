@@ -7,7 +7,7 @@ use crate::db::DbConn;
 use crate::db::schema::{schedule_rules, time_off};
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = schedule_rules)]
+#[diesel(table_name = schedule_rules, treat_none_as_default_value = false)]
 pub struct ScheduleRule {
     pub id: String,
     pub therapist_id: String,
@@ -20,7 +20,7 @@ pub struct ScheduleRule {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = time_off)]
+#[diesel(table_name = time_off, treat_none_as_default_value = false)]
 pub struct TimeOff {
     pub id: String,
     pub therapist_id: String,

@@ -8,7 +8,7 @@ use crate::db::DbConn;
 use crate::db::schema::booking_series;
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = booking_series)]
+#[diesel(table_name = booking_series, treat_none_as_default_value = false)]
 pub struct BookingSeries {
     pub id: String,
     pub client_id: String,

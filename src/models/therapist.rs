@@ -8,7 +8,7 @@ use crate::db::schema::{
 };
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = therapists)]
+#[diesel(table_name = therapists, treat_none_as_default_value = false)]
 pub struct Therapist {
     pub id: String,
     pub name: String,

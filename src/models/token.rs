@@ -8,7 +8,7 @@ use crate::db::DbConn;
 use crate::db::schema::refresh_tokens;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = refresh_tokens)]
+#[diesel(table_name = refresh_tokens, treat_none_as_default_value = false)]
 pub struct RefreshToken {
     pub id: String,
     pub user_id: String,
@@ -72,7 +72,7 @@ pub fn revoke_user(conn: &mut DbConn, user_id: &str, at: NaiveDateTime) -> Query
 use crate::db::schema::{api_tokens, calendar_tokens};
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = api_tokens)]
+#[diesel(table_name = api_tokens, treat_none_as_default_value = false)]
 pub struct ApiToken {
     pub id: String,
     pub user_id: String,

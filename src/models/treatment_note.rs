@@ -7,7 +7,7 @@ use crate::db::DbConn;
 use crate::db::schema::treatment_notes;
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = treatment_notes)]
+#[diesel(table_name = treatment_notes, treat_none_as_default_value = false)]
 pub struct NoteRow {
     pub id: String,
     pub booking_id: String,

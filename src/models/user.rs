@@ -34,7 +34,7 @@ impl Role {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct User {
     pub id: String,
     pub email: String,

@@ -9,7 +9,7 @@ use crate::db::schema::{waitlist_entries, waitlist_passed};
 use crate::models::vocabulary::WaitlistStatus;
 
 #[derive(Debug, Clone, Queryable, Insertable, Identifiable)]
-#[diesel(table_name = waitlist_entries)]
+#[diesel(table_name = waitlist_entries, treat_none_as_default_value = false)]
 pub struct Entry {
     pub id: String,
     pub client_id: String,

@@ -11,7 +11,7 @@ pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = webhooks)]
+#[diesel(table_name = webhooks, treat_none_as_default_value = false)]
 pub struct Webhook {
     pub id: String,
     pub url: String,
@@ -32,7 +32,7 @@ impl Webhook {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = webhook_deliveries)]
+#[diesel(table_name = webhook_deliveries, treat_none_as_default_value = false)]
 pub struct Delivery {
     pub id: String,
     pub webhook_id: String,
@@ -49,7 +49,7 @@ pub struct Delivery {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = webhook_attempts)]
+#[diesel(table_name = webhook_attempts, treat_none_as_default_value = false)]
 pub struct Attempt {
     pub id: String,
     pub delivery_id: String,

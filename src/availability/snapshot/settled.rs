@@ -64,12 +64,22 @@ pub fn settled(conn: &mut DbConn, therapist_ids: &[String]) -> Result<Option<Vie
     };
     let snapshot = cache.current();
     let scopes = hours_scopes(therapist_ids);
-    let versions = read_versions(conn, &scopes)?;
     // On SQLite a write bumps its counters at once, so this transaction's own changes show in
-    // what it reads; on PostgreSQL they are bumped at commit and meanwhile noted in a setting.
-    let changed_here = match conn {
-        DbConn::Postgresql(_) => diesel::select(PendingScopes).get_result::<String>(conn)?,
-        DbConn::Sqlite(_) => String::new(),
+    // what it reads; on PostgreSQL they are bumped at commit and meanwhile noted in a setting,
+    // read in the same statement as the counters.
+    let (versions, changed_here) = match conn {
+        DbConn::Postgresql(pg) => {
+            let keys = scopes.iter().map(Scope::key).collect();
+            let (pending, counters) =
+                CountersAndPending { keys }.get_result::<(String, String)>(pg)?;
+            let versions = counters
+                .lines()
+                .filter_map(|line| line.rsplit_once(' '))
+                .filter_map(|(scope, version)| Some((scope.to_owned(), version.parse().ok()?)))
+                .collect();
+            (versions, pending)
+        }
+        DbConn::Sqlite(_) => (read_versions(conn, &scopes)?, String::new()),
     };
     let current = scopes.iter().all(|s| {
         let key = s.key();
@@ -89,28 +99,40 @@ pub fn settled(conn: &mut DbConn, therapist_ids: &[String]) -> Result<Option<Vie
     Ok(None)
 }
 
-/// The scopes this PostgreSQL transaction changed so far, one per line, whose counters it
-/// bumps at commit (migration `2026-12-04-000001_availability_versions`). A type of its own so
-/// that the statement stays prepared.
-#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId, diesel::expression::ValidGrouping)]
-struct PendingScopes;
-
-impl diesel::Expression for PendingScopes {
-    type SqlType = diesel::sql_types::Text;
+/// On PostgreSQL, in one statement: the scopes this transaction changed so far, one per line,
+/// whose counters it bumps at commit (migration `2026-12-04-000001_availability_versions`),
+/// and the counters of `keys` as `scope version` lines. A type of its own so that the
+/// statement stays prepared. (Scope keys hold no spaces or line breaks.)
+struct CountersAndPending {
+    keys: Vec<String>,
 }
 
-impl<QS> diesel::SelectableExpression<QS> for PendingScopes {}
-impl<QS> diesel::AppearsOnTable<QS> for PendingScopes {}
+impl diesel::query_builder::QueryId for CountersAndPending {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
 
-impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for PendingScopes {
+impl diesel::query_builder::Query for CountersAndPending {
+    type SqlType = (diesel::sql_types::Text, diesel::sql_types::Text);
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CountersAndPending {
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        out.push_sql("COALESCE(current_setting('inspine.availability_pending', true), '')");
+        out.push_sql(
+            "SELECT COALESCE(current_setting('inspine.availability_pending', true), ''), \
+             COALESCE((SELECT string_agg(scope || ' ' || version, E'\\n') \
+             FROM availability_versions WHERE scope = ANY(",
+        );
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&self.keys)?;
+        out.push_sql(")), '')");
         Ok(())
     }
 }
+
+impl RunQueryDsl<diesel::PgConnection> for CountersAndPending {}
 
 fn hours_scopes(therapist_ids: &[String]) -> Vec<Scope> {
     std::iter::once(Scope::Catalog)
