@@ -301,7 +301,7 @@ async fn login(
     state.login_guard.succeeded(&email, client).await;
     let state2 = state.clone();
     let response = state
-        .run(move |conn| issue_tokens(conn, &state2, user, None))
+        .write(move |conn| issue_tokens(conn, &state2, user, None))
         .await?;
     Ok(no_store(HttpResponse::Ok()).json(response))
 }
@@ -375,7 +375,7 @@ async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let hash = sha256_hex(&body.refresh_token);
     state
-        .run(move |conn| {
+        .write(move |conn| {
             if let Some(presented) = token::find_by_hash(conn, &hash)? {
                 token::revoke_family(conn, &presented.family_id, now())?;
             }

@@ -76,7 +76,7 @@ pub(super) async fn settle_key(state: &AppState, claim: Claim, error: &ApiError)
     let status = actix_web::ResponseError::status_code(error);
     let problem = serde_json::to_string(&error.problem()).unwrap_or_default();
     let _ = state
-        .run(move |conn| {
+        .write(move |conn| {
             if status.is_client_error() {
                 idempotency::store_answer(conn, &claim, i32::from(status.as_u16()), &problem)
                     .map_err(ApiError::from)

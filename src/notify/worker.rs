@@ -8,7 +8,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 
 use super::Mailer;
-use crate::db::{Db, write_transaction};
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::models::notification::{self, Kind, Notification, Outcome, Scrubbed};
@@ -100,7 +100,7 @@ pub async fn run_once(postman: &Postman, at: DateTime<Utc>) -> Result<usize, Api
     let naive = at.naive_utc();
     let claimed = postman
         .db
-        .run::<_, ApiError, _>(move |conn| write_transaction(conn, |conn| claim(conn, naive)))
+        .write::<_, ApiError, _>(move |conn| claim(conn, naive))
         .await?;
     let count = claimed.len();
     let sends = claimed.iter().map(|row| async {
@@ -142,9 +142,11 @@ pub async fn run_once(postman: &Postman, at: DateTime<Utc>) -> Result<usize, Api
             (row.id, outcome, scrub)
         })
         .collect();
+    // One transaction for the pass's records (on SQLite with the other writes, never
+    // contending with them for the lock).
     postman
         .db
-        .run::<_, ApiError, _>(move |conn| {
+        .write::<_, ApiError, _>(move |conn| {
             let scrubbed = Scrubbed {
                 body_text: SCRUBBED,
                 body_html: SCRUBBED,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::sign;
 use super::targets::{Lookup, SystemLookup, resolve_checked};
-use crate::db::{Db, write_transaction};
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::models::webhook::{self, Attempt, Delivery, DeliveryOutcome};
@@ -164,8 +164,8 @@ pub async fn run_once(
     let naive = at.naive_utc();
     let claimed = state
         .db
-        .run::<_, ApiError, _>(move |conn| {
-            write_transaction(conn, |conn| {
+        .write::<_, ApiError, _>(move |conn| {
+            {
                 let ids =
                     outbox::claim_due(conn, Queue::WebhookDeliveries, naive, naive + LEASE, BATCH)?;
                 let deliveries = webhook::deliveries_by_ids(conn, &ids)?;
@@ -183,7 +183,7 @@ pub async fn run_once(
                     .into_iter()
                     .filter_map(|d| hooks.get(&d.webhook_id).cloned().map(|h| (d, h)))
                     .collect::<Vec<_>>())
-            })
+            }
         })
         .await?;
     let count = claimed.len();
@@ -218,9 +218,11 @@ pub async fn run_once(
             (delivery.id.clone(), outcome, attempt)
         })
         .collect();
+    // One transaction for the pass's records (on SQLite with the other writes, never
+    // contending with them for the lock).
     state
         .db
-        .run::<_, ApiError, _>(move |conn| {
+        .write::<_, ApiError, _>(move |conn| {
             for (id, outcome, attempt) in &records {
                 webhook::record(conn, id, outcome, attempt)?;
             }
