@@ -55,7 +55,10 @@ python3 "$HERE/booking_targets.py" --base "$BASE" --seed-json "$WORK/seed.json" 
   --tokens "$WORK/tokens.txt" --from-day 1 --days 1090 --out "$WORK/targets.tsv"
 slice() { sed -n "$1,$(($1 + $2 - 1))p" "$WORK/targets.tsv" >"$WORK/$3.tsv"; }
 slice 1 3000 warmup
-per=20000
+# Every run gets an equal share of what is left after the warm-up and the c=1 run, so that a fast
+# run does not run out of slots (each target is booked once).
+total=$(wc -l <"$WORK/targets.tsv")
+per=$(((total - 13000) / RUNS))
 for r in $(seq "$RUNS"); do slice $((3001 + (r - 1) * per)) "$per" "run$r"; done
 slice $((3001 + RUNS * per)) 10000 c1
 
