@@ -165,7 +165,7 @@ fn serve(config: Config) -> CliResult {
 }
 
 fn open(config: &Config) -> Result<Db, Box<dyn std::error::Error>> {
-    let db = Db::connect(&config.database_url)?;
+    let db = Db::connect_for_command(&config.database_url)?;
     let mut conn = db.get()?;
     let applied = db::run_migrations(&mut conn).map_err(|e| e.to_string())?;
     tracing::info!(applied, "migrations applied");
@@ -289,7 +289,7 @@ fn rfc3339(at: chrono::NaiveDateTime) -> String {
 }
 
 fn backup(config: &Config, file: &std::path::Path) -> CliResult {
-    let db = Db::connect(&config.database_url)?;
+    let db = Db::connect_for_command(&config.database_url)?;
     let mut conn = db.get()?;
     db::backup_sqlite(&mut conn, file)?;
     println!("backed up to {}", file.display());

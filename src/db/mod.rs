@@ -286,7 +286,20 @@ pub enum ConnectError {
 }
 
 impl Db {
+    /// The server's pool: one connection kept open even when idle.
     pub fn connect(database_url: &str) -> Result<Self, ConnectError> {
+        Self::connect_keeping(database_url, 1)
+    }
+
+    /// For a command that runs once and exits: no idle connection is kept, so the pool never
+    /// opens one in the background. (With one kept, taking it made the pool open a replacement
+    /// on its own thread; a process exiting meanwhile tore down OpenSSL under that thread's TLS
+    /// handshake with PostgreSQL, and the command died of a segmentation fault now and then.)
+    pub fn connect_for_command(database_url: &str) -> Result<Self, ConnectError> {
+        Self::connect_keeping(database_url, 0)
+    }
+
+    fn connect_keeping(database_url: &str, min_idle: u32) -> Result<Self, ConnectError> {
         let manager = Manager::new(database_url)?;
         let backend = manager.backend;
         let sqlite_file = manager.sqlite_file.clone();
@@ -296,7 +309,7 @@ impl Db {
         };
         let pool = r2d2::Pool::builder()
             .max_size(size)
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle))
             .connection_timeout(std::time::Duration::from_secs(5))
             .build(manager.clone())?;
         let writer = match backend {
