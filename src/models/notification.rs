@@ -84,6 +84,18 @@ pub fn insert(conn: &mut DbConn, row: &Notification) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// Several rows: on PostgreSQL in one statement (one round trip), on SQLite one by one (each
+/// statement stays prepared, and there is no round trip to save).
+pub fn insert_all(conn: &mut DbConn, rows: &[Notification]) -> QueryResult<()> {
+    match conn {
+        DbConn::Postgresql(pg) => diesel::insert_into(notifications::table)
+            .values(rows)
+            .execute(pg)
+            .map(|_| ()),
+        DbConn::Sqlite(_) => rows.iter().try_for_each(|row| insert(conn, row)),
+    }
+}
+
 pub fn by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<Notification>> {
     notifications::table
         .filter(notifications::id.eq_any(ids))

@@ -150,17 +150,20 @@ struct Outgoing<'a> {
     at: NaiveDateTime,
 }
 
-/// Renders and queues one message, unless the recipient turned emails off (password resets
-/// go regardless).
-fn queue<C: Serialize>(conn: &mut DbConn, out: Outgoing<'_>, context: &C) -> Result<(), ApiError> {
-    if !out.to.email_notifications && out.kind != Kind::PasswordReset {
-        return Ok(());
-    }
-    let rendered = templates::render(out.kind, context)?;
-    let created = now();
-    notification::insert(
-        conn,
-        &Notification {
+/// The messages one change queues, inserted together by [`Letters::post`] (one statement).
+#[derive(Default)]
+struct Letters(Vec<Notification>);
+
+impl Letters {
+    /// Renders one message, unless the recipient turned emails off (password resets go
+    /// regardless).
+    fn queue<C: Serialize>(&mut self, out: Outgoing<'_>, context: &C) -> Result<(), ApiError> {
+        if !out.to.email_notifications && out.kind != Kind::PasswordReset {
+            return Ok(());
+        }
+        let rendered = templates::render(out.kind, context)?;
+        let created = now();
+        self.0.push(Notification {
             id: new_id(),
             user_id: out.to.id.clone(),
             booking_id: out.booking_id.map(str::to_owned),
@@ -178,9 +181,16 @@ fn queue<C: Serialize>(conn: &mut DbConn, out: Outgoing<'_>, context: &C) -> Res
             created_at: created,
             updated_at: created,
             sent_at: None,
-        },
-    )?;
-    Ok(())
+        });
+        Ok(())
+    }
+
+    fn post(self, conn: &mut DbConn) -> Result<(), ApiError> {
+        if !self.0.is_empty() {
+            notification::insert_all(conn, &self.0)?;
+        }
+        Ok(())
+    }
 }
 
 /// Queues what a booking change tells the client and the therapist, and (re)arms or drops the
@@ -212,8 +222,8 @@ pub fn booking_changed(
     let book_url = format!("{}/", config.public_base_url);
     let invitation = calendar::invitation(&p.booking, &p.names);
     let at = now();
-    queue(
-        conn,
+    let mut letters = Letters::default();
+    letters.queue(
         Outgoing {
             to: &p.client,
             kind: client_kind,
@@ -231,7 +241,7 @@ pub fn booking_changed(
         },
     )?;
     if after.status == BookingStatus::Confirmed {
-        arm_reminders(conn, config, &p, &clinic, &book_url)?;
+        arm_reminders(&mut letters, config, &p, &clinic, &book_url)?;
     }
     // The therapist (if they have a login): the booking as it is now, with the client's name.
     let mut therapist_view = p.view.clone();
@@ -243,8 +253,7 @@ pub fn booking_changed(
         change
     };
     if let Some(therapist_user) = &p.therapist_user {
-        queue(
-            conn,
+        letters.queue(
             Outgoing {
                 to: therapist_user,
                 kind: Kind::TherapistBookingChanged,
@@ -268,8 +277,7 @@ pub fn booking_changed(
         if let Some(old_user) = &old.therapist_user {
             let mut old_view = old.view.clone();
             old_view.client = Some(old.client.name.clone());
-            queue(
-                conn,
+            letters.queue(
                 Outgoing {
                     to: old_user,
                     kind: Kind::TherapistBookingChanged,
@@ -288,12 +296,12 @@ pub fn booking_changed(
             )?;
         }
     }
-    Ok(())
+    letters.post(conn)
 }
 
 /// One reminder per lead time whose moment is still ahead, waiting in the outbox until then.
 fn arm_reminders(
-    conn: &mut DbConn,
+    letters: &mut Letters,
     config: &Config,
     p: &Parts,
     clinic: &str,
@@ -307,8 +315,7 @@ fn arm_reminders(
         if moment <= at {
             continue;
         }
-        queue(
-            conn,
+        letters.queue(
             Outgoing {
                 to: &p.client,
                 kind: Kind::BookingReminder,
@@ -379,8 +386,8 @@ pub fn waitlist_offer(
         },
         book_url: format!("{}/#/waitlist/{entry_id}", config.public_base_url),
     };
-    queue(
-        conn,
+    let mut letters = Letters::default();
+    letters.queue(
         Outgoing {
             to: &client,
             kind: Kind::WaitlistOffer,
@@ -389,7 +396,8 @@ pub fn waitlist_offer(
             at: now(),
         },
         &context,
-    )
+    )?;
+    letters.post(conn)
 }
 
 #[derive(Serialize)]
@@ -411,8 +419,8 @@ pub fn password_reset(
     expires_at: NaiveDateTime,
 ) -> Result<(), ApiError> {
     let at = now();
-    queue(
-        conn,
+    let mut letters = Letters::default();
+    letters.queue(
         Outgoing {
             to: user,
             kind: Kind::PasswordReset,
@@ -427,7 +435,8 @@ pub fn password_reset(
             // Rounded up: a 60-minute token computed a few microseconds ago still reads 60.
             valid_minutes: ((expires_at - at).num_seconds() + 59).div_euclid(60).max(1),
         },
-    )
+    )?;
+    letters.post(conn)
 }
 
 #[cfg(test)]
