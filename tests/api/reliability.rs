@@ -237,6 +237,12 @@ async fn extreme_instants_never_poison_the_database_and_writes_survive_a_restart
 }
 
 /// Inserts a user row directly, inside whatever transaction the connection is in.
+/// The first 100 users as the admin lists them, as JSON text.
+async fn listed_users(app: &TestApp, admin: &str) -> String {
+    let users = app.get("/api/v1/users?limit=100").token(admin).send().await;
+    users.expect(200)["items"].to_string()
+}
+
 fn insert_user(
     conn: &mut inspine::db::DbConn,
     email: &str,
@@ -299,12 +305,7 @@ async fn a_connection_left_in_a_transaction_or_a_panic_is_never_reused() {
             .await
             .expect(200);
     }
-    let users = app
-        .get("/api/v1/users?limit=100")
-        .token(&admin)
-        .send()
-        .await;
-    let listed = users.expect(200)["items"].to_string();
+    let listed = listed_users(&app, &admin).await;
     assert!(!listed.contains("leaked@example.com"), "{listed}");
     assert!(!listed.contains("panicked@example.com"), "{listed}");
 }
@@ -353,12 +354,7 @@ async fn concurrent_writes_stand_or_fall_each_as_answered() {
         .expect(201);
 
     let app = app.restart().await;
-    let users = app
-        .get("/api/v1/users?limit=100")
-        .token(&admin)
-        .send()
-        .await;
-    let listed = users.expect(200)["items"].to_string();
+    let listed = listed_users(&app, &admin).await;
     assert!(listed.contains("after@example.com"), "{listed}");
     let answers = [("failing", &refused), ("panicking", &panicked)];
     for (name, answers) in answers {
