@@ -175,18 +175,12 @@ impl SharedLimits {
 fn take_on(pg: &mut PgConnection, rate: Rate, key: &str) -> QueryResult<Option<u64>> {
     let interval = i64::try_from(rate.interval_ms).unwrap_or(i64::MAX);
     let tolerance = interval.saturating_mul(i64::from(rate.burst.saturating_sub(1)));
-    let taken = diesel::sql_query(
-        "INSERT INTO rate_limits AS r (bucket, key, until, touched_at) \
-         VALUES ($1, $2, now() + $3::float8 * interval '1 millisecond', now()) \
-         ON CONFLICT (bucket, key) DO UPDATE \
-         SET until = GREATEST(r.until, now()) + $3::float8 * interval '1 millisecond', \
-             touched_at = now() \
-         WHERE GREATEST(r.until, now()) <= now() + $4::float8 * interval '1 millisecond'",
-    )
-    .bind::<Text, _>(rate.bucket)
-    .bind::<Text, _>(key)
-    .bind::<BigInt, _>(interval)
-    .bind::<BigInt, _>(tolerance)
+    let taken = Take {
+        bucket: rate.bucket,
+        key,
+        interval,
+        tolerance,
+    }
     .execute(pg)?;
     if taken == 1 {
         return Ok(None);
@@ -202,6 +196,50 @@ fn take_on(pg: &mut PgConnection, rate: Rate, key: &str) -> QueryResult<Option<u
     .get_result(pg)?;
     Ok(Some(retry_after(wait.secs).unwrap_or(1)))
 }
+
+/// The GCRA upsert of [`take_on`], a statement of its own type so that it stays prepared on
+/// the connection (an `sql_query` is parsed and planned on every request). The interval and
+/// the tolerance are in milliseconds.
+struct Take<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    interval: i64,
+    tolerance: i64,
+}
+
+impl diesel::query_builder::QueryId for Take<'_> {
+    type QueryId = Take<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Take<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("INSERT INTO rate_limits AS r (bucket, key, until, touched_at) VALUES (");
+        out.push_bind_param::<Text, _>(&self.bucket)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.key)?;
+        out.push_sql(", now() + ");
+        out.push_bind_param::<BigInt, _>(&self.interval)?;
+        out.push_sql(
+            "::float8 * interval '1 millisecond', now()) \
+             ON CONFLICT (bucket, key) DO UPDATE \
+             SET until = GREATEST(r.until, now()) + ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.interval)?;
+        out.push_sql(
+            "::float8 * interval '1 millisecond', touched_at = now() \
+             WHERE GREATEST(r.until, now()) <= now() + ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.tolerance)?;
+        out.push_sql("::float8 * interval '1 millisecond'");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for Take<'_> {}
 
 /// One more failure in a row (a record untouched for `FORGET_AFTER` with no back-off running
 /// starts again from one); from `free` failures on, each one doubles the back-off (1 s, 2 s,
