@@ -112,7 +112,8 @@ impl AppState {
         self.db.run(f).await
     }
 
-    /// `Db::write` (a `write_transaction` on the blocking pool) for handlers, with the slot
+    /// `Db::write` (on SQLite in the writer's next group, on PostgreSQL a `write_transaction` on
+    /// the blocking pool) for handlers, with the slot
     /// snapshot lent to the booking checks inside it (`availability::snapshot::settled`). Parts
     /// of it found stale there are reloaded after the commit, outside the transaction.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>

@@ -1,5 +1,6 @@
 //! How SQLite's writes take turns: the process's writer turn (`write_transaction`, on any
-//! connection), and the connection kept for `Db::write` with its checkpoints ([`Writer`]).
+//! connection), and the thread and connection that commit `Db::write`'s writes in groups, with
+//! their checkpoints ([`Writer`]).
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
