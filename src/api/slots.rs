@@ -37,14 +37,89 @@ pub struct SlotQuery {
     pub location_id: Option<Uuid>,
 }
 
+/// A slot as answered. A 10-therapist week holds hundreds, so its fields are written as whole
+/// strings (`wire`) rather than through `Display` a character at a time; the JSON is the same.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SlotOut {
+    #[serde(serialize_with = "wire::instant")]
     pub start: DateTime<Utc>,
+    #[serde(serialize_with = "wire::instant")]
     pub end: DateTime<Utc>,
     #[schema(value_type = String, format = Uuid)]
+    #[serde(serialize_with = "wire::uuid")]
     pub therapist_id: Uuid,
     #[schema(value_type = String, format = Uuid)]
+    #[serde(serialize_with = "wire::uuid")]
     pub location_id: Uuid,
+}
+
+mod wire {
+    use chrono::{DateTime, Datelike, Timelike, Utc};
+    use serde::{Serialize, Serializer};
+    use uuid::Uuid;
+
+    /// As chrono writes it (`2027-03-10T17:00:00Z`); instants with a fraction of a second or
+    /// outside years 0000–9999 (never a slot's) are left to chrono.
+    pub fn instant<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        let year = at.year();
+        if at.nanosecond() != 0 || !(0..=9999).contains(&year) {
+            return at.serialize(s);
+        }
+        let mut text = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for i in (at..at + width).rev() {
+                text[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year.unsigned_abs());
+        put(5, 2, at.month());
+        put(8, 2, at.day());
+        put(11, 2, at.hour());
+        put(14, 2, at.minute());
+        put(17, 2, at.second());
+        // Only ASCII digits were written into an ASCII template.
+        s.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
+    }
+
+    pub fn uuid<S: Serializer>(id: &Uuid, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::{DateTime, TimeZone, Utc};
+
+        fn written(at: DateTime<Utc>) -> String {
+            let mut out = Vec::new();
+            super::instant(&at, &mut serde_json::Serializer::new(&mut out)).expect("written");
+            String::from_utf8(out).expect("utf-8")
+        }
+
+        #[test]
+        fn instants_are_written_as_chrono_writes_them() {
+            let cases = [
+                Utc.with_ymd_and_hms(2027, 3, 10, 17, 0, 0).single(),
+                Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).single(),
+                Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single(),
+                Utc.with_ymd_and_hms(2026, 11, 1, 9, 5, 7).single(),
+                DateTime::from_timestamp(1_800_000_000, 250_000_000),
+                Utc.with_ymd_and_hms(12000, 1, 1, 0, 0, 0).single(),
+                Utc.with_ymd_and_hms(-5, 6, 1, 0, 0, 0).single(),
+            ];
+            for at in cases.into_iter().flatten() {
+                assert_eq!(written(at), serde_json::to_string(&at).expect("chrono"), "{at:?}");
+            }
+        }
+
+        #[test]
+        fn ids_are_written_as_uuid_writes_them() {
+            let id = uuid::Uuid::now_v7();
+            let mut out = Vec::new();
+            super::uuid(&id, &mut serde_json::Serializer::new(&mut out)).expect("written");
+            assert_eq!(out, serde_json::to_vec(&id).expect("uuid"));
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
