@@ -1,6 +1,7 @@
 //! `GET /slots`: offered start times, computed by the pure engine in `scheduling`.
 
-use actix_web::{get, web};
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -37,8 +38,8 @@ pub struct SlotQuery {
     pub location_id: Option<Uuid>,
 }
 
-/// A slot as answered. A 10-therapist week holds hundreds, so its fields are written as whole
-/// strings (`wire`) rather than through `Display` a character at a time; the JSON is the same.
+// A 10-therapist week holds hundreds of slots, so their fields are written as whole strings
+// (`wire`) rather than through `Display` a character at a time; the JSON is the same.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SlotOut {
     #[serde(serialize_with = "wire::instant")]
@@ -108,7 +109,11 @@ mod wire {
                 Utc.with_ymd_and_hms(-5, 6, 1, 0, 0, 0).single(),
             ];
             for at in cases.into_iter().flatten() {
-                assert_eq!(written(at), serde_json::to_string(&at).expect("chrono"), "{at:?}");
+                assert_eq!(
+                    written(at),
+                    serde_json::to_string(&at).expect("chrono"),
+                    "{at:?}"
+                );
             }
         }
 
@@ -141,7 +146,7 @@ pub struct SlotList {
 async fn list_slots(
     state: web::Data<AppState>,
     ApiQuery(query): ApiQuery<SlotQuery>,
-) -> Result<web::Json<SlotList>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     if query.to < query.from {
         return Err(ApiError::validation("to", "must not be before `from`"));
     }
@@ -161,7 +166,7 @@ async fn list_slots(
         therapist_id: query.therapist_id.map(|t| t.to_string()),
         location_id: query.location_id.map(|l| l.to_string()),
     };
-    let slots = state
+    let offered = state
         .run(move |conn| {
             Ok(search::offered_slots(
                 conn,
@@ -172,15 +177,24 @@ async fn list_slots(
             )?)
         })
         .await?;
-    Ok(web::Json(SlotList {
-        items: slots
-            .into_iter()
-            .map(|s| SlotOut {
-                start: s.start,
-                end: s.end,
-                therapist_id: s.therapist_id,
-                location_id: s.location_id,
-            })
-            .collect(),
-    }))
+    // An answer given again is written once, with its first giving.
+    let body = offered.rendered(|slots| {
+        let list = SlotList {
+            items: slots
+                .iter()
+                .map(|s| SlotOut {
+                    start: s.start,
+                    end: s.end,
+                    therapist_id: s.therapist_id,
+                    location_id: s.location_id,
+                })
+                .collect(),
+        };
+        serde_json::to_vec(&list)
+            .map(bytes::Bytes::from)
+            .map_err(ApiError::internal)
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
 }

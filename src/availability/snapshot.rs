@@ -46,9 +46,11 @@ use crate::scheduling::Interval;
 const KEEP_PAST: Duration = Duration::days(2);
 
 mod load;
+mod memo;
 mod settled;
 mod view;
 use load::load_scopes;
+pub use memo::Offered;
 pub use settled::{Checked, lend, settled};
 pub use view::View;
 
@@ -58,6 +60,8 @@ pub struct SlotCache {
     current: RwLock<Arc<Snapshot>>,
     /// One refresher at a time; searches that find everything current never take it.
     refresh: Mutex<()>,
+    /// Answers of searches, given again while nothing they read changed (`memo`).
+    answers: Mutex<memo::Answers>,
 }
 
 #[derive(Clone, Default)]
@@ -223,11 +227,16 @@ impl SlotCache {
                 |snap: &Snapshot, s: &Scope| snap.version(s).is_some_and(|v| v >= read(s));
             let catalog_moved = !current(&snapshot, &Scope::Catalog);
             if scopes.iter().all(|s| current(&snapshot, s)) {
-                return Ok(View { snapshot });
+                return Ok(View::new(snapshot, &scopes));
             }
             let next = self.load_stale(conn, &scopes, &read, wanted.now)?;
             if !catalog_moved {
-                return Ok(View { snapshot: next });
+                // Another search may have loaded a newer catalog meanwhile: label what is held.
+                let scopes = match &next.catalog {
+                    Some(catalog) => next.scopes(catalog, wanted),
+                    None => scopes,
+                };
+                return Ok(View::new(next, &scopes));
             }
         }
         Err(ApiError::Unavailable(
@@ -322,12 +331,25 @@ mod tests {
                 exclude_booking: exclude,
             };
             let mut out = Busy::new();
-            View::claims(&map, &["t1".to_owned()], &window, &mut out).expect("claims");
-            out.remove("t1").unwrap_or_default().len()
+            let mut expiry = None;
+            View::claims(&map, &["t1".to_owned()], &window, &mut out, &mut expiry).expect("claims");
+            (out.remove("t1").unwrap_or_default().len(), expiry)
         };
-        assert_eq!(busy(at(9, 0), None), 2, "live hold and booking");
-        assert_eq!(busy(at(9, 10), None), 1, "the hold ran out at 09:10");
-        assert_eq!(busy(at(9, 0), Some("b1")), 1, "the booking left out");
+        assert_eq!(
+            busy(at(9, 0), None),
+            (2, Some(at(9, 10))),
+            "live hold and booking"
+        );
+        assert_eq!(
+            busy(at(9, 10), None),
+            (1, None),
+            "the hold ran out at 09:10"
+        );
+        assert_eq!(
+            busy(at(9, 0), Some("b1")),
+            (1, Some(at(9, 10))),
+            "the booking left out"
+        );
         let missing = Window {
             from: at(0, 0),
             to: at(23, 0) + Duration::days(30),
@@ -335,7 +357,14 @@ mod tests {
             exclude_booking: None,
         };
         assert!(
-            View::claims(&map, &["t1".to_owned()], &missing, &mut Busy::new()).is_err(),
+            View::claims(
+                &map,
+                &["t1".to_owned()],
+                &missing,
+                &mut Busy::new(),
+                &mut None
+            )
+            .is_err(),
             "a month never loaded is an error, never an empty calendar"
         );
     }

@@ -424,7 +424,7 @@ pub fn offer_freed(
             Err(e) => return Err(e),
         };
         let passed = waitlist::passed(conn, &entry.id, therapist_id)?;
-        let fits = slots.into_iter().filter(|s| {
+        let fits = slots.slots.iter().filter(|s| {
             let start = s.start.naive_utc();
             s.therapist_id.to_string() == therapist_id
                 && start >= from

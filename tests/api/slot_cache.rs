@@ -555,3 +555,57 @@ async fn a_booking_is_judged_on_hours_and_catalog_changed_through_another_instan
         .await
         .expect(201);
 }
+
+/// An instance gives a search's answer again from memory while nothing it read has changed;
+/// its own writes (a hold, its release, a booking, a cancellation) change the very next
+/// answer to the same question, and every answer is the database's.
+#[actix_web::test]
+async fn a_repeated_search_sees_each_write_on_its_own_instance_at_once() {
+    let t = Trio::new().await;
+    let location = t.a.location_ids().await[0].clone();
+    let maya =
+        t.a.therapist(&t.admin, "Maya", &location, ("09:00", "17:00"))
+            .await;
+    let client = t.a.client_token("c@example.com").await;
+    let ten = at(t.day, 10, 0);
+    let path = format!(
+        "/api/v1/slots?massage_type_id={}&duration_minutes=60&from={}&to={}&therapist_id={maya}",
+        t.type_id, t.day, t.day
+    );
+    let ask = || async {
+        let mine = t.a.get(&path).send().await.expect(200).clone();
+        let truth = t.oracle.get(&path).send().await.expect(200).clone();
+        assert_eq!(mine, truth, "the kept answer differs from the database's");
+        pairs(&mine)
+    };
+    let first = ask().await;
+    assert!(offers(&first, &maya, &ten));
+    assert_eq!(ask().await, first, "asked again, nothing changed");
+
+    let hold = t
+        .a
+        .post("/api/v1/holds")
+        .token(&client)
+        .json(json!({"therapist_id": maya, "massage_type_id": t.type_id, "duration_minutes": 60, "start": ten}))
+        .send()
+        .await;
+    let hold_id = hold.expect(201)["id"].as_str().expect("id").to_owned();
+    assert!(!offers(&ask().await, &maya, &ten), "held");
+    t.a.delete(&format!("/api/v1/holds/{hold_id}"))
+        .token(&client)
+        .send()
+        .await
+        .expect(204);
+    assert_eq!(ask().await, first, "released");
+
+    let booking = t.a.book(&client, &maya, &t.type_id, 60, &ten).await;
+    let booking_id = booking.expect(201)["id"].as_str().expect("id").to_owned();
+    assert!(!offers(&ask().await, &maya, &ten), "booked");
+    t.a.post(&format!("/api/v1/bookings/{booking_id}/cancel"))
+        .token(&client)
+        .json(json!({}))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(ask().await, first, "cancelled");
+}

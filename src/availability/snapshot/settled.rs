@@ -89,7 +89,11 @@ pub fn settled(conn: &mut DbConn, therapist_ids: &[String]) -> Result<Option<Vie
                 .is_some_and(|v| v >= versions.get(&key).copied().unwrap_or(0))
     });
     if current {
-        return Ok(Some(View { snapshot }));
+        return Ok(Some(View {
+            snapshot,
+            labels: Vec::new(),
+            next_expiry: None,
+        }));
     }
     LENT.with(|l| {
         if let Some(lent) = l.borrow_mut().as_mut() {

@@ -7,9 +7,31 @@ use super::*;
 /// search asks first.
 pub struct View {
     pub(super) snapshot: Arc<Snapshot>,
+    /// The labels of the parts a search reads, in the order of `Snapshot::scopes` (catalog
+    /// first; one label names one content); empty for a view that is not a search's.
+    pub(super) labels: Vec<i64>,
+    /// The earliest expiry of the holds counted as claims so far.
+    pub(super) next_expiry: Option<NaiveDateTime>,
 }
 
 impl View {
+    pub(super) fn new(snapshot: Arc<Snapshot>, scopes: &[Scope]) -> Self {
+        let labels = scopes
+            .iter()
+            .map(|s| snapshot.version(s).unwrap_or(i64::MIN))
+            .collect();
+        Self {
+            snapshot,
+            labels,
+            next_expiry: None,
+        }
+    }
+
+    /// Until when the claims read so far stay as counted: the first expiry of a counted hold.
+    pub fn claims_change_at(&self) -> Option<NaiveDateTime> {
+        self.next_expiry
+    }
+
     fn catalog(&self) -> Result<&Catalog, ApiError> {
         self.snapshot
             .catalog
@@ -67,6 +89,7 @@ impl View {
         ids: &[String],
         window: &Window,
         out: &mut Busy,
+        next_expiry: &mut Option<NaiveDateTime>,
     ) -> Result<(), ApiError> {
         for id in ids {
             let mut found = Vec::new();
@@ -85,7 +108,13 @@ impl View {
                                     ClaimKind::Booking(b) => {
                                         Some(b.as_ref()) != window.exclude_booking
                                     }
-                                    ClaimKind::Hold { expires_at } => *expires_at > window.now,
+                                    ClaimKind::Hold { expires_at } => {
+                                        let live = *expires_at > window.now;
+                                        if live && next_expiry.is_none_or(|e| *expires_at < e) {
+                                            *next_expiry = Some(*expires_at);
+                                        }
+                                        live
+                                    }
                                 }
                         })
                         .map(|c| interval(c.start, c.blocked_until)),
@@ -193,7 +222,13 @@ impl Source for View {
         window: &Window,
         out: &mut Busy,
     ) -> Result<(), ApiError> {
-        Self::claims(&self.snapshot.room_claims, room_ids, window, out)
+        Self::claims(
+            &self.snapshot.room_claims,
+            room_ids,
+            window,
+            out,
+            &mut self.next_expiry,
+        )
     }
 
     fn therapist_claims(
@@ -202,6 +237,12 @@ impl Source for View {
         window: &Window,
         out: &mut Busy,
     ) -> Result<(), ApiError> {
-        Self::claims(&self.snapshot.therapist_claims, therapist_ids, window, out)
+        Self::claims(
+            &self.snapshot.therapist_claims,
+            therapist_ids,
+            window,
+            out,
+            &mut self.next_expiry,
+        )
     }
 }
