@@ -57,6 +57,9 @@ pub fn routes(
     let limiter = auth_limit
         .cloned()
         .unwrap_or_else(|| crate::limits::auth_limit(&[]));
+    // First: the busiest path, matched before the router tries the patterns of the others
+    // (its own path is no other's, so the order changes no answer).
+    slots::routes(cfg);
     cfg.service(
         utoipa_actix_web::scope("/auth")
             .wrap(actix_web::middleware::Condition::new(
@@ -81,7 +84,6 @@ pub fn routes(
     closures::routes(cfg);
     schedules::routes(cfg);
     overrides::routes(cfg);
-    slots::routes(cfg);
     // Before bookings: `/bookings/{id}.ics` must be tried before `/bookings/{id}`.
     calendar::routes(cfg);
     bookings::routes(cfg);
