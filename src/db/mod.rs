@@ -45,9 +45,13 @@ pub fn parse_url(url: &str) -> (Backend, String) {
 
 /// busy_timeout first, so that even the pragma statements wait for a lock instead of failing.
 /// `mmap_size`: pages are read from a mapping of the file instead of copied in by `pread`
-/// (a connection re-reads its pages after another one wrote).
+/// (a connection re-reads its pages after another one wrote). `temp_store = MEMORY`: the
+/// statement journals of the writer's savepoints (one per write in a group) are kept in memory
+/// instead of written to a temporary file (8 % of the writer's time in a booking's profile);
+/// they only ever undo a statement of a transaction still open, never survive a crash.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456;";
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; \
+     PRAGMA temp_store = MEMORY;";
 
 #[derive(Debug, Clone)]
 pub struct Manager {
