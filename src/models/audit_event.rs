@@ -22,10 +22,10 @@ pub struct AuditEvent {
 }
 
 pub fn insert(conn: &mut DbConn, event: &AuditEvent) -> QueryResult<()> {
-    diesel::insert_into(audit_events::table)
+    crate::db::per_backend!(conn, |c| diesel::insert_into(audit_events::table)
         .values(event)
-        .execute(conn)
-        .map(|_| ())
+        .execute(c))
+    .map(|_| ())
 }
 
 #[derive(Debug, Clone, Default)]

@@ -44,10 +44,10 @@ pub struct Booking {
 }
 
 pub fn insert(conn: &mut DbConn, booking: &Booking) -> QueryResult<()> {
-    diesel::insert_into(bookings::table)
+    crate::db::per_backend!(conn, |c| diesel::insert_into(bookings::table)
         .values(booking)
-        .execute(conn)
-        .map(|_| ())
+        .execute(c))
+    .map(|_| ())
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Booking> {
@@ -153,12 +153,12 @@ pub fn count_upcoming_for_client(
     client_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
-    bookings::table
+    crate::db::per_backend!(conn, |c| bookings::table
         .filter(bookings::client_id.eq(client_id.to_owned()))
         .filter(bookings::status.eq(BookingStatus::Confirmed))
         .filter(bookings::start_at.gt(now))
         .count()
-        .get_result(conn)
+        .get_result(c))
 }
 
 #[derive(Debug, Default)]
@@ -349,22 +349,24 @@ pub struct Described {
 pub fn describe(conn: &mut DbConn, booking: &Booking) -> QueryResult<Described> {
     use crate::db::schema::{locations, massage_types, therapists, users};
     let therapist_users = diesel::alias!(users as therapist_users);
-    let (massage, location, therapist, client, therapist_user) = massage_types::table
-        .filter(massage_types::id.eq(booking.massage_type_id.clone()))
-        .inner_join(locations::table.on(locations::id.eq(booking.location_id.clone())))
-        .inner_join(therapists::table.on(therapists::id.eq(booking.therapist_id.clone())))
-        .inner_join(users::table.on(users::id.eq(booking.client_id.clone())))
-        .left_join(
-            therapist_users.on(therapists::user_id.eq(therapist_users.field(users::id).nullable())),
-        )
-        .select((
-            massage_types::all_columns,
-            locations::all_columns,
-            therapists::all_columns,
-            users::all_columns,
-            therapist_users.fields(users::all_columns).nullable(),
-        ))
-        .first(conn)?;
+    let (massage, location, therapist, client, therapist_user) =
+        crate::db::per_backend!(conn, |c| massage_types::table
+            .filter(massage_types::id.eq(booking.massage_type_id.clone()))
+            .inner_join(locations::table.on(locations::id.eq(booking.location_id.clone())))
+            .inner_join(therapists::table.on(therapists::id.eq(booking.therapist_id.clone())))
+            .inner_join(users::table.on(users::id.eq(booking.client_id.clone())))
+            .left_join(
+                therapist_users
+                    .on(therapists::user_id.eq(therapist_users.field(users::id).nullable())),
+            )
+            .select((
+                massage_types::all_columns,
+                locations::all_columns,
+                therapists::all_columns,
+                users::all_columns,
+                therapist_users.fields(users::all_columns).nullable(),
+            ))
+            .first(c))?;
     Ok(Described {
         massage,
         location,

@@ -8,8 +8,10 @@
 macro_rules! load_where_in {
     ($query:expr, $column:expr, $ids:expr, $conn:expr) => {
         match $ids {
-            [one] => $query.filter($column.eq(one)).load($conn),
-            many => $query.filter($column.eq_any(many)).load($conn),
+            [one] => $crate::db::per_backend!($conn, |c| $query.filter($column.eq(one)).load(c)),
+            many => {
+                $crate::db::per_backend!($conn, |c| $query.filter($column.eq_any(many)).load(c))
+            }
         }
     };
 }

@@ -78,10 +78,10 @@ pub struct Notification {
 }
 
 pub fn insert(conn: &mut DbConn, row: &Notification) -> QueryResult<()> {
-    diesel::insert_into(notifications::table)
+    crate::db::per_backend!(conn, |c| diesel::insert_into(notifications::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(c))
+    .map(|_| ())
 }
 
 /// Several rows: on PostgreSQL in one statement (one round trip), on SQLite one by one (each
