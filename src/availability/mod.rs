@@ -13,7 +13,7 @@ use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::models::date_override::{self, OverrideRule};
 use crate::models::schedule::{self, ScheduleRule};
-use crate::models::{booking, catalog, closure, hold};
+use crate::models::{catalog, claims, closure};
 
 pub mod snapshot;
 
@@ -205,22 +205,8 @@ impl Source for DbConn {
         window: &Window,
         out: &mut Busy,
     ) -> Result<(), ApiError> {
-        for (room_id, start, end, id) in
-            booking::busy_for_rooms(self, room_ids, window.from, window.to)?
-        {
-            if Some(id.as_str()) != window.exclude_booking
-                && let Some(room_id) = room_id
-            {
-                push(out, room_id, start, end);
-            }
-        }
-        for (room_id, start, end) in
-            hold::busy_for_rooms(self, room_ids, window.from, window.to, window.now)?
-        {
-            if let Some(room_id) = room_id {
-                push(out, room_id, start, end);
-            }
-        }
+        let found = claims::of_rooms(self, room_ids, window.from, window.to, window.now)?;
+        push_claims(out, found, window);
         Ok(())
     }
 
@@ -230,19 +216,21 @@ impl Source for DbConn {
         window: &Window,
         out: &mut Busy,
     ) -> Result<(), ApiError> {
-        for (therapist_id, start, end, id) in
-            booking::busy_for_therapists(self, therapist_ids, window.from, window.to)?
-        {
-            if Some(id.as_str()) != window.exclude_booking {
-                push(out, therapist_id, start, end);
-            }
-        }
-        for (therapist_id, start, end) in
-            hold::busy_for_therapists(self, therapist_ids, window.from, window.to, window.now)?
-        {
-            push(out, therapist_id, start, end);
-        }
+        let found = claims::of_therapists(self, therapist_ids, window.from, window.to, window.now)?;
+        push_claims(out, found, window);
         Ok(())
+    }
+}
+
+/// Claims as busy times of their owners, but for the booking the window leaves out.
+fn push_claims(out: &mut Busy, found: Vec<claims::Claim>, window: &Window) {
+    for (owner, start, end, booking_id) in found {
+        if booking_id.is_some() && booking_id.as_deref() == window.exclude_booking {
+            continue;
+        }
+        if let Some(owner) = owner {
+            push(out, owner, start, end);
+        }
     }
 }
 

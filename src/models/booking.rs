@@ -62,59 +62,6 @@ pub fn of_series(conn: &mut DbConn, series_id: &str) -> QueryResult<Vec<Booking>
         .load(conn)
 }
 
-/// (room id, start, blocked until, booking id) of a booking holding a room.
-pub type RoomBusy = (Option<String>, NaiveDateTime, NaiveDateTime, String);
-
-/// Confirmed bookings of these therapists whose blocked range meets [from, to).
-pub fn busy_for_therapists(
-    conn: &mut DbConn,
-    therapist_ids: &[String],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> QueryResult<Vec<(String, NaiveDateTime, NaiveDateTime, String)>> {
-    load_where_in!(
-        bookings::table
-            .filter(bookings::status.eq(BookingStatus::Confirmed))
-            .filter(bookings::start_at.lt(to))
-            .filter(bookings::start_at.gt(before_span(from)))
-            .filter(bookings::blocked_until.gt(from))
-            .select((
-                bookings::therapist_id,
-                bookings::start_at,
-                bookings::blocked_until,
-                bookings::id,
-            )),
-        bookings::therapist_id,
-        therapist_ids,
-        conn
-    )
-}
-
-/// Confirmed bookings holding these rooms in [from, to).
-pub fn busy_for_rooms(
-    conn: &mut DbConn,
-    room_ids: &[String],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> QueryResult<Vec<RoomBusy>> {
-    load_where_in!(
-        bookings::table
-            .filter(bookings::status.eq(BookingStatus::Confirmed))
-            .filter(bookings::start_at.lt(to))
-            .filter(bookings::start_at.gt(before_span(from)))
-            .filter(bookings::blocked_until.gt(from))
-            .select((
-                bookings::room_id,
-                bookings::start_at,
-                bookings::blocked_until,
-                bookings::id,
-            )),
-        bookings::room_id,
-        room_ids,
-        conn
-    )
-}
-
 pub fn confirmed_overlapping(
     conn: &mut DbConn,
     therapist_id: &str,

@@ -6,7 +6,6 @@ use diesel::prelude::*;
 
 use crate::db::DbConn;
 use crate::db::schema::holds;
-use crate::models::booking::MAX_BLOCKED_SPAN;
 use crate::models::vocabulary::{HoldPurpose, HoldStatus};
 
 /// `status = 'active'` as a literal: the partial indexes on active holds (`WHERE status =
@@ -142,57 +141,4 @@ pub fn link_booking(conn: &mut DbConn, id: &str, booking_id: &str) -> QueryResul
         .set(holds::booking_id.eq(Some(booking_id.to_owned())))
         .execute(conn)
         .map(|_| ())
-}
-
-/// (therapist or room id, start, blocked until) of a live hold.
-pub type HoldBusy = (Option<String>, NaiveDateTime, NaiveDateTime);
-
-/// Holds of these therapists live at `now` whose blocked range meets [from, to).
-pub fn busy_for_therapists(
-    conn: &mut DbConn,
-    therapist_ids: &[String],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-    now: NaiveDateTime,
-) -> QueryResult<Vec<(String, NaiveDateTime, NaiveDateTime)>> {
-    load_where_in!(
-        holds::table
-            .filter(active())
-            .filter(holds::expires_at.gt(now))
-            .filter(holds::start_at.lt(to))
-            .filter(holds::start_at.gt(before_span(from)))
-            .filter(holds::blocked_until.gt(from))
-            .select((holds::therapist_id, holds::start_at, holds::blocked_until)),
-        holds::therapist_id,
-        therapist_ids,
-        conn
-    )
-}
-
-/// Holds live at `now` keeping these rooms in [from, to).
-pub fn busy_for_rooms(
-    conn: &mut DbConn,
-    room_ids: &[String],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-    now: NaiveDateTime,
-) -> QueryResult<Vec<HoldBusy>> {
-    load_where_in!(
-        holds::table
-            .filter(active())
-            .filter(holds::expires_at.gt(now))
-            .filter(holds::start_at.lt(to))
-            .filter(holds::start_at.gt(before_span(from)))
-            .filter(holds::blocked_until.gt(from))
-            .select((holds::room_id, holds::start_at, holds::blocked_until)),
-        holds::room_id,
-        room_ids,
-        conn
-    )
-}
-
-/// Holds span what bookings span, so the same bound applies to the index scan on `start_at`.
-fn before_span(from: NaiveDateTime) -> NaiveDateTime {
-    from.checked_sub_signed(MAX_BLOCKED_SPAN)
-        .unwrap_or(NaiveDateTime::MIN)
 }

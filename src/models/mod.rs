@@ -19,6 +19,7 @@ macro_rules! load_where_in {
 pub mod audit_event;
 pub mod booking;
 pub mod catalog;
+pub mod claims;
 pub mod closure;
 pub mod date_override;
 pub mod hold;
