@@ -26,7 +26,7 @@ export DATABASE_URL="sqlite://$WORK/db.sqlite" BIND_ADDR=127.0.0.1:8096 DATA_DIR
 SERVE=$!
 "$CEIL" "$WORK/ceiling.sqlite" 127.0.0.1:8097 >"$WORK/ceiling.log" 2>&1 &
 CEILING=$!
-trap 'kill $SERVE $CEILING 2>/dev/null || true' EXIT
+trap 'kill $SERVE $CEILING 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 150); do curl -sf -o /dev/null http://127.0.0.1:8096/ready && break; sleep 0.2; done
 read -r therapist type today < <(python3 -c "
 import json, sys; s = json.load(open('$SEED'))

@@ -37,6 +37,8 @@ fi
 cleanup() {
   [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
   [ -n "$DROP" ] && psql "$TARGET" -q -c "$DROP" || true
+  # A SQLite run leaves a log of several GB (see BENCHMARKS.md, 2026-12-07): never keep it.
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 
