@@ -205,7 +205,8 @@ impl Source for DbConn {
         window: &Window,
         out: &mut Busy,
     ) -> Result<(), ApiError> {
-        let found = claims::of_rooms(self, room_ids, window.from, window.to, window.now)?;
+        let span = (window.from, window.to);
+        let found = claims::of(self, claims::Owners::Rooms, room_ids, span, window.now)?;
         push_claims(out, found, window);
         Ok(())
     }
@@ -216,7 +217,14 @@ impl Source for DbConn {
         window: &Window,
         out: &mut Busy,
     ) -> Result<(), ApiError> {
-        let found = claims::of_therapists(self, therapist_ids, window.from, window.to, window.now)?;
+        let span = (window.from, window.to);
+        let found = claims::of(
+            self,
+            claims::Owners::Therapists,
+            therapist_ids,
+            span,
+            window.now,
+        )?;
         push_claims(out, found, window);
         Ok(())
     }

@@ -81,20 +81,16 @@ pub fn offered_slots(
     // Therapists without hours at the location (if one is asked for) are kept: their rules
     // there are none, so they offer nothing, as the database's narrower list gives.
     let therapist_ids = view.therapists(&wanted)?;
-    let slots = if therapist_ids.is_empty() {
-        Vec::new()
-    } else {
-        let cal = availability::load(
-            &mut view,
-            &therapist_ids,
-            from,
-            to,
-            None,
-            search.location_id.as_deref(),
-            now.naive_utc(),
-        )?;
-        compute(config, search, buffer_minutes, now, &cal)
-    };
+    let window = (from, to);
+    let slots = offered_by(
+        &mut view,
+        config,
+        search,
+        &therapist_ids,
+        buffer_minutes,
+        now,
+        window,
+    )?;
     let policy = availability::policy(config);
     Ok(
         match holds_until(&policy, search.to, now, view.claims_change_at(), &slots) {
@@ -193,25 +189,42 @@ fn from_database(
     if let Some(only) = &search.therapist_id {
         therapist_ids.retain(|t| t == only);
     }
+    let buffer_minutes = massage_type.buffer_minutes;
+    offered_by(
+        conn,
+        config,
+        search,
+        &therapist_ids,
+        buffer_minutes,
+        now,
+        (from, to),
+    )
+}
+
+/// What `therapist_ids` offer for `search`, their calendars over the UTC `window` read from
+/// `source` (nothing to read when there are none).
+fn offered_by<S: availability::Source + ?Sized>(
+    source: &mut S,
+    config: &Config,
+    search: &SlotSearch,
+    therapist_ids: &[String],
+    buffer_minutes: i32,
+    now: DateTime<Utc>,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+) -> Result<Vec<Slot>, BookingError> {
     if therapist_ids.is_empty() {
         return Ok(Vec::new());
     }
     let cal = availability::load(
-        conn,
-        &therapist_ids,
+        source,
+        therapist_ids,
         from,
         to,
         None,
         search.location_id.as_deref(),
         now.naive_utc(),
     )?;
-    Ok(compute(
-        config,
-        search,
-        massage_type.buffer_minutes,
-        now,
-        &cal,
-    ))
+    Ok(compute(config, search, buffer_minutes, now, &cal))
 }
 
 #[cfg(test)]

@@ -34,76 +34,60 @@ macro_rules! claims_of {
             .filter(holds::start_at.lt(to))
             .filter(holds::start_at.gt(earliest))
             .filter(holds::blocked_until.gt(from));
-        let none = None::<String>.into_sql::<Nullable<Text>>();
+        let booked_columns = (
+            $booking_owner.nullable(),
+            bookings::start_at,
+            bookings::blocked_until,
+            bookings::id.nullable(),
+        );
+        let held_columns = (
+            $hold_owner.nullable(),
+            holds::start_at,
+            holds::blocked_until,
+            None::<String>.into_sql::<Nullable<Text>>(),
+        );
         match $ids {
             [one] => crate::db::per_backend!($conn, |c| booked
                 .filter($booking_owner.eq(one))
-                .select((
-                    $booking_owner.nullable(),
-                    bookings::start_at,
-                    bookings::blocked_until,
-                    bookings::id.nullable(),
-                ))
-                .union_all(held.filter($hold_owner.eq(one)).select((
-                    $hold_owner.nullable(),
-                    holds::start_at,
-                    holds::blocked_until,
-                    none,
-                )))
+                .select(booked_columns)
+                .union_all(held.filter($hold_owner.eq(one)).select(held_columns))
                 .load(c)),
             many => crate::db::per_backend!($conn, |c| booked
                 .filter($booking_owner.eq_any(many))
-                .select((
-                    $booking_owner.nullable(),
-                    bookings::start_at,
-                    bookings::blocked_until,
-                    bookings::id.nullable(),
-                ))
-                .union_all(held.filter($hold_owner.eq_any(many)).select((
-                    $hold_owner.nullable(),
-                    holds::start_at,
-                    holds::blocked_until,
-                    none,
-                )))
+                .select(booked_columns)
+                .union_all(held.filter($hold_owner.eq_any(many)).select(held_columns))
                 .load(c)),
         }
     }};
 }
 
-/// Claims of these therapists meeting [from, to); holds while live at `now`.
-pub fn of_therapists(
-    conn: &mut DbConn,
-    therapist_ids: &[String],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-    now: NaiveDateTime,
-) -> QueryResult<Vec<Claim>> {
-    claims_of!(
-        conn,
-        bookings::therapist_id,
-        holds::therapist_id,
-        therapist_ids,
-        from,
-        to,
-        now
-    )
+/// Whose claims are read.
+#[derive(Debug, Clone, Copy)]
+pub enum Owners {
+    Therapists,
+    Rooms,
 }
 
-/// Claims of these rooms meeting [from, to); holds while live at `now`.
-pub fn of_rooms(
+/// Claims of these therapists (or rooms) meeting [from, to); holds while live at `now`.
+pub fn of(
     conn: &mut DbConn,
-    room_ids: &[String],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
+    owners: Owners,
+    ids: &[String],
+    (from, to): (NaiveDateTime, NaiveDateTime),
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Claim>> {
-    claims_of!(
-        conn,
-        bookings::room_id,
-        holds::room_id,
-        room_ids,
-        from,
-        to,
-        now
-    )
+    match owners {
+        Owners::Therapists => {
+            claims_of!(
+                conn,
+                bookings::therapist_id,
+                holds::therapist_id,
+                ids,
+                from,
+                to,
+                now
+            )
+        }
+        Owners::Rooms => claims_of!(conn, bookings::room_id, holds::room_id, ids, from, to, now),
+    }
 }

@@ -58,6 +58,31 @@ impl Trio {
             .to_owned()
     }
 
+    /// Maya (09:00-17:00 at the first location), a client's token, and 10:00 on the day.
+    async fn maya_and_a_client(&self) -> (String, String, String) {
+        let location = self.a.location_ids().await[0].clone();
+        let maya = self
+            .a
+            .therapist(&self.admin, "Maya", &location, ("09:00", "17:00"))
+            .await;
+        let client = self.a.client_token("c@example.com").await;
+        (maya, client, at(self.day, 10, 0))
+    }
+
+    /// A 60-minute hold through A; its id.
+    async fn hold(&self, client: &str, therapist: &str, start: &str) -> String {
+        let body = json!({"therapist_id": therapist, "massage_type_id": self.type_id,
+            "duration_minutes": 60, "start": start});
+        let hold = self
+            .a
+            .post("/api/v1/holds")
+            .token(client)
+            .json(body)
+            .send()
+            .await;
+        hold.expect(201)["id"].as_str().expect("id").to_owned()
+    }
+
     /// B's answer for the day (all therapists), after checking it is the database's.
     async fn offered(&self, extra: &str) -> Vec<(String, String)> {
         let path = format!(
@@ -303,20 +328,8 @@ async fn every_write_on_one_instance_is_seen_by_the_next_search_on_another() {
 #[actix_web::test]
 async fn a_hold_past_its_expiry_is_free_on_every_instance_before_anything_marks_it() {
     let t = Trio::new().await;
-    let location = t.a.location_ids().await[0].clone();
-    let maya =
-        t.a.therapist(&t.admin, "Maya", &location, ("09:00", "17:00"))
-            .await;
-    let client = t.a.client_token("c@example.com").await;
-    let ten = at(t.day, 10, 0);
-    let hold = t
-        .a
-        .post("/api/v1/holds")
-        .token(&client)
-        .json(json!({"therapist_id": maya, "massage_type_id": t.type_id, "duration_minutes": 60, "start": ten}))
-        .send()
-        .await;
-    let hold_id = hold.expect(201)["id"].as_str().expect("id").to_owned();
+    let (maya, client, ten) = t.maya_and_a_client().await;
+    let hold_id = t.hold(&client, &maya, &ten).await;
     assert!(!offers(&t.offered("").await, &maya, &ten));
     // Its expiry passes (moved into the past, as time would): still `active`, as nothing (the
     // waitlist pass is not running here) has marked it. B loads it so and must let it go by its
@@ -562,12 +575,7 @@ async fn a_booking_is_judged_on_hours_and_catalog_changed_through_another_instan
 #[actix_web::test]
 async fn a_repeated_search_sees_each_write_on_its_own_instance_at_once() {
     let t = Trio::new().await;
-    let location = t.a.location_ids().await[0].clone();
-    let maya =
-        t.a.therapist(&t.admin, "Maya", &location, ("09:00", "17:00"))
-            .await;
-    let client = t.a.client_token("c@example.com").await;
-    let ten = at(t.day, 10, 0);
+    let (maya, client, ten) = t.maya_and_a_client().await;
     let path = format!(
         "/api/v1/slots?massage_type_id={}&duration_minutes=60&from={}&to={}&therapist_id={maya}",
         t.type_id, t.day, t.day
@@ -582,14 +590,7 @@ async fn a_repeated_search_sees_each_write_on_its_own_instance_at_once() {
     assert!(offers(&first, &maya, &ten));
     assert_eq!(ask().await, first, "asked again, nothing changed");
 
-    let hold = t
-        .a
-        .post("/api/v1/holds")
-        .token(&client)
-        .json(json!({"therapist_id": maya, "massage_type_id": t.type_id, "duration_minutes": 60, "start": ten}))
-        .send()
-        .await;
-    let hold_id = hold.expect(201)["id"].as_str().expect("id").to_owned();
+    let hold_id = t.hold(&client, &maya, &ten).await;
     assert!(!offers(&ask().await, &maya, &ten), "held");
     t.a.delete(&format!("/api/v1/holds/{hold_id}"))
         .token(&client)
