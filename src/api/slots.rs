@@ -166,34 +166,30 @@ async fn list_slots(
         therapist_id: query.therapist_id.map(|t| t.to_string()),
         location_id: query.location_id.map(|l| l.to_string()),
     };
-    let offered = state
+    // Searched and written on the blocking pool; an answer given again is written once, with
+    // its first giving.
+    let body = state
         .run(move |conn| {
-            Ok(search::offered_slots(
-                conn,
-                &config,
-                &search,
-                Utc::now(),
-                cache.as_deref(),
-            )?)
+            let offered =
+                search::offered_slots(conn, &config, &search, Utc::now(), cache.as_deref())?;
+            offered.rendered(|slots| {
+                let list = SlotList {
+                    items: slots
+                        .iter()
+                        .map(|s| SlotOut {
+                            start: s.start,
+                            end: s.end,
+                            therapist_id: s.therapist_id,
+                            location_id: s.location_id,
+                        })
+                        .collect(),
+                };
+                serde_json::to_vec(&list)
+                    .map(bytes::Bytes::from)
+                    .map_err(ApiError::internal)
+            })
         })
         .await?;
-    // An answer given again is written once, with its first giving.
-    let body = offered.rendered(|slots| {
-        let list = SlotList {
-            items: slots
-                .iter()
-                .map(|s| SlotOut {
-                    start: s.start,
-                    end: s.end,
-                    therapist_id: s.therapist_id,
-                    location_id: s.location_id,
-                })
-                .collect(),
-        };
-        serde_json::to_vec(&list)
-            .map(bytes::Bytes::from)
-            .map_err(ApiError::internal)
-    })?;
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(body))

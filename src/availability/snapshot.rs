@@ -201,69 +201,63 @@ fn read_versions(conn: &mut DbConn, scopes: &[Scope]) -> Result<HashMap<String, 
     let rows: Vec<(String, i64)> = match conn {
         DbConn::Sqlite(c) => {
             let keys = serde_json::to_string(&keys).map_err(ApiError::internal)?;
-            Versions::Sqlite(keys).load(c)?
+            SqliteVersions(keys).load(c)?
         }
-        DbConn::Postgresql(c) => Versions::Postgresql(keys).load(c)?,
+        DbConn::Postgresql(c) => PgVersions(keys).load(c)?,
     };
     Ok(rows.into_iter().collect())
 }
 
-/// The counters of some scopes, as one statement of fixed text whatever their number, so that
-/// each connection prepares it once (an `IN` list of binds is parsed and planned every time).
-enum Versions {
-    /// The keys as a JSON array, read back with `json_each`.
-    Sqlite(String),
-    Postgresql(Vec<String>),
+// The counters of some scopes, as one statement of fixed text whatever their number, so that
+// each connection prepares it once (an `IN` list of binds is parsed and planned every time).
+
+/// On SQLite: the keys as a JSON array, read back with `json_each`.
+#[derive(diesel::query_builder::QueryId)]
+struct SqliteVersions(String);
+
+/// On PostgreSQL: the keys as an array.
+#[derive(diesel::query_builder::QueryId)]
+struct PgVersions(Vec<String>);
+
+type VersionRow = (diesel::sql_types::Text, diesel::sql_types::BigInt);
+
+impl diesel::query_builder::Query for SqliteVersions {
+    type SqlType = VersionRow;
 }
 
-impl diesel::query_builder::QueryId for Versions {
-    type QueryId = Self;
-    const HAS_STATIC_QUERY_ID: bool = true;
+impl diesel::query_builder::Query for PgVersions {
+    type SqlType = VersionRow;
 }
 
-impl diesel::query_builder::Query for Versions {
-    type SqlType = (diesel::sql_types::Text, diesel::sql_types::BigInt);
-}
-
-impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for Versions {
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteVersions {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
     ) -> QueryResult<()> {
-        let Self::Sqlite(keys) = self else {
-            return Err(diesel::result::Error::QueryBuilderError(
-                "counters asked of SQLite in PostgreSQL's form".into(),
-            ));
-        };
         out.push_sql(
             "SELECT scope, version FROM availability_versions \
              WHERE scope IN (SELECT value FROM json_each(",
         );
-        out.push_bind_param::<diesel::sql_types::Text, _>(keys)?;
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.0)?;
         out.push_sql("))");
         Ok(())
     }
 }
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Versions {
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgVersions {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        let Self::Postgresql(keys) = self else {
-            return Err(diesel::result::Error::QueryBuilderError(
-                "counters asked of PostgreSQL in SQLite's form".into(),
-            ));
-        };
         out.push_sql("SELECT scope, version FROM availability_versions WHERE scope = ANY(");
-        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(keys)?;
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&self.0)?;
         out.push_sql(")");
         Ok(())
     }
 }
 
-impl RunQueryDsl<diesel::SqliteConnection> for Versions {}
-impl RunQueryDsl<diesel::PgConnection> for Versions {}
+impl RunQueryDsl<diesel::SqliteConnection> for SqliteVersions {}
+impl RunQueryDsl<diesel::PgConnection> for PgVersions {}
 
 impl SlotCache {
     pub fn new() -> Self {
