@@ -59,15 +59,26 @@ pub fn parse_url(url: &str) -> (Backend, String) {
     }
 }
 
+/// How long a SQLite connection waits for a lock before it answers busy.
+macro_rules! busy_timeout_ms {
+    () => {
+        5000
+    };
+}
+const BUSY_TIMEOUT_MS: u32 = busy_timeout_ms!();
+
 /// busy_timeout first, so that even the pragma statements wait for a lock instead of failing.
 /// `mmap_size`: pages are read from a mapping of the file instead of copied in by `pread`
 /// (a connection re-reads its pages after another one wrote). `temp_store = MEMORY`: the
 /// statement journals of the writer's savepoints (one per write in a group) are kept in memory
 /// instead of written to a temporary file (8 % of the writer's time in a booking's profile);
 /// they only ever undo a statement of a transaction still open, never survive a crash.
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; \
-     PRAGMA temp_store = MEMORY;";
+const SQLITE_PRAGMAS: &str = concat!(
+    "PRAGMA busy_timeout = ",
+    busy_timeout_ms!(),
+    "; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+     PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;"
+);
 
 #[derive(Debug, Clone)]
 pub struct Manager {
@@ -320,6 +331,14 @@ impl Db {
     }
 
     fn connect_keeping(database_url: &str, min_idle: u32) -> Result<Self, ConnectError> {
+        Self::connect_with(database_url, min_idle, writer::LogLimit::default())
+    }
+
+    fn connect_with(
+        database_url: &str,
+        min_idle: u32,
+        log_limit: writer::LogLimit,
+    ) -> Result<Self, ConnectError> {
         let manager = Manager::new(database_url)?;
         let backend = manager.backend;
         let sqlite_file = manager.sqlite_file.clone();
@@ -334,7 +353,7 @@ impl Db {
             .build(manager.clone())?;
         let writer = match backend {
             Backend::Sqlite => Some(
-                Writer::new(manager, pool.clone())
+                Writer::new(manager, pool.clone(), log_limit)
                     .map_err(|e| ConnectError::Writer(e.to_string()))?,
             ),
             Backend::Postgres => None,
