@@ -323,6 +323,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        context -> Nullable<Text>,
     }
 }
 

@@ -75,6 +75,20 @@ pub struct Notification {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// The template context (JSON) the text and HTML bodies are rendered from at delivery;
+    /// `None` when `body_text` and `body_html` hold them already (see [`Notification::bodies`]).
+    pub context: Option<String>,
+}
+
+impl Notification {
+    /// The text and HTML bodies to send: rendered now from the stored context, or as stored.
+    pub fn bodies(&self) -> Result<(String, String), String> {
+        let Some(context) = &self.context else {
+            return Ok((self.body_text.clone(), self.body_html.clone()));
+        };
+        let kind = Kind::parse(&self.kind).ok_or_else(|| format!("unknown kind {}", self.kind))?;
+        crate::notify::render_bodies(kind, &self.subject, context)
+    }
 }
 
 pub fn insert(conn: &mut DbConn, row: &Notification) -> QueryResult<()> {
@@ -180,13 +194,14 @@ pub struct Outcome {
     pub sent_at: Option<NaiveDateTime>,
 }
 
-/// Bodies replaced once a message is out, for messages whose text must not stay stored (a
-/// password-reset link).
+/// Bodies replaced (and the context they are rendered from cleared) once a message is out, for
+/// messages whose text must not stay stored (a password-reset link).
 #[derive(Debug, AsChangeset)]
-#[diesel(table_name = notifications)]
+#[diesel(table_name = notifications, treat_none_as_null = true)]
 pub struct Scrubbed<'a> {
     pub body_text: &'a str,
     pub body_html: &'a str,
+    pub context: Option<&'a str>,
 }
 
 pub fn record(

@@ -25,6 +25,7 @@ use crate::models::{catalog, new_id, now, therapist};
 use crate::scheduling::Zone;
 
 pub use mailer::Mailer;
+pub use templates::bodies as render_bodies;
 pub use worker::{MAX_ATTEMPTS, Postman, run_once, run_worker};
 
 /// The clinic's name in emails: the display name of `MAIL_FROM`.
@@ -155,13 +156,16 @@ struct Outgoing<'a> {
 struct Letters(Vec<Notification>);
 
 impl Letters {
-    /// Renders one message, unless the recipient turned emails off (password resets go
-    /// regardless).
+    /// Queues one message, unless the recipient turned emails off (password resets go
+    /// regardless): its subject rendered now, its bodies at delivery from `context`, stored
+    /// as JSON (rendering them here was a fifth of the SQLite writer's time per booking).
     fn queue<C: Serialize>(&mut self, out: Outgoing<'_>, context: &C) -> Result<(), ApiError> {
         if !out.to.email_notifications && out.kind != Kind::PasswordReset {
             return Ok(());
         }
-        let rendered = templates::render(out.kind, context)?;
+        let subject = templates::subject(out.kind, context)?;
+        let context = serde_json::to_string(context)
+            .map_err(|e| ApiError::Internal(format!("an email's context: {e}")))?;
         let created = now();
         self.0.push(Notification {
             id: new_id(),
@@ -169,9 +173,9 @@ impl Letters {
             booking_id: out.booking_id.map(str::to_owned),
             kind: out.kind.as_str().to_owned(),
             to_address: out.to.email.clone(),
-            subject: rendered.subject,
-            body_text: rendered.text,
-            body_html: rendered.html,
+            subject,
+            body_text: String::new(),
+            body_html: String::new(),
             calendar: out.calendar,
             status: notification::PENDING.to_owned(),
             attempts: 0,
@@ -181,6 +185,7 @@ impl Letters {
             created_at: created,
             updated_at: created,
             sent_at: None,
+            context: Some(context),
         });
         Ok(())
     }

@@ -57,36 +57,33 @@ static ENV: LazyLock<Result<Environment<'static>, String>> = LazyLock::new(|| {
     Ok(env)
 });
 
-/// A message's three renderings.
-pub struct Rendered {
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
-
-/// Renders `kind` with `context` (which must also carry `subject` for the HTML title: it is
-/// added here).
-pub fn render<C: Serialize>(kind: Kind, context: &C) -> Result<Rendered, ApiError> {
-    let env = ENV.as_ref().map_err(|e| ApiError::Internal(e.clone()))?;
-    let fail = |e: minijinja::Error| {
-        ApiError::Internal(format!("email template {}: {e:#}", kind.as_str()))
-    };
-    let render = |suffix: &str, ctx: minijinja::Value| {
-        env.get_template(&format!("{}.{suffix}", kind.as_str()))
-            .and_then(|t| t.render(ctx))
-            .map_err(fail)
-    };
+/// The subject of `kind` with `context`, on one line.
+pub fn subject<C: Serialize>(kind: Kind, context: &C) -> Result<String, ApiError> {
     let base = minijinja::Value::from(minijinja::value::Serde(context));
-    let subject = render("subject.txt", base.clone())?
+    Ok(render(kind, "subject.txt", base)
+        .map_err(ApiError::Internal)?
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ");
-    let with_subject = minijinja::context! { subject => subject.clone(), ..base };
-    Ok(Rendered {
-        text: render("txt", with_subject.clone())?,
-        html: render("html", with_subject)?,
-        subject,
-    })
+        .join(" "))
+}
+
+/// The text and HTML bodies of `kind` from its stored `context` (JSON, as [`subject`] was given
+/// it) and its `subject` (the HTML's title).
+pub fn bodies(kind: Kind, subject: &str, context: &str) -> Result<(String, String), String> {
+    let base: serde_json::Value = serde_json::from_str(context)
+        .map_err(|e| format!("the stored context of a {} email: {e}", kind.as_str()))?;
+    let with_subject = minijinja::context! { subject => subject, ..minijinja::Value::from(minijinja::value::Serde(&base)) };
+    Ok((
+        render(kind, "txt", with_subject.clone())?,
+        render(kind, "html", with_subject)?,
+    ))
+}
+
+fn render(kind: Kind, suffix: &str, context: minijinja::Value) -> Result<String, String> {
+    let env = ENV.as_ref().map_err(Clone::clone)?;
+    env.get_template(&format!("{}.{suffix}", kind.as_str()))
+        .and_then(|t| t.render(context))
+        .map_err(|e| format!("email template {}: {e:#}", kind.as_str()))
 }
 
 #[cfg(test)]

@@ -58,8 +58,8 @@ fn message(from: &Mailbox, row: &Notification) -> Result<Message, String> {
         .subject(row.subject.clone())
         .message_id(Some(format!("<{}@{domain}>", row.id)))
         .date(std::time::SystemTime::from(row.created_at.and_utc()));
-    let alternative =
-        MultiPart::alternative_plain_html(row.body_text.clone(), row.body_html.clone());
+    let (text, html) = row.bodies()?;
+    let alternative = MultiPart::alternative_plain_html(text, html);
     let built = match &row.calendar {
         Some(calendar) => {
             let content_type = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
@@ -150,6 +150,7 @@ pub async fn run_once(postman: &Postman, at: DateTime<Utc>) -> Result<usize, Api
             let scrubbed = Scrubbed {
                 body_text: SCRUBBED,
                 body_html: SCRUBBED,
+                context: None,
             };
             for (id, outcome, scrub) in &records {
                 notification::record(conn, id, outcome, scrub.then_some(&scrubbed))?;

@@ -807,7 +807,10 @@ async fn health_data_never_leaks_into_feeds_webhooks_emails_logs_or_the_database
     assert_eq!(
         app.count_where(
             "notifications",
-            &format!("subject LIKE {like} OR body_text LIKE {like} OR body_html LIKE {like} OR calendar LIKE {like}")
+            &format!(
+                "subject LIKE {like} OR body_text LIKE {like} OR body_html LIKE {like} \
+                 OR calendar LIKE {like} OR context LIKE {like}"
+            )
         )
         .await,
         0

@@ -729,7 +729,10 @@ async fn a_password_reset_goes_by_email_and_its_link_works_once() {
     assert_eq!(
         app.count_where(
             "notifications",
-            &format!("body_text LIKE '%{token}%' OR body_html LIKE '%{token}%'")
+            &format!(
+                "body_text LIKE '%{token}%' OR body_html LIKE '%{token}%' \
+                 OR context LIKE '%{token}%'"
+            )
         )
         .await,
         0
