@@ -30,6 +30,7 @@ read_all() { # DIR: one file per process or thread, its ticks
       v=$(ticks "/proc/$pid/stat"); [ -n "$v" ] && echo "$v" >"$dir/pg.$pid"
     done
   fi
+  return 0
 }
 (INSPINE_BIN=$BIN BENCH_RUNS=${BENCH_RUNS:-2} "$HERE/post_bench.sh" "$TARGET" >"$LOG" 2>&1) &
 JOB=$!

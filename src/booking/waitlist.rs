@@ -573,7 +573,7 @@ pub async fn run_worker(
     state: actix_web::web::Data<crate::state::AppState>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    crate::outbox::run_passes("waitlist", stop, || async {
+    crate::outbox::run_passes("waitlist", None, stop, || async {
         run_once(&state, Utc::now())
             .await
             .map(|p| p.entries + p.holds_expired)

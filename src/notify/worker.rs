@@ -163,5 +163,8 @@ pub async fn run_once(postman: &Postman, at: DateTime<Utc>) -> Result<usize, Api
 
 /// The email worker of `serve`: a pass a second until `stop` turns true.
 pub async fn run_worker(postman: Postman, stop: tokio::sync::watch::Receiver<bool>) {
-    outbox::run_passes("emails", stop, || run_once(&postman, Utc::now())).await;
+    outbox::run_passes("emails", Some(BATCH as usize), stop, || {
+        run_once(&postman, Utc::now())
+    })
+    .await;
 }

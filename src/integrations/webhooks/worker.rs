@@ -235,7 +235,10 @@ pub async fn run_once(
 /// The webhook worker of `serve`: a pass a second until `stop` turns true.
 pub async fn run_worker(state: Outbox, stop: tokio::sync::watch::Receiver<bool>) {
     let client = client();
-    outbox::run_passes("webhooks", stop, || run_once(&state, &client, Utc::now())).await;
+    outbox::run_passes("webhooks", Some(BATCH as usize), stop, || {
+        run_once(&state, &client, Utc::now())
+    })
+    .await;
 }
 
 #[cfg(test)]
