@@ -204,6 +204,29 @@ pub struct Scrubbed<'a> {
     pub context: Option<&'a str>,
 }
 
+/// Messages of one pass that went out at their first or a later attempt at `at` (recorded at
+/// `finished`): their outcome in one statement, as [`record`] with [`SENT`] would write it row
+/// by row. Only for rows of this pass's claim (their lease keeps `attempts` theirs).
+pub fn record_sent(
+    conn: &mut DbConn,
+    ids: &[String],
+    at: NaiveDateTime,
+    finished: NaiveDateTime,
+) -> QueryResult<usize> {
+    use notifications::dsl as n;
+    diesel::update(n::notifications.filter(n::id.eq_any(ids)))
+        .set((
+            n::status.eq(SENT),
+            n::attempts.eq(n::attempts + 1),
+            n::next_attempt_at.eq(at),
+            n::locked_until.eq(None::<NaiveDateTime>),
+            n::last_error.eq(None::<String>),
+            n::updated_at.eq(finished),
+            n::sent_at.eq(Some(finished)),
+        ))
+        .execute(conn)
+}
+
 pub fn record(
     conn: &mut DbConn,
     id: &str,

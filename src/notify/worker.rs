@@ -110,43 +110,49 @@ pub async fn run_once(postman: &Postman, at: DateTime<Utc>) -> Result<usize, Api
         }
     });
     let results = futures_util::future::join_all(sends).await;
-    let records: Vec<_> = claimed
-        .into_iter()
-        .zip(results)
-        .map(|(row, sent)| {
-            let attempts = row.attempts + 1;
-            let finished = now().max(naive);
-            let (status, next, label) = match BACKOFF.next(attempts, sent.is_ok(), naive) {
-                Next::Done => (notification::SENT, naive, "sent"),
-                Next::RetryAt(next) => (notification::PENDING, next, "retry"),
-                Next::GiveUp => (notification::FAILED, naive, "failed"),
-            };
-            postman
-                .metrics
-                .notifications
-                .with_label_values(&[label])
-                .inc();
-            if let Err(e) = &sent {
-                tracing::warn!(notification = %row.id, kind = %row.kind, attempts, error = %e, "email not accepted");
-            }
-            let outcome = Outcome {
-                status: status.to_owned(),
-                attempts,
-                next_attempt_at: next,
-                locked_until: None,
-                last_error: sent.err(),
-                updated_at: finished,
-                sent_at: (status == notification::SENT).then_some(finished),
-            };
-            let scrub = row.kind == Kind::PasswordReset.as_str() && status != notification::PENDING;
-            (row.id, outcome, scrub)
-        })
-        .collect();
+    let finished = now().max(naive);
+    let mut sent_ids = Vec::new();
+    let mut records = Vec::new();
+    for (row, sent) in claimed.into_iter().zip(results) {
+        let attempts = row.attempts + 1;
+        let (status, next, label) = match BACKOFF.next(attempts, sent.is_ok(), naive) {
+            Next::Done => (notification::SENT, naive, "sent"),
+            Next::RetryAt(next) => (notification::PENDING, next, "retry"),
+            Next::GiveUp => (notification::FAILED, naive, "failed"),
+        };
+        postman
+            .metrics
+            .notifications
+            .with_label_values(&[label])
+            .inc();
+        if let Err(e) = &sent {
+            tracing::warn!(notification = %row.id, kind = %row.kind, attempts, error = %e, "email not accepted");
+        }
+        let scrub = row.kind == Kind::PasswordReset.as_str() && status != notification::PENDING;
+        if status == notification::SENT && !scrub {
+            // The common case, recorded for the whole pass in one statement.
+            sent_ids.push(row.id);
+            continue;
+        }
+        let outcome = Outcome {
+            status: status.to_owned(),
+            attempts,
+            next_attempt_at: next,
+            locked_until: None,
+            last_error: sent.err(),
+            updated_at: finished,
+            sent_at: (status == notification::SENT).then_some(finished),
+        };
+        records.push((row.id, outcome, scrub));
+    }
     // One transaction for the pass's records (on SQLite with the other writes, never
     // contending with them for the lock).
     postman
         .db
         .write::<_, ApiError, _>(move |conn| {
+            if !sent_ids.is_empty() {
+                notification::record_sent(conn, &sent_ids, naive, finished)?;
+            }
             let scrubbed = Scrubbed {
                 body_text: SCRUBBED,
                 body_html: SCRUBBED,
