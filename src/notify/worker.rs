@@ -103,8 +103,17 @@ pub async fn run_once(postman: &Postman, at: DateTime<Utc>) -> Result<usize, Api
         .write::<_, ApiError, _>(move |conn| claim(conn, naive))
         .await?;
     let count = claimed.len();
-    let sends = claimed.iter().map(|row| async {
-        match message(&postman.from, row) {
+    // Rendering the bodies and building the MIME is CPU work: on a blocking thread, not on the
+    // async worker that serves requests.
+    let from = postman.from.clone();
+    let (claimed, messages) = actix_web::rt::task::spawn_blocking(move || {
+        let messages: Vec<_> = claimed.iter().map(|row| message(&from, row)).collect();
+        (claimed, messages)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("building the pass's emails: {e}")))?;
+    let sends = messages.into_iter().map(|message| async {
+        match message {
             Ok(message) => postman.mailer.send(message).await,
             Err(e) => Err(e),
         }
