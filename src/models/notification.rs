@@ -76,19 +76,8 @@ pub struct Notification {
     pub updated_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
     /// The template context (JSON) the text and HTML bodies are rendered from at delivery;
-    /// `None` when `body_text` and `body_html` hold them already (see [`Notification::bodies`]).
+    /// `None` when `body_text` and `body_html` hold them already.
     pub context: Option<String>,
-}
-
-impl Notification {
-    /// The text and HTML bodies to send: rendered now from the stored context, or as stored.
-    pub fn bodies(&self) -> Result<(String, String), String> {
-        let Some(context) = &self.context else {
-            return Ok((self.body_text.clone(), self.body_html.clone()));
-        };
-        let kind = Kind::parse(&self.kind).ok_or_else(|| format!("unknown kind {}", self.kind))?;
-        crate::notify::render_bodies(kind, &self.subject, context)
-    }
 }
 
 pub fn insert(conn: &mut DbConn, row: &Notification) -> QueryResult<()> {

@@ -25,7 +25,6 @@ use crate::models::{catalog, new_id, now, therapist};
 use crate::scheduling::Zone;
 
 pub use mailer::Mailer;
-pub use templates::bodies as render_bodies;
 pub use worker::{MAX_ATTEMPTS, Postman, run_once, run_worker};
 
 /// The clinic's name in emails: the display name of `MAIL_FROM`.

@@ -58,7 +58,7 @@ fn message(from: &Mailbox, row: &Notification) -> Result<Message, String> {
         .subject(row.subject.clone())
         .message_id(Some(format!("<{}@{domain}>", row.id)))
         .date(std::time::SystemTime::from(row.created_at.and_utc()));
-    let (text, html) = row.bodies()?;
+    let (text, html) = bodies(row)?;
     let alternative = MultiPart::alternative_plain_html(text, html);
     let built = match &row.calendar {
         Some(calendar) => {
@@ -71,6 +71,15 @@ fn message(from: &Mailbox, row: &Notification) -> Result<Message, String> {
         None => builder.multipart(alternative),
     };
     built.map_err(|e| e.to_string())
+}
+
+/// The text and HTML bodies to send: rendered now from the stored context, or as stored.
+fn bodies(row: &Notification) -> Result<(String, String), String> {
+    let Some(context) = &row.context else {
+        return Ok((row.body_text.clone(), row.body_html.clone()));
+    };
+    let kind = Kind::parse(&row.kind).ok_or_else(|| format!("unknown kind {}", row.kind))?;
+    super::templates::bodies(kind, &row.subject, context)
 }
 
 /// Claims the due messages; drops reminders whose booking is no longer confirmed (the
