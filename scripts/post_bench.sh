@@ -23,6 +23,12 @@ CONNS=${BENCH_CONNECTIONS:-32}
 DURATION=${BENCH_POST_DURATION:-10s}
 RUNS=${BENCH_RUNS:-2}
 WORK=$(mktemp -d /tmp/postbench.XXXXXX)
+# The emails the bookings send (no SMTP_URL: one .eml file each) go to memory. In a directory of
+# /tmp that collects ~100,000 files per run, creating each file cost the server more CPU than a
+# booking's SQL (ext4's inode search; 13 % of the machine in a PostgreSQL profile), and more as
+# the directory grew: a cost of this machine's disk, not of the service. BENCH_MAIL_SPOOL to
+# choose another directory.
+MAIL=${BENCH_MAIL_SPOOL:-$(mktemp -d /dev/shm/postbench-mail.XXXXXX)}
 BASE="http://127.0.0.1:$PORT"
 
 if [ "$TARGET" = sqlite ]; then
@@ -39,10 +45,11 @@ cleanup() {
   [ -n "$DROP" ] && psql "$TARGET" -q -c "$DROP" || true
   # A SQLite run leaves a log of several GB (see BENCHMARKS.md, 2026-12-07): never keep it.
   rm -rf "$WORK"
+  if [ -z "${BENCH_MAIL_SPOOL:-}" ]; then rm -rf "$MAIL"; fi
 }
 trap cleanup EXIT
 
-export DATABASE_URL=$URL BIND_ADDR="127.0.0.1:$PORT" DATA_DIR=$WORK \
+export DATABASE_URL=$URL BIND_ADDR="127.0.0.1:$PORT" DATA_DIR=$WORK MAIL_SPOOL_DIR=$MAIL \
   JWT_SECRET="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
   RATE_LIMIT_ENABLED=false LOG_FORMAT=json RUST_LOG=warn ACCESS_TOKEN_TTL_MINUTES=600 \
   BOOKING_HORIZON_DAYS=1100 MAX_FUTURE_BOOKINGS_PER_CLIENT=1000000
