@@ -114,12 +114,37 @@ impl Backoff {
     }
 }
 
+/// What one pass of a worker did: the rows it attempted, and how many of those attempts failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub attempted: usize,
+    pub failed: usize,
+}
+
+impl Pass {
+    /// A pass of attempts that all succeeded (or of work that cannot fail to be sent).
+    pub const fn succeeded(attempted: usize) -> Self {
+        Self {
+            attempted,
+            failed: 0,
+        }
+    }
+
+    /// Whether the next pass starts at once: this one took a whole `batch` (so more may be due)
+    /// and most of its attempts succeeded (so the far side is taking them). A pass of mostly
+    /// failures waits like a short one: a relay or endpoint that refuses everything is not run
+    /// through the whole backlog at full speed, each row only to be rescheduled.
+    fn goes_on(self, batch: Option<usize>) -> bool {
+        batch.is_some_and(|batch| self.attempted >= batch) && self.failed * 2 < self.attempted
+    }
+}
+
 /// A worker loop of `serve`: `pass` about once a second until `stop` turns true. A pass that
-/// attempted `batch` rows (all it may claim) is followed at once by the next, so a backlog is
-/// worked off at the speed of delivery rather than a batch a second (32 emails a second had
-/// left a burst of bookings' confirmations queued for minutes). A pass in progress is finished
-/// before stopping; an interrupted one is safe anyway (its leases run out and its rows are
-/// claimed again).
+/// attempted `batch` rows (all it may claim), most of them successfully, is followed at once by
+/// the next, so a backlog is worked off at the speed of delivery rather than a batch a second
+/// (32 emails a second had left a burst of bookings' confirmations queued for minutes). A pass
+/// in progress is finished before stopping; an interrupted one is safe anyway (its leases run
+/// out and its rows are claimed again).
 pub async fn run_passes<F, Fut>(
     name: &'static str,
     batch: Option<usize>,
@@ -127,21 +152,26 @@ pub async fn run_passes<F, Fut>(
     mut pass: F,
 ) where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<usize, ApiError>>,
+    Fut: Future<Output = Result<Pass, ApiError>>,
 {
     loop {
-        let full = match pass().await {
-            Ok(0) => false,
-            Ok(n) => {
-                tracing::debug!(worker = name, attempted = n, "outbox pass");
-                batch.is_some_and(|batch| n >= batch)
+        let goes_on = match pass().await {
+            Ok(done) if done.attempted == 0 => false,
+            Ok(done) => {
+                tracing::debug!(
+                    worker = name,
+                    attempted = done.attempted,
+                    failed = done.failed,
+                    "outbox pass"
+                );
+                done.goes_on(batch)
             }
             Err(e) => {
                 tracing::warn!(worker = name, error = %e, "outbox pass failed");
                 false
             }
         };
-        if !full {
+        if !goes_on {
             tokio::select! {
                 _ = stop.changed() => break,
                 () = actix_web::rt::time::sleep(StdDuration::from_secs(1)) => {}
@@ -158,18 +188,32 @@ pub async fn run_passes<F, Fut>(
 mod tests {
     use super::*;
 
-    /// Full passes follow one another at once; a pass with less than a batch (or an error)
-    /// waits a second. On tokio's paused clock, so the times are exact.
+    /// Full passes that mostly succeeded follow one another at once; a pass with less than a
+    /// batch, an error, or a full pass with half or more of its attempts failed waits a second.
+    /// On tokio's paused clock, so the times are exact.
     #[tokio::test(start_paused = true)]
-    async fn a_full_pass_is_followed_at_once_and_a_short_one_after_a_second() {
+    async fn a_full_pass_that_mostly_succeeded_is_followed_at_once_and_others_after_a_second() {
         let started = tokio::time::Instant::now();
+        let batch = BATCH as usize;
         let results = [
-            Ok(BATCH as usize),
-            Ok(BATCH as usize),
-            Ok(3),
+            Ok(Pass::succeeded(batch)),
+            Ok(Pass::succeeded(batch)),
+            Ok(Pass::succeeded(3)),
             Err(ApiError::Internal("down".to_owned())),
-            Ok(BATCH as usize),
-            Ok(0),
+            Ok(Pass::succeeded(batch)),
+            Ok(Pass {
+                attempted: batch,
+                failed: batch,
+            }),
+            Ok(Pass {
+                attempted: batch,
+                failed: batch / 2,
+            }),
+            Ok(Pass {
+                attempted: batch,
+                failed: 1,
+            }),
+            Ok(Pass::default()),
         ];
         let results = std::sync::Mutex::new(results.into_iter());
         let at = std::sync::Mutex::new(Vec::new());
@@ -184,13 +228,13 @@ mod tests {
             if next.is_none() {
                 let _ = stop.send(true);
             }
-            async move { next.unwrap_or(Ok(0)) }
+            async move { next.unwrap_or(Ok(Pass::default())) }
         })
         .await;
         let at = at
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        assert_eq!(at, [0, 0, 0, 1, 2, 2, 3]);
+        assert_eq!(at, [0, 0, 0, 1, 2, 2, 3, 4, 4, 5]);
     }
 
     #[test]

@@ -576,7 +576,7 @@ pub async fn run_worker(
     crate::outbox::run_passes("waitlist", None, stop, || async {
         run_once(&state, Utc::now())
             .await
-            .map(|p| p.entries + p.holds_expired)
+            .map(|p| crate::outbox::Pass::succeeded(p.entries + p.holds_expired))
     })
     .await;
 }

@@ -106,6 +106,11 @@ fn claim(conn: &mut crate::db::DbConn, at: NaiveDateTime) -> Result<Vec<Notifica
 /// One pass at time `at`: claims due messages, sends them, records each attempt. Returns how
 /// many it attempted. Tests call it with a chosen `at` (a reminder's moment, a retry's).
 pub async fn run_once(postman: &Postman, at: DateTime<Utc>) -> Result<usize, ApiError> {
+    pass(postman, at).await.map(|done| done.attempted)
+}
+
+/// [`run_once`], also counting the attempts the relay did not accept.
+async fn pass(postman: &Postman, at: DateTime<Utc>) -> Result<outbox::Pass, ApiError> {
     let naive = at.naive_utc();
     let claimed = postman
         .db
@@ -128,6 +133,7 @@ pub async fn run_once(postman: &Postman, at: DateTime<Utc>) -> Result<usize, Api
         }
     });
     let results = futures_util::future::join_all(sends).await;
+    let failed = results.iter().filter(|sent| sent.is_err()).count();
     let finished = now().max(naive);
     let mut sent_ids = Vec::new();
     let mut records = Vec::new();
@@ -182,13 +188,16 @@ pub async fn run_once(postman: &Postman, at: DateTime<Utc>) -> Result<usize, Api
             Ok(())
         })
         .await?;
-    Ok(count)
+    Ok(outbox::Pass {
+        attempted: count,
+        failed,
+    })
 }
 
 /// The email worker of `serve`: a pass a second until `stop` turns true.
 pub async fn run_worker(postman: Postman, stop: tokio::sync::watch::Receiver<bool>) {
     outbox::run_passes("emails", Some(BATCH as usize), stop, || {
-        run_once(&postman, Utc::now())
+        pass(&postman, Utc::now())
     })
     .await;
 }

@@ -161,6 +161,15 @@ pub async fn run_once(
     client: &WebhookClient,
     at: DateTime<Utc>,
 ) -> Result<usize, ApiError> {
+    pass(state, client, at).await.map(|done| done.attempted)
+}
+
+/// [`run_once`], also counting the attempts that were not delivered.
+async fn pass(
+    state: &Outbox,
+    client: &WebhookClient,
+    at: DateTime<Utc>,
+) -> Result<outbox::Pass, ApiError> {
     let naive = at.naive_utc();
     let claimed = state
         .db
@@ -218,6 +227,10 @@ pub async fn run_once(
             (delivery.id.clone(), outcome, attempt)
         })
         .collect();
+    let failed = records
+        .iter()
+        .filter(|(_, outcome, _)| outcome.status != webhook::DELIVERED)
+        .count();
     // One transaction for the pass's records (on SQLite with the other writes, never
     // contending with them for the lock).
     state
@@ -229,14 +242,17 @@ pub async fn run_once(
             Ok(())
         })
         .await?;
-    Ok(count)
+    Ok(outbox::Pass {
+        attempted: count,
+        failed,
+    })
 }
 
 /// The webhook worker of `serve`: a pass a second until `stop` turns true.
 pub async fn run_worker(state: Outbox, stop: tokio::sync::watch::Receiver<bool>) {
     let client = client();
     outbox::run_passes("webhooks", Some(BATCH as usize), stop, || {
-        run_once(&state, &client, Utc::now())
+        pass(&state, &client, Utc::now())
     })
     .await;
 }
