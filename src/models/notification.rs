@@ -91,10 +91,18 @@ pub fn insert(conn: &mut DbConn, row: &Notification) -> QueryResult<()> {
 /// statement stays prepared, and there is no round trip to save).
 pub fn insert_all(conn: &mut DbConn, rows: &[Notification]) -> QueryResult<()> {
     match conn {
-        DbConn::Postgresql(pg) => diesel::insert_into(notifications::table)
-            .values(rows)
-            .execute(pg)
-            .map(|_| ()),
+        // A booking's two rows (confirmation and reminder) as an array: diesel keeps a statement
+        // of fixed arity prepared, where a slice's is parsed and planned anew every time.
+        DbConn::Postgresql(pg) => match rows {
+            [first, second] => diesel::insert_into(notifications::table)
+                .values([first.clone(), second.clone()])
+                .execute(pg)
+                .map(|_| ()),
+            _ => diesel::insert_into(notifications::table)
+                .values(rows)
+                .execute(pg)
+                .map(|_| ()),
+        },
         DbConn::Sqlite(_) => rows.iter().try_for_each(|row| insert(conn, row)),
     }
 }
