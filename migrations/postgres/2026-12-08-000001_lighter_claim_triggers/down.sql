@@ -1,4 +1,4 @@
--- The definitions of 2026-12-02-000005_holds and 2026-12-04-000001_availability_versions.
+-- The definitions of 2026-12-04-000001_availability_versions.
 CREATE OR REPLACE FUNCTION inspine_bump_availability(target TEXT) RETURNS VOID LANGUAGE sql AS $$
     SELECT set_config('inspine.availability_pending',
         COALESCE(current_setting('inspine.availability_pending', true), '') || target || chr(10),
@@ -41,29 +41,4 @@ BEGIN
     END IF;
     RETURN NULL;
 END;
-$$;
-
-CREATE OR REPLACE FUNCTION bookings_hold_guard() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    span tsrange := tsrange(NEW.start_at, NEW.blocked_until);
-BEGIN
-    PERFORM inspine_lock_claims(NEW.therapist_id, NEW.room_id);
-    IF EXISTS (
-        SELECT 1 FROM holds h
-        WHERE h.status = 'active' AND h.therapist_id = NEW.therapist_id
-          AND tsrange(h.start_at, h.blocked_until) && span
-          AND h.expires_at > (clock_timestamp() AT TIME ZONE 'UTC')
-    ) OR (NEW.room_id IS NOT NULL AND EXISTS (
-        SELECT 1 FROM holds h
-        WHERE h.status = 'active' AND h.room_id = NEW.room_id
-          AND tsrange(h.start_at, h.blocked_until) && span
-          AND h.expires_at > (clock_timestamp() AT TIME ZONE 'UTC')
-    )) THEN
-        RAISE EXCEPTION 'the booked time overlaps a hold (bookings_hold_no_overlap)'
-            USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_hold_no_overlap',
-                  TABLE = 'bookings';
-    END IF;
-    RETURN NEW;
-END
 $$;

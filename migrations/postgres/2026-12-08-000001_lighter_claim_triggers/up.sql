@@ -2,8 +2,7 @@
 --   * the scopes a claim changes are noted with one set_config, in plpgsql, instead of one call
 --     per scope of a LANGUAGE sql function, which PostgreSQL parses and plans again at every call;
 --   * the counters are bumped at commit in one statement, still in sorted order (the rows are
---     inserted and locked in the order of the ORDER BY), instead of one statement per scope;
---   * the hold guard takes the claim locks itself instead of through a second plpgsql function.
+--     inserted and locked in the order of the ORDER BY), instead of one statement per scope.
 CREATE OR REPLACE FUNCTION inspine_bump_availability(target TEXT) RETURNS VOID LANGUAGE plpgsql AS $$
 DECLARE
     ignored TEXT;
@@ -51,33 +50,4 @@ BEGIN
         COALESCE(current_setting('inspine.availability_pending', true), '') || noted, true);
     RETURN NULL;
 END;
-$$;
-
-CREATE OR REPLACE FUNCTION bookings_hold_guard() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    span tsrange := tsrange(NEW.start_at, NEW.blocked_until);
-BEGIN
-    -- As inspine_lock_claims: the therapist's lock, then the room's.
-    PERFORM pg_advisory_xact_lock(hashtextextended('inspine.claim.therapist:' || NEW.therapist_id, 0));
-    IF NEW.room_id IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(hashtextextended('inspine.claim.room:' || NEW.room_id, 0));
-    END IF;
-    IF EXISTS (
-        SELECT 1 FROM holds h
-        WHERE h.status = 'active' AND h.therapist_id = NEW.therapist_id
-          AND tsrange(h.start_at, h.blocked_until) && span
-          AND h.expires_at > (clock_timestamp() AT TIME ZONE 'UTC')
-    ) OR (NEW.room_id IS NOT NULL AND EXISTS (
-        SELECT 1 FROM holds h
-        WHERE h.status = 'active' AND h.room_id = NEW.room_id
-          AND tsrange(h.start_at, h.blocked_until) && span
-          AND h.expires_at > (clock_timestamp() AT TIME ZONE 'UTC')
-    )) THEN
-        RAISE EXCEPTION 'the booked time overlaps a hold (bookings_hold_no_overlap)'
-            USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'bookings_hold_no_overlap',
-                  TABLE = 'bookings';
-    END IF;
-    RETURN NEW;
-END
 $$;
