@@ -194,7 +194,8 @@ async fn pass(postman: &Postman, at: DateTime<Utc>) -> Result<outbox::Pass, ApiE
     })
 }
 
-/// The email worker of `serve`: a pass a second until `stop` turns true.
+/// The email worker of `serve`: passes until `stop` turns true, a second apart unless the last
+/// one was full and mostly delivered ([`outbox::run_passes`]).
 pub async fn run_worker(postman: Postman, stop: tokio::sync::watch::Receiver<bool>) {
     outbox::run_passes("emails", Some(BATCH as usize), stop, || {
         pass(&postman, Utc::now())

@@ -248,7 +248,8 @@ async fn pass(
     })
 }
 
-/// The webhook worker of `serve`: a pass a second until `stop` turns true.
+/// The webhook worker of `serve`: passes until `stop` turns true, a second apart unless the last
+/// one was full and mostly delivered ([`outbox::run_passes`]).
 pub async fn run_worker(state: Outbox, stop: tokio::sync::watch::Receiver<bool>) {
     let client = client();
     outbox::run_passes("webhooks", Some(BATCH as usize), stop, || {
